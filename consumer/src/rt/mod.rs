@@ -1,0 +1,273 @@
+//! `consumer::rt`: the runtime the consumer core compiles against.
+//!
+//! The bugs hangsim hunts live in ZIO's concurrency semantics, so this layer reproduces them
+//! rather than borrowing tokio's: interruption is a request delivered only at interruptible await
+//! points, `race_first` waits for its loser, finalizers run uninterruptibly. Each primitive's doc
+//! comment names the ZIO behaviour it follows.
+//!
+//! Where to start:
+//! - [`Runtime`] is the port: spawn a task, sleep, read the clock, decide whether to yield at a
+//!   scheduling point, draw randomness, observe events. `sim` implements it deterministically.
+//! - [`Rt`] is the handle the consumer core holds. It owns fiber bookkeeping (which fiber is
+//!   running, ids, object labels) on top of a [`Runtime`].
+//! - [`fiber`]: [`Fiber`], [`Rt::fork`], [`Rt::fork_daemon`], [`Rt::uninterruptible`],
+//!   [`Rt::interruptible`], and the interruption machinery.
+//! - [`race`]: [`Rt::race_first`].
+//! - [`promise`], [`queue`], [`hub`], [`reference`], [`scope`], [`schedule`]: the primitives.
+//! - [`observe`]: the events every operation reports, and liveness obligations.
+//!
+//! Invariants:
+//! - Every await of the consumer core on another fiber goes through this module, so the observer
+//!   sees every wait and the simulated runtime can reorder fibers at every operation.
+//! - Each operation is a scheduling point: it first passes a [`Rt::checkpoint`], where the runtime
+//!   may switch to another fiber and where a pending interruption of an interruptible fiber is
+//!   delivered (as ZIO checks for interruption between the steps of an interruptible fiber).
+//! - Everything here is single-threaded (`Rc`, `Cell`): one run of the consumer is one thread.
+
+pub mod cause;
+pub mod fiber;
+pub mod hub;
+pub mod observe;
+pub mod promise;
+pub mod queue;
+pub mod race;
+pub mod reference;
+pub mod schedule;
+pub mod scope;
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+pub use cause::{Cause, Exit, ExitKind, Interrupted};
+pub use fiber::{Fiber, FiberId};
+pub use hub::{Hub, HubSubscription};
+pub use observe::{Event, ObjectId, ObjectRef, Obligation, ObligationId};
+pub use promise::Promise;
+pub use queue::{Queue, QueueError};
+pub use reference::Ref;
+pub use schedule::Schedule;
+pub use scope::Scope;
+
+use fiber::FiberCore;
+
+/// A boxed, single-threaded future: every fiber of one run lives on one thread.
+pub type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T> + 'static>>;
+
+/// The port the runtime layer is written against.
+///
+/// Contract, for implementors:
+/// - `spawn_task` polls the future to completion on the current thread, one poll at a time
+///   (no two tasks are polled at once), waking it through the `Waker` it was polled with.
+/// - `sleep` completes after `duration` of the implementation's clock; `now` reads that clock
+///   as the time since the runtime started.
+/// - `should_yield` is asked at every scheduling point of `fiber`; answering `true` makes the
+///   fiber give way once to other ready tasks. A real runtime answers `false`.
+/// - `next_u64` is the only source of randomness the consumer core may use.
+/// - `observe` receives every [`Event`]; it must not call back into the runtime.
+pub trait Runtime {
+    /// Starts a task for fiber `fiber`.
+    fn spawn_task(&self, fiber: FiberId, name: &str, task: LocalBoxFuture<()>);
+    /// A future that completes after `duration`.
+    fn sleep(&self, duration: Duration) -> LocalBoxFuture<()>;
+    /// Time since the runtime started.
+    fn now(&self) -> Duration;
+    /// Whether `fiber` should give way to other ready fibers at this scheduling point.
+    fn should_yield(&self, fiber: FiberId) -> bool;
+    /// The next seeded random number.
+    fn next_u64(&self) -> u64;
+    /// Receives every event of the runtime layer.
+    fn observe(&self, event: &Event<'_>);
+}
+
+/// The handle the consumer core holds: a [`Runtime`] plus fiber bookkeeping.
+///
+/// Cloning is cheap (an `Rc`). All clones share the same fibers and ids.
+#[derive(Clone)]
+pub struct Rt {
+    core: Rc<RtCore>,
+}
+
+struct RtCore {
+    runtime: Rc<dyn Runtime>,
+    /// The fiber whose task is being polled right now, set by the fiber's task around each poll.
+    current: RefCell<Option<Rc<FiberCore>>>,
+    next_fiber: Cell<u64>,
+    next_object: Cell<u64>,
+    next_obligation: Cell<u64>,
+    /// The object every `sleep` waits on.
+    clock: RefCell<Option<ObjectRef>>,
+}
+
+impl Rt {
+    /// Wraps a runtime implementation.
+    pub fn new(runtime: Rc<dyn Runtime>) -> Rt {
+        Rt {
+            core: Rc::new(RtCore {
+                runtime,
+                current: RefCell::new(None),
+                next_fiber: Cell::new(1),
+                next_object: Cell::new(1),
+                next_obligation: Cell::new(1),
+                clock: RefCell::new(None),
+            }),
+        }
+    }
+
+    /// Time since the runtime started (virtual time in the simulation).
+    pub fn now(&self) -> Duration {
+        self.core.runtime.now()
+    }
+
+    /// The next seeded random number: the only randomness the consumer core may use.
+    pub fn random_u64(&self) -> u64 {
+        self.core.runtime.next_u64()
+    }
+
+    /// A uniformly drawn number below `bound` (which must be positive).
+    pub fn random_below(&self, bound: u64) -> u64 {
+        assert!(bound > 0, "random_below needs a positive bound");
+        // Multiply-shift keeps the draw count at one per call, which keeps traces stable.
+        ((self.random_u64() as u128 * bound as u128) >> 64) as u64
+    }
+
+    /// The id of the fiber running now. Panics outside a fiber: every operation of the runtime
+    /// layer must run inside one, so that its waits can be attributed.
+    pub fn current_fiber(&self) -> FiberId {
+        self.current_core().id
+    }
+
+    pub(crate) fn current_core(&self) -> Rc<FiberCore> {
+        self.core
+            .current
+            .borrow()
+            .clone()
+            .expect("consumer::rt operation used outside a fiber: spawn one with Rt::spawn_root")
+    }
+
+    pub(crate) fn try_current_core(&self) -> Option<Rc<FiberCore>> {
+        self.core.current.borrow().clone()
+    }
+
+    pub(crate) fn enter(&self, fiber: Rc<FiberCore>) -> Option<Rc<FiberCore>> {
+        self.core.current.replace(Some(fiber))
+    }
+
+    pub(crate) fn leave(&self, previous: Option<Rc<FiberCore>>) {
+        *self.core.current.borrow_mut() = previous;
+    }
+
+    pub(crate) fn runtime(&self) -> &dyn Runtime {
+        &*self.core.runtime
+    }
+
+    pub(crate) fn next_fiber_id(&self) -> FiberId {
+        let id = self.core.next_fiber.get();
+        self.core.next_fiber.set(id + 1);
+        FiberId(id)
+    }
+
+    /// Registers a named object (a promise, a queue, a fiber...) with the observer. The label
+    /// is what reports show, for example `command_queue` or `promise:RemoveSubscription#7`.
+    pub fn object(&self, kind: &'static str, label: impl Into<Rc<str>>) -> ObjectRef {
+        let id = ObjectId(self.core.next_object.get());
+        self.core.next_object.set(id.0 + 1);
+        let object = ObjectRef {
+            id,
+            kind,
+            label: label.into(),
+        };
+        self.observe(&Event::ObjectCreated { object: &object });
+        object
+    }
+
+    /// Opens a liveness obligation held by the current fiber: something that must finish (a
+    /// request awaiting its reply, a user-facing call). It closes when the guard is closed or
+    /// dropped; one still open at the end of a run is a hang.
+    pub fn obligation(&self, kind: &'static str, label: impl Into<Rc<str>>) -> Obligation {
+        let id = ObligationId(self.core.next_obligation.get());
+        self.core.next_obligation.set(id.0 + 1);
+        let label = label.into();
+        let fiber = self.current_fiber();
+        self.observe(&Event::ObligationOpened {
+            obligation: id,
+            fiber,
+            kind,
+            label: &label,
+        });
+        Obligation::new(self.clone(), id)
+    }
+
+    pub(crate) fn observe(&self, event: &Event<'_>) {
+        self.core.runtime.observe(event)
+    }
+
+    /// Reports an operation `op` on `object` by the current fiber; `detail` is op-specific (for
+    /// example whether a promise completion won).
+    pub(crate) fn observe_op(&self, object: &ObjectRef, op: &'static str, detail: u64) {
+        let fiber = self.current_fiber();
+        self.observe(&Event::Op {
+            fiber,
+            object: object.id,
+            op,
+            detail,
+        });
+    }
+
+    /// A scheduling point: the runtime may switch to another ready fiber here, and a pending
+    /// interruption of an interruptible fiber is delivered here.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            rt: self.clone(),
+            yielded: false,
+        }
+    }
+
+    /// Sleeps for `duration`; an interruptible await point.
+    pub async fn sleep(&self, duration: Duration) -> Result<(), Interrupted> {
+        self.checkpoint().await?;
+        let clock = self.clock();
+        let mut sleeping = self.core.runtime.sleep(duration);
+        fiber::Blocking::new(self, &clock, move |cx, _| sleeping.as_mut().poll(cx)).await
+    }
+
+    fn clock(&self) -> ObjectRef {
+        if let Some(clock) = self.core.clock.borrow().as_ref() {
+            return clock.clone();
+        }
+        let clock = self.object("clock", "clock");
+        *self.core.clock.borrow_mut() = Some(clock.clone());
+        clock
+    }
+
+    /// Gives way to other ready fibers once if the runtime so decides (always a checkpoint).
+    pub async fn yield_now(&self) -> Result<(), Interrupted> {
+        self.checkpoint().await
+    }
+}
+
+/// The future of [`Rt::checkpoint`].
+pub struct Checkpoint {
+    rt: Rt,
+    yielded: bool,
+}
+
+impl Future for Checkpoint {
+    type Output = Result<(), Interrupted>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let fiber = self.rt.current_core();
+        if let Some(interrupted) = fiber.deliverable_interrupt() {
+            return Poll::Ready(Err(interrupted));
+        }
+        if !self.yielded && self.rt.runtime().should_yield(fiber.id) {
+            self.yielded = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        Poll::Ready(Ok(()))
+    }
+}

@@ -1,0 +1,79 @@
+//! [`Rt::race_first`]: the first of two effects to finish wins (ZIO `raceFirst`).
+//!
+//! ZIO's semantics, which zio-kafka's fixes ran into (zio/zio#11044): both sides are forked as
+//! children of the caller and inherit the caller's interruptibility; the first to terminate, in
+//! success or failure, wins; the loser is then interrupted *and awaited until it terminates*.
+//! In an uninterruptible region the loser cannot be interrupted, so the race returns only when
+//! both sides have finished by themselves. If the caller is interrupted while the race is
+//! undecided, both sides are interrupted and awaited, and the race ends in interruption.
+
+use std::future::Future;
+use std::task::Poll;
+
+use super::fiber::Blocking;
+use super::{Exit, Fiber, Interrupted, Rt};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Left,
+    Right,
+}
+
+impl Rt {
+    /// Races `left` against `right`; see the module documentation for the exact semantics.
+    /// `label` names the race in reports; the sides are forked as `<label>.left` and
+    /// `<label>.right`.
+    pub async fn race_first<A, E, L, R>(&self, label: &str, left: L, right: R) -> Exit<A, E>
+    where
+        A: Clone + 'static,
+        E: Clone + 'static,
+        L: Future<Output = Exit<A, E>> + 'static,
+        R: Future<Output = Exit<A, E>> + 'static,
+    {
+        self.checkpoint().await?;
+        let left = self.fork(&format!("{label}.left"), left);
+        let right = self.fork(&format!("{label}.right"), right);
+        let race = self.object("race", format!("race:{label}"));
+        let first = Blocking::new(self, &race, |cx, waiter| {
+            if left.is_done() {
+                return Poll::Ready(Side::Left);
+            }
+            if right.is_done() {
+                return Poll::Ready(Side::Right);
+            }
+            left.register_exit_waiter(waiter, cx.waker());
+            right.register_exit_waiter(waiter, cx.waker());
+            Poll::Pending
+        })
+        .await;
+        let (winner, loser) = match first {
+            Ok(Side::Left) => (left, right),
+            Ok(Side::Right) => (right, left),
+            Err(interrupted) => {
+                left.deregister_exit_waiter(self.current_fiber());
+                right.deregister_exit_waiter(self.current_fiber());
+                let _ = self.uninterruptible(interrupt_both(&left, &right)).await;
+                return Err(interrupted.into());
+            }
+        };
+        loser.deregister_exit_waiter(self.current_fiber());
+        self.observe_op(&race, "race.won", winner.id().0);
+        let winner_exit = winner.exit_now().expect("the winner is done");
+        // The race is not over until the loser has terminated, whatever the region.
+        self.uninterruptible(async { loser.interrupt().await.map(|_| ()) })
+            .await?;
+        winner_exit
+    }
+}
+
+async fn interrupt_both<A: Clone, E: Clone>(
+    left: &Fiber<A, E>,
+    right: &Fiber<A, E>,
+) -> Result<(), Interrupted> {
+    left.interrupt_fork().await?;
+    right.interrupt_fork().await?;
+    // The sides' exits are dropped: an interrupted race reports only the interruption.
+    let _left_exit = left.await_exit().await?;
+    let _right_exit = right.await_exit().await?;
+    Ok(())
+}
