@@ -8,11 +8,13 @@
 //!   [`DecisionLog`] a run can be replayed from.
 //! - [`liveness`]: obligations and the wait-for table, and the plain-words description of what
 //!   is stuck.
+//! - [`memory`]: resident memory, for the flat-memory measurements.
 //! - [`trace`]: the stable trace hash, recorded events, and `tracing` output in virtual time.
 //!
 //! The fake Kafka cluster and the fault plans arrive with their own issue.
 
 pub mod liveness;
+pub mod memory;
 pub mod runtime;
 pub mod strategy;
 pub mod trace;
