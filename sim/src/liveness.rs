@@ -27,7 +27,7 @@ struct FiberRecord {
     daemon: bool,
     wait: Option<WaitRecord>,
     interrupt_requested_by: Option<FiberId>,
-    ended: Option<ExitKind>,
+    ended: Option<(ExitKind, Duration)>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -95,7 +95,7 @@ impl LivenessTracker {
             }
             Event::FiberEnded { fiber, exit } => {
                 if let Some(record) = self.fiber_mut(fiber) {
-                    record.ended = Some(exit);
+                    record.ended = Some((exit, now));
                     record.wait = None;
                 }
             }
@@ -233,11 +233,26 @@ impl LivenessTracker {
             .iter()
             .filter(|record| record.ended.is_none())
             .count();
+        let ended_fibers = self
+            .fibers
+            .iter()
+            .enumerate()
+            .filter_map(|(index, record)| {
+                let (exit, at) = record.ended?;
+                Some(EndedFiber {
+                    fiber: index as u64 + 1,
+                    name: record.name.to_string(),
+                    exit,
+                    at,
+                })
+            })
+            .collect();
         LivenessSnapshot {
             at: now,
             open_obligations,
             waiting_fibers,
             live_fibers,
+            ended_fibers,
         }
     }
 }
@@ -291,12 +306,28 @@ pub struct LivenessSnapshot {
     pub waiting_fibers: Vec<WaitingFiber>,
     /// Fibers that had not terminated.
     pub live_fibers: usize,
+    /// Fibers that had terminated: how and when.
+    pub ended_fibers: Vec<EndedFiber>,
+}
+
+/// A fiber that terminated during the run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndedFiber {
+    pub fiber: u64,
+    pub name: String,
+    pub exit: ExitKind,
+    pub at: Duration,
 }
 
 impl LivenessSnapshot {
     /// Whether nothing is owed: no obligation open.
     pub fn all_obligations_met(&self) -> bool {
         self.open_obligations.is_empty()
+    }
+
+    /// The first fiber named `name` that terminated, if one did.
+    pub fn ended_fiber(&self, name: &str) -> Option<&EndedFiber> {
+        self.ended_fibers.iter().find(|ended| ended.name == name)
     }
 
     /// The waiting fiber with this id, if it was waiting.
