@@ -530,3 +530,91 @@ fn close_and_drain_rejects_offers_atomically() {
         "the two-step close never lost an offer: the schedules do not reach the window"
     );
 }
+
+/// An interruption request reaches a fiber's children at once, even while the fiber itself runs
+/// uninterruptibly (ZIO 2 signals children when the signal arrives), but never a daemon.
+#[test]
+fn interrupt_request_reaches_children_at_once() {
+    let log = Log::default();
+    let seen = log.clone();
+    let result = run(&calm(8), move |rt| async move {
+        let (prt, plog) = (rt.clone(), log.clone());
+        let parent = rt.fork::<(), (), _>("parent", async move {
+            for (name, daemon) in [("child", false), ("daemon", true)] {
+                let (crt, clog) = (prt.clone(), plog.clone());
+                let effect = async move {
+                    match crt.sleep(100 * MS).await {
+                        Ok(()) => clog.write(&crt, format!("{name} finished")),
+                        Err(_) => clog.write(&crt, format!("{name} interrupted")),
+                    }
+                    Ok(())
+                };
+                if daemon {
+                    prt.fork_daemon::<(), (), _>(name, effect);
+                } else {
+                    prt.fork::<(), (), _>(name, effect);
+                }
+            }
+            prt.uninterruptible(async {
+                prt.sleep(50 * MS).await?;
+                plog.write(&prt, "parent region done");
+                Ok::<(), Cause<()>>(())
+            })
+            .await
+        });
+        rt.sleep(10 * MS).await.unwrap();
+        let exit = parent.interrupt().await.unwrap();
+        log.write(&rt, format!("parent ended with {}", ExitKind::of(&exit)));
+        rt.sleep(100 * MS).await.unwrap();
+    });
+    assert_completed(&result);
+    assert_eq!(
+        seen.lines(),
+        vec![
+            (10, "child interrupted".to_string()),
+            (50, "parent region done".to_string()),
+            (50, "parent ended with interruption".to_string()),
+            (100, "daemon finished".to_string()),
+        ]
+    );
+}
+
+/// An interruptible caller interrupted while its race is undecided leaves the race at once with
+/// the interruption; the interruption reaches both sides, which are its children.
+#[test]
+fn race_first_ends_at_once_when_caller_is_interrupted() {
+    let log = Log::default();
+    let seen = log.clone();
+    let result = run(&calm(9), move |rt| async move {
+        let (crt, clog) = (rt.clone(), log.clone());
+        let caller = rt.fork::<(), (), _>("caller", async move {
+            let side = |name: &'static str| {
+                let (srt, slog) = (crt.clone(), clog.clone());
+                async move {
+                    if srt.sleep(100 * MS).await.is_err() {
+                        slog.write(&srt, format!("{name} interrupted"));
+                    }
+                    Ok(())
+                }
+            };
+            let raced = crt.race_first("race", side("left"), side("right")).await;
+            clog.write(&crt, format!("race returned {}", ExitKind::of(&raced)));
+            raced
+        });
+        rt.sleep(10 * MS).await.unwrap();
+        let exit = caller.interrupt().await.unwrap();
+        log.write(&rt, format!("caller ended with {}", ExitKind::of(&exit)));
+    });
+    assert_completed(&result);
+    let mut lines = seen.lines();
+    lines[..2].sort();
+    assert_eq!(
+        lines,
+        vec![
+            (10, "left interrupted".to_string()),
+            (10, "right interrupted".to_string()),
+            (10, "race returned interruption".to_string()),
+            (10, "caller ended with interruption".to_string()),
+        ]
+    );
+}

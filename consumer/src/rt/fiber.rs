@@ -6,6 +6,9 @@
 //! - `interrupt` is a request: it is delivered only at an interruptible await point (every
 //!   operation of this module is one) of a fiber whose current region is interruptible, and it
 //!   stays pending while the fiber runs uninterruptibly;
+//! - a request is passed on at once to the fiber's children, whatever the fiber's own region
+//!   (`processNewInterruptSignal`), and a child forked by a fiber being interrupted is told to
+//!   stop at once (`addChild`);
 //! - interruption is sticky: once delivered, every later interruptible await point of the fiber
 //!   is interrupted again, so code cannot carry on as if nothing happened (ZIO marks the fiber as
 //!   interrupting); uninterruptible regions (finalizers) still run to completion;
@@ -77,7 +80,9 @@ impl FiberCore {
         self.done.get()
     }
 
-    /// Records an interruption request and wakes the fiber so that it reaches an await point.
+    /// Records an interruption request, passes it on to the children (ZIO 2's
+    /// `processNewInterruptSignal` signals every child at once, whatever the parent's region),
+    /// and wakes the fiber so that it reaches an await point.
     fn request_interrupt(&self, rt: &Rt, by: FiberId) {
         if self.done.get() {
             return;
@@ -86,6 +91,10 @@ impl FiberCore {
             self.interrupt_by.set(Some(by));
         }
         rt.observe(&Event::InterruptRequested { fiber: self.id, by });
+        let children = self.children.borrow().clone();
+        for child in children.iter().filter(|child| !child.is_done()) {
+            child.request_interrupt(rt, by);
+        }
         if let Some(waker) = self.task_waker.borrow().as_ref() {
             waker.wake_by_ref();
         }

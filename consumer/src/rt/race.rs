@@ -5,13 +5,14 @@
 //! success or failure, wins; the loser is then interrupted *and awaited until it terminates*.
 //! In an uninterruptible region the loser cannot be interrupted, so the race returns only when
 //! both sides have finished by themselves. If the caller is interrupted while the race is
-//! undecided, both sides are interrupted and awaited, and the race ends in interruption.
+//! undecided, the interruption reaches both sides (they are its children) and the race ends in
+//! interruption at once; the sides are awaited when the caller's fiber ends.
 
 use std::future::Future;
 use std::task::Poll;
 
 use super::fiber::Blocking;
-use super::{Exit, Fiber, Interrupted, Rt};
+use super::{Exit, Rt};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Side {
@@ -50,9 +51,11 @@ impl Rt {
             Ok(Side::Left) => (left, right),
             Ok(Side::Right) => (right, left),
             Err(interrupted) => {
+                // The sides are the caller's children, so the caller's interruption has already
+                // reached them. As in ZIO's `raceFibersWith`, the caller does not wait for them
+                // here: its own end awaits them (auto-supervision).
                 left.deregister_exit_waiter(self.current_fiber());
                 right.deregister_exit_waiter(self.current_fiber());
-                let _ = self.uninterruptible(interrupt_both(&left, &right)).await;
                 return Err(interrupted.into());
             }
         };
@@ -64,16 +67,4 @@ impl Rt {
             .await?;
         winner_exit
     }
-}
-
-async fn interrupt_both<A: Clone, E: Clone>(
-    left: &Fiber<A, E>,
-    right: &Fiber<A, E>,
-) -> Result<(), Interrupted> {
-    left.interrupt_fork().await?;
-    right.interrupt_fork().await?;
-    // The sides' exits are dropped: an interrupted race reports only the interruption.
-    let _left_exit = left.await_exit().await?;
-    let _right_exit = right.await_exit().await?;
-    Ok(())
 }
