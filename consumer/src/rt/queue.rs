@@ -162,6 +162,16 @@ impl<T, C: Clone> Queue<T, C> {
         taken
     }
 
+    /// Takes the oldest element if there is one, without waiting (ZIO `poll`).
+    pub async fn poll(&self) -> Result<Option<T>, QueueError<C>> {
+        self.rt.checkpoint().await?;
+        self.check_open()?;
+        let item = self.inner.items.borrow_mut().pop_front();
+        self.rt
+            .observe_op(&self.inner.object, "queue.poll", item.is_some() as u64);
+        Ok(item)
+    }
+
     /// Takes every element without waiting (ZIO `takeAll`).
     pub async fn take_all(&self) -> Result<Vec<T>, QueueError<C>> {
         self.rt.checkpoint().await?;

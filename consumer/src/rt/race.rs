@@ -10,9 +10,10 @@
 
 use std::future::Future;
 use std::task::Poll;
+use std::time::Duration;
 
 use super::fiber::Blocking;
-use super::{Exit, Rt};
+use super::{Cause, Exit, Rt};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Side {
@@ -66,5 +67,29 @@ impl Rt {
         self.uninterruptible(async { loser.interrupt().await.map(|_| ()) })
             .await?;
         winner_exit
+    }
+
+    /// Fails with `error` unless `effect` finishes within `duration` (ZIO `timeoutFail`): a race
+    /// of the effect against an interruptible sleep. In an uninterruptible region the effect
+    /// cannot be interrupted, so a timeout that wins still waits for the effect to finish, as in
+    /// ZIO ("if the effect is uninterruptible, timeout waits for it").
+    pub async fn timeout_fail<A, E, F>(
+        &self,
+        label: &str,
+        effect: F,
+        duration: Duration,
+        error: E,
+    ) -> Exit<A, E>
+    where
+        A: Clone + 'static,
+        E: Clone + 'static,
+        F: Future<Output = Exit<A, E>> + 'static,
+    {
+        let rt = self.clone();
+        let timer = async move {
+            rt.interruptible(rt.sleep(duration)).await?;
+            Err(Cause::Fail(error))
+        };
+        self.race_first(label, effect, timer).await
     }
 }
