@@ -618,3 +618,41 @@ fn race_first_ends_at_once_when_caller_is_interrupted() {
         ]
     );
 }
+
+/// The first side to terminate wins the race even when, by the time the caller looks, both
+/// have: the right side terminates first and the left one just after, before the caller runs.
+#[test]
+fn race_first_winner_is_the_first_to_terminate() {
+    let log = Log::default();
+    let seen = log.clone();
+    let result = run(&calm(10), move |rt| async move {
+        let gate: Promise<(), ()> = Promise::new(&rt, "promise:gate");
+        let handoff: Promise<(), ()> = Promise::new(&rt, "promise:handoff");
+        let (left_gate, right_gate) = (gate.clone(), gate.clone());
+        let (left_handoff, right_handoff) = (handoff.clone(), handoff.clone());
+        let caller_rt = rt.clone();
+        let racing = rt.fork::<&str, (), _>("caller", async move {
+            caller_rt
+                .race_first(
+                    "race",
+                    async move {
+                        left_gate.wait().await?;
+                        left_handoff.wait().await?;
+                        Ok("left")
+                    },
+                    async move {
+                        right_gate.wait().await?;
+                        // Wakes the left side, then terminates before it runs.
+                        right_handoff.succeed(()).await?;
+                        Ok("right")
+                    },
+                )
+                .await
+        });
+        rt.sleep(MS).await.unwrap();
+        gate.succeed(()).await.unwrap();
+        log.write(&rt, format!("{:?}", racing.join().await));
+    });
+    assert_completed(&result);
+    assert_eq!(seen.lines(), vec![(1, "Ok(\"right\")".to_string())]);
+}

@@ -54,6 +54,8 @@ pub(crate) struct FiberCore {
     /// The waker of the fiber's task, to wake it when an interruption arrives.
     task_waker: RefCell<Option<Waker>>,
     done: Cell<bool>,
+    /// The order in which this fiber terminated among all fibers of the run (1 for the first).
+    end_rank: Cell<u64>,
     exit_kind: Cell<Option<ExitKind>>,
     /// Fibers waiting for this one to terminate.
     exit_waiters: WaiterList,
@@ -385,6 +387,7 @@ impl Rt {
             interrupt_by: Cell::new(None),
             task_waker: RefCell::new(None),
             done: Cell::new(false),
+            end_rank: Cell::new(0),
             exit_kind: Cell::new(None),
             exit_waiters: WaiterList::default(),
             children: RefCell::new(Vec::new()),
@@ -567,6 +570,7 @@ impl<A, E> Future for FiberTask<A, E> {
         if !matches!(this.state, TaskState::Done) {
             this.state = TaskState::Done;
             core.done.set(true);
+            core.end_rank.set(this.rt.next_end_rank());
             core.children.borrow_mut().clear();
             let exit = core
                 .exit_kind
@@ -600,6 +604,11 @@ impl<A, E> Fiber<A, E> {
     /// Registers `waiter` to be woken when this fiber terminates (for waits on several fibers).
     pub(crate) fn register_exit_waiter(&self, waiter: FiberId, waker: &Waker) {
         self.shared.core.exit_waiters.register(waiter, waker);
+    }
+
+    /// Where this fiber came in the order of terminations (0 while it runs).
+    pub(crate) fn end_rank(&self) -> u64 {
+        self.shared.core.end_rank.get()
     }
 
     /// Forgets a waiter registered with `register_exit_waiter`.

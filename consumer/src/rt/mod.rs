@@ -98,6 +98,9 @@ struct RtCore {
     next_fiber: Cell<u64>,
     next_object: Cell<u64>,
     next_obligation: Cell<u64>,
+    /// Fibers terminated so far: gives each terminating fiber its rank, so that a race knows
+    /// which side finished first even when it looks after both have.
+    fibers_ended: Cell<u64>,
     /// The object every `sleep` waits on.
     clock: RefCell<Option<ObjectRef>>,
 }
@@ -112,6 +115,7 @@ impl Rt {
                 next_fiber: Cell::new(1),
                 next_object: Cell::new(1),
                 next_obligation: Cell::new(1),
+                fibers_ended: Cell::new(0),
                 clock: RefCell::new(None),
             }),
         }
@@ -162,6 +166,12 @@ impl Rt {
 
     pub(crate) fn runtime(&self) -> &dyn Runtime {
         &*self.core.runtime
+    }
+
+    pub(crate) fn next_end_rank(&self) -> u64 {
+        let rank = self.core.fibers_ended.get() + 1;
+        self.core.fibers_ended.set(rank);
+        rank
     }
 
     pub(crate) fn next_fiber_id(&self) -> FiberId {

@@ -37,11 +37,14 @@ impl Rt {
         let right = self.fork(&format!("{label}.right"), right);
         let race = self.object("race", format!("race:{label}"));
         let first = Blocking::new(self, &race, |cx, waiter| {
-            if left.is_done() {
-                return Poll::Ready(Side::Left);
-            }
-            if right.is_done() {
-                return Poll::Ready(Side::Right);
+            // The first to terminate wins, even when both have by the time the caller looks.
+            match (left.is_done(), right.is_done()) {
+                (true, true) if right.end_rank() < left.end_rank() => {
+                    return Poll::Ready(Side::Right)
+                }
+                (true, _) => return Poll::Ready(Side::Left),
+                (false, true) => return Poll::Ready(Side::Right),
+                (false, false) => {}
             }
             left.register_exit_waiter(waiter, cx.waker());
             right.register_exit_waiter(waiter, cx.waker());
