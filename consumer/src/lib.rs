@@ -5,8 +5,12 @@
 //!   `race_first`, scopes, promises, queues, hubs, refs, schedules). Every blocking point of the
 //!   consumer core goes through it, and every operation reports to the runtime's observer. It is
 //!   written against the [`rt::Runtime`] port, which the simulated world (crate `sim`) implements.
+//! - [`kafka`]: the `KafkaClient` port (modelled on Java's `KafkaConsumer`), its rebalance
+//!   listener, records, offsets and errors; `sim::kafka` implements it with a fake cluster.
 //!
-//! The consumer core itself (the port of zio-kafka's runloop) and the `KafkaClient` port arrive
-//! with their own issues; they will be written only against [`rt`] and know nothing of simulation.
+//! - [`pattern`]: topic patterns (`Subscription::Pattern`), shared by the core and the fake
+//!   cluster.
 
+pub mod kafka;
+pub mod pattern;
 pub mod rt;

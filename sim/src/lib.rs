@@ -11,8 +11,9 @@
 //! - [`memory`]: resident memory, for the flat-memory measurements.
 //! - [`trace`]: the stable trace hash, recorded events, and `tracing` output in virtual time.
 //!
-//! The fake Kafka cluster and the fault plans arrive with their own issue.
+//! - [`kafka`]: the fake Kafka cluster and client (`consumer::kafka::KafkaClient`), and fault plans.
 
+pub mod kafka;
 pub mod liveness;
 pub mod memory;
 pub mod runtime;

@@ -1,0 +1,1138 @@
+//! The fake client: [`FakeConsumer`] implements the `KafkaClient` port against a
+//! [`FakeCluster`], with the Java client's semantics where the consumer core can observe them.
+//!
+//! What it models:
+//! - `poll`: pending async-commit callbacks (of commits made before this poll) run first; then
+//!   the group duties (join, eager revoke-and-rejoin, apply an assignment, `on_lost` after an
+//!   expulsion) with the listener's callbacks in Kafka's order (revoked or lost, assignment
+//!   change, assigned), several per poll if the group moves on meanwhile; then READ denials;
+//!   then records of the assigned, unpaused partitions, at most `max_poll_records`, waiting in
+//!   virtual time up to the timeout and returning as soon as records arrive;
+//! - positions: from the group's committed offset, else `auto.offset.reset`; kept across
+//!   cooperative rebalances for partitions that stay, forgotten for those that go;
+//! - commits, checked by the coordinator and stored per group; `commit_async` callbacks on a
+//!   later poll, `commit_sync` or `close`;
+//! - `unsubscribe` and `close` revoke (or report lost) and leave the group; after `close` every
+//!   call but `close` and `wakeup` fails with `IllegalState`;
+//! - `wakeup`: the current or next blocking call fails with `Wakeup`;
+//! - the faults of the cluster's [`FaultPlan`](super::FaultPlan) that concern clients;
+//! - MockConsumer parity ([`AssignmentSource::Scripted`]): scheduled poll tasks, a poll
+//!   exception thrown once, `rebalance(partitions)`, records added to a partition, end offsets.
+//!
+//! Calls are not interruptible (like a blocking Java call on its thread): the client waits in
+//! uninterruptible regions, so an interruption of the calling fiber takes effect when the call
+//! returns; `wakeup` cuts a wait short.
+//!
+//! Left out: concurrent-access detection (`ConcurrentModificationException`: a simulated run
+//! is one thread, so the Java client's thread check has no counterpart), fetch sessions and
+//! prefetching, commit latency (commits reach the coordinator at once; only their callbacks
+//! are deferred), `close` waiting for in-flight commits (there are none), and the group
+//! refusing a manual-assignment client's commits while it has members.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::rc::Rc;
+use std::time::Duration;
+
+use consumer::kafka::{
+    CommitCallback, ConsumerGroupMetadata, KafkaClient, KafkaError, KafkaFuture,
+    NoopRebalanceListener, Offset, Offsets, RebalanceListener, Record, Subscription,
+    TopicPartition,
+};
+use consumer::rt::Interrupted;
+use futures::future::{select, Either};
+
+use super::cluster::{check_topic_names, Doorbell, FakeCluster};
+use super::coordinator::{ClientDuty, ClientId, MemberKind, RebalanceProtocol};
+use super::faults::ClientCall;
+use consumer::pattern::TopicPattern;
+
+/// Rounds of "look at the cluster, wait for the next change" one poll makes at most. Each round
+/// either returns or waits until a change or the timeout, so the bound matters only when the
+/// cluster changes very often; the poll then returns empty early, as a real poll may.
+const MAX_POLL_ROUNDS: usize = 1_024;
+
+/// Group duties one poll round performs at most (join, revoke, apply, follow-up rebalances).
+const MAX_DUTIES_PER_ROUND: usize = 32;
+
+/// Scripted rebalances one poll performs at most (MockConsumer parity).
+const MAX_SCRIPTED_REBALANCES: usize = 64;
+
+/// Where a client's assignment comes from: Kafka's group coordinator, or a test script
+/// (MockConsumer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AssignmentSource {
+    /// Subscriptions join the group and the coordinator assigns partitions.
+    GroupCoordinator,
+    /// Subscriptions join nothing: the assignment changes only through
+    /// [`FakeConsumer::rebalance`], as with Kafka's `MockConsumer`.
+    Scripted,
+}
+
+/// Where a partition without a committed offset starts (`auto.offset.reset`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AutoOffsetReset {
+    Earliest,
+    Latest,
+}
+
+/// A client's configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// `group.id`; without one, commits and `committed` fail.
+    pub group_id: Option<String>,
+    /// `partition.assignment.strategy` (the group's protocol is its first member's).
+    pub protocol: RebalanceProtocol,
+    pub auto_offset_reset: AutoOffsetReset,
+    /// `max.poll.records`.
+    pub max_poll_records: usize,
+    /// `max.poll.interval.ms`: a client that does not poll for this long is expelled.
+    pub max_poll_interval: Duration,
+    pub assignment_source: AssignmentSource,
+}
+
+impl ClientConfig {
+    /// A group-managed client of `group` (eager range protocol, earliest reset, Kafka's
+    /// defaults otherwise).
+    pub fn group(group: &str) -> ClientConfig {
+        ClientConfig {
+            group_id: Some(group.to_string()),
+            protocol: RebalanceProtocol::EagerRange,
+            auto_offset_reset: AutoOffsetReset::Earliest,
+            max_poll_records: 500,
+            max_poll_interval: Duration::from_secs(300),
+            assignment_source: AssignmentSource::GroupCoordinator,
+        }
+    }
+
+    /// A client like `new MockConsumer(reset)`: scripted assignment, no group.
+    pub fn mock_consumer(reset: AutoOffsetReset) -> ClientConfig {
+        ClientConfig {
+            group_id: None,
+            auto_offset_reset: reset,
+            assignment_source: AssignmentSource::Scripted,
+            ..ClientConfig::group("mock")
+        }
+    }
+
+    /// The same configuration with another protocol.
+    pub fn with_protocol(mut self, protocol: RebalanceProtocol) -> ClientConfig {
+        self.protocol = protocol;
+        self
+    }
+
+    /// The same configuration with another reset policy.
+    pub fn with_auto_offset_reset(mut self, reset: AutoOffsetReset) -> ClientConfig {
+        self.auto_offset_reset = reset;
+        self
+    }
+
+    /// The same configuration with another `max.poll.records`.
+    pub fn with_max_poll_records(mut self, max: usize) -> ClientConfig {
+        assert!(max > 0, "max.poll.records is positive");
+        self.max_poll_records = max;
+        self
+    }
+
+    /// The same configuration with another `max.poll.interval`.
+    pub fn with_max_poll_interval(mut self, interval: Duration) -> ClientConfig {
+        self.max_poll_interval = interval;
+        self
+    }
+}
+
+/// A step of a scripted (MockConsumer) rebalance.
+enum ScriptedRebalance {
+    /// `MockConsumer.rebalance(partitions)`.
+    Assign(BTreeSet<TopicPartition>),
+    /// A direct call of the listener's `on_lost`, as zio-kafka's RunloopSpec makes.
+    Lost(BTreeSet<TopicPartition>),
+}
+
+/// A task run at the start of a poll (MockConsumer's `schedulePollTask`).
+type PollTask = Box<dyn FnOnce(&FakeConsumer)>;
+
+/// An async commit whose outcome is known and whose callback waits for a later poll.
+struct CompletedCommit {
+    /// The poll count when the commit was made: its callback runs in a poll after that one.
+    made_during_poll: u64,
+    offsets: Offsets,
+    result: Result<(), KafkaError>,
+    callback: CommitCallback,
+}
+
+#[derive(Default)]
+struct ClientState {
+    closed: bool,
+    subscription: Option<Subscription>,
+    listener: Option<Rc<dyn RebalanceListener>>,
+    member: Option<Rc<str>>,
+    generation: i32,
+    assignment: BTreeSet<TopicPartition>,
+    /// Known fetch positions; a partition missing here is resolved before its next fetch.
+    positions: BTreeMap<TopicPartition, i64>,
+    paused: BTreeSet<TopicPartition>,
+    wakeup_pending: bool,
+    completed_commits: Vec<CompletedCommit>,
+    /// Polls started so far.
+    polls: u64,
+    /// Which assigned partition the next fetch starts with, for fairness.
+    fetch_rotation: usize,
+    // MockConsumer parity.
+    poll_tasks: VecDeque<PollTask>,
+    poll_exception: Option<KafkaError>,
+    scripted: VecDeque<ScriptedRebalance>,
+    end_offsets: BTreeMap<TopicPartition, Offset>,
+}
+
+/// A fake Kafka consumer on a [`FakeCluster`]. Hold it as `Rc<FakeConsumer>` for the test
+/// helpers, or as `Rc<dyn KafkaClient>` where the consumer core expects the port.
+pub struct FakeConsumer {
+    cluster: FakeCluster,
+    id: ClientId,
+    config: ClientConfig,
+    doorbell: Rc<Doorbell>,
+    state: RefCell<ClientState>,
+}
+
+fn illegal(text: &str) -> KafkaError {
+    KafkaError::IllegalState(text.to_string())
+}
+
+fn invalid_group_id() -> KafkaError {
+    KafkaError::Other(
+        "InvalidGroupIdException: to use the group management or offset commit APIs, you must \
+         provide a valid group.id in the consumer configuration"
+            .into(),
+    )
+}
+
+impl FakeConsumer {
+    pub(crate) fn new(cluster: FakeCluster, config: ClientConfig) -> Rc<FakeConsumer> {
+        let (id, doorbell) = cluster.register_client();
+        Rc::new(FakeConsumer {
+            cluster,
+            id,
+            config,
+            doorbell,
+            state: RefCell::new(ClientState {
+                generation: -1,
+                ..ClientState::default()
+            }),
+        })
+    }
+
+    /// The client's id within its cluster.
+    pub fn id(&self) -> ClientId {
+        self.id
+    }
+
+    /// The client's configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// Whether the client is closed.
+    pub fn is_closed(&self) -> bool {
+        self.state.borrow().closed
+    }
+
+    /// Polls started so far.
+    pub fn poll_count(&self) -> u64 {
+        self.state.borrow().polls
+    }
+
+    // ----- MockConsumer parity -----
+
+    /// Runs `task` at the start of a later poll, one task per poll, in order
+    /// (`MockConsumer.schedulePollTask`).
+    pub fn schedule_poll_task(&self, task: impl FnOnce(&FakeConsumer) + 'static) {
+        self.state.borrow_mut().poll_tasks.push_back(Box::new(task));
+    }
+
+    /// A poll task that does nothing (`MockConsumer.scheduleNopPollTask`).
+    pub fn schedule_nop_poll_task(&self) {
+        self.schedule_poll_task(|_| {});
+    }
+
+    /// Makes the next poll throw `error` once, after that poll's scheduled task has run
+    /// (`MockConsumer.setPollException`); a task can set it for its own poll.
+    pub fn set_poll_exception(&self, error: KafkaError) {
+        self.state.borrow_mut().poll_exception = Some(error);
+    }
+
+    /// Replaces the assignment with `partitions` (`MockConsumer.rebalance`): within the current
+    /// poll if called from a poll task, else in the next poll. The listener sees `on_revoked`
+    /// for the partitions that go (if any), then the change, then `on_assigned` for those that
+    /// come (always). Calls made in one task all run in that task's poll.
+    pub fn rebalance(&self, partitions: impl IntoIterator<Item = TopicPartition>) {
+        let partitions = partitions.into_iter().collect();
+        self.state
+            .borrow_mut()
+            .scripted
+            .push_back(ScriptedRebalance::Assign(partitions));
+    }
+
+    /// Calls the listener's `on_lost` with `partitions` in the current or next poll, without
+    /// changing the assignment: what zio-kafka's RunloopSpec does with a captured listener.
+    pub fn invoke_on_lost(&self, partitions: impl IntoIterator<Item = TopicPartition>) {
+        let partitions = partitions.into_iter().collect();
+        self.state
+            .borrow_mut()
+            .scripted
+            .push_back(ScriptedRebalance::Lost(partitions));
+    }
+
+    /// Appends a record to `partition` now, creating the topic if needed
+    /// (`MockConsumer.addRecord`); returns its offset.
+    pub fn add_record(&self, partition: &TopicPartition, key: &str, value: &str) -> Offset {
+        self.cluster.ensure_partition(partition);
+        self.cluster.produce(partition, key, value)
+    }
+
+    /// Sets the end offsets `end_offsets` reports and `Latest` resets use
+    /// (`MockConsumer.updateEndOffsets`), over the logs' own ends.
+    pub fn update_end_offsets(&self, offsets: impl IntoIterator<Item = (TopicPartition, Offset)>) {
+        self.state.borrow_mut().end_offsets.extend(offsets);
+    }
+
+    // ----- internals -----
+
+    fn ensure_open(&self) -> Result<(), KafkaError> {
+        if self.state.borrow().closed {
+            Err(illegal("This consumer has already been closed."))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The checks every call starts with: open, then an injected fault.
+    fn enter(&self, call: ClientCall) -> Result<(), KafkaError> {
+        self.ensure_open()?;
+        self.cluster.advance();
+        match self.cluster.take_call_fault(call) {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    fn take_wakeup(&self) -> Result<(), KafkaError> {
+        if std::mem::take(&mut self.state.borrow_mut().wakeup_pending) {
+            Err(KafkaError::Wakeup)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A scheduling point that is never interrupted: the call goes on, and an interruption of
+    /// the caller takes effect after it.
+    async fn scheduling_point(&self) {
+        let rt = self.cluster.rt();
+        let _ = rt.uninterruptible(rt.checkpoint()).await;
+    }
+
+    /// Waits until virtual time `until` or a ring of the doorbell, uninterruptibly.
+    async fn wait_until(&self, until: std::time::Duration) {
+        let rt = self.cluster.rt().clone();
+        let now = rt.now();
+        if until <= now {
+            return;
+        }
+        let bell = self.doorbell.arm();
+        let _ = rt
+            .uninterruptible(async {
+                let rung = std::pin::pin!(bell.await_exit());
+                let slept = std::pin::pin!(rt.sleep(until - now));
+                // Biased to the bell: a wakeup that coincides with the timeout wins.
+                match select(rung, slept).await {
+                    Either::Left((result, _)) => result.map(|_| ()),
+                    Either::Right((result, _)) => result,
+                }
+            })
+            .await
+            .map_err(|_: Interrupted| ());
+        self.doorbell.disarm();
+    }
+
+    fn group_id(&self) -> Option<&str> {
+        self.config.group_id.as_deref()
+    }
+
+    fn is_scripted(&self) -> bool {
+        self.config.assignment_source == AssignmentSource::Scripted
+    }
+
+    fn listener(&self) -> Rc<dyn RebalanceListener> {
+        self.state
+            .borrow()
+            .listener
+            .clone()
+            .unwrap_or_else(|| Rc::new(NoopRebalanceListener))
+    }
+
+    /// Whether the coordinator manages this client's assignment now.
+    fn is_group_managed(&self) -> bool {
+        !self.is_scripted()
+            && self
+                .state
+                .borrow()
+                .subscription
+                .as_ref()
+                .is_some_and(Subscription::is_group_managed)
+    }
+
+    /// The topics this client reads: its subscription's and its assignment's.
+    fn read_topics(&self) -> BTreeSet<Rc<str>> {
+        let (subscription, mut topics) = {
+            let state = self.state.borrow();
+            let topics: BTreeSet<Rc<str>> =
+                state.assignment.iter().map(|tp| tp.topic.clone()).collect();
+            (state.subscription.clone(), topics)
+        };
+        if let Some(subscription) = subscription {
+            topics.extend(self.cluster.resolve_topics(&subscription));
+        }
+        topics
+    }
+
+    /// Replaces the local assignment, keeping positions and pause states of partitions that
+    /// stay.
+    fn set_assignment(&self, assignment: BTreeSet<TopicPartition>) {
+        let mut state = self.state.borrow_mut();
+        state.positions.retain(|tp, _| assignment.contains(tp));
+        state.paused.retain(|tp| assignment.contains(tp));
+        state.assignment = assignment;
+    }
+
+    fn assignment_now(&self) -> BTreeSet<TopicPartition> {
+        self.state.borrow().assignment.clone()
+    }
+
+    /// Runs a callback's future, keeping the first error for the caller.
+    async fn callback(&self, outcome: KafkaFuture<'_, ()>, first_error: &mut Option<KafkaError>) {
+        if let Err(error) = outcome.await {
+            first_error.get_or_insert(error);
+        }
+    }
+
+    /// Runs the callbacks of async commits made before poll number `before_poll` (all of them
+    /// with `None`).
+    fn deliver_commit_callbacks(&self, before_poll: Option<u64>) {
+        let due: Vec<CompletedCommit> = {
+            let mut state = self.state.borrow_mut();
+            let (due, later) = std::mem::take(&mut state.completed_commits)
+                .into_iter()
+                .partition(|commit| {
+                    before_poll.map_or(true, |poll| commit.made_during_poll < poll)
+                });
+            state.completed_commits = later;
+            due
+        };
+        // Outside the borrow: a callback may call the client.
+        for commit in due {
+            (commit.callback)(&commit.offsets, commit.result);
+        }
+    }
+
+    /// Marks the client's member as polling or not, for `max.poll.interval`.
+    fn mark_polling(&self, polling: bool) {
+        let (Some(group), Some(member)) = (self.group_id(), self.state.borrow().member.clone())
+        else {
+            return;
+        };
+        self.cluster
+            .with_group(group, self.config.protocol, |group, now, _| {
+                if let Some(record) = group.members.get_mut(&member) {
+                    record.in_poll = polling;
+                    record.last_poll = now;
+                }
+            });
+    }
+
+    /// Performs the group duties due now, with their callbacks, until none is left.
+    async fn group_duties(&self, first_error: &mut Option<KafkaError>) -> Result<(), KafkaError> {
+        let Some(group) = self.group_id().map(str::to_string) else {
+            return Err(invalid_group_id());
+        };
+        let protocol = self.config.protocol;
+        for _ in 0..MAX_DUTIES_PER_ROUND {
+            let member = self.state.borrow().member.clone();
+            // A pattern may match new topics, a subscription may have changed.
+            if let (Some(member), Some(subscription)) =
+                (&member, self.state.borrow().subscription.clone())
+            {
+                let topics = self.cluster.resolve_topics(&subscription);
+                self.cluster
+                    .with_group(&group, protocol, |group, now, partitions| {
+                        group.set_member_topics(member, topics, now, partitions)
+                    });
+            }
+            let duty = self.cluster.group_duty(&group, member.as_deref());
+            match duty {
+                ClientDuty::Nothing => return Ok(()),
+                ClientDuty::Join => {
+                    if member.is_some() {
+                        // Expelled: the partitions are lost, not revoked.
+                        let lost = self.assignment_now();
+                        if !lost.is_empty() {
+                            let listener = self.listener();
+                            self.callback(listener.on_lost(self, lost), first_error)
+                                .await;
+                        }
+                        self.set_assignment(BTreeSet::new());
+                        let mut state = self.state.borrow_mut();
+                        state.member = None;
+                        state.generation = -1;
+                    }
+                    let Some(subscription) = self.state.borrow().subscription.clone() else {
+                        return Ok(());
+                    };
+                    let topics = self.cluster.resolve_topics(&subscription);
+                    let (id, interval) = (self.id, self.config.max_poll_interval);
+                    let member = self
+                        .cluster
+                        .with_group(&group, protocol, |group, now, parts| {
+                            let member = group.add_member(
+                                MemberKind::Client(id),
+                                topics,
+                                Some(interval),
+                                now,
+                                parts,
+                            );
+                            if let Some(record) = group.members.get_mut(&member) {
+                                record.in_poll = true;
+                            }
+                            member
+                        });
+                    self.state.borrow_mut().member = Some(member);
+                    self.cluster.ring_all();
+                }
+                ClientDuty::Rejoin { revoke_all } => {
+                    let member = member.expect("a rejoin duty has a member");
+                    if revoke_all {
+                        // Eager: everything is revoked before rejoining, even nothing.
+                        let revoked = self.assignment_now();
+                        let listener = self.listener();
+                        self.callback(listener.on_revoked(self, revoked), first_error)
+                            .await;
+                        self.set_assignment(BTreeSet::new());
+                    }
+                    self.cluster
+                        .with_group(&group, protocol, |group, now, parts| {
+                            group.rejoined(&member, now, parts)
+                        });
+                }
+                ClientDuty::Apply {
+                    generation,
+                    assignment,
+                } => {
+                    let member = member.expect("an apply duty has a member");
+                    let before = self.assignment_now();
+                    let revoked: BTreeSet<TopicPartition> =
+                        before.difference(&assignment).cloned().collect();
+                    let added: BTreeSet<TopicPartition> =
+                        assignment.difference(&before).cloned().collect();
+                    let listener = self.listener();
+                    if !revoked.is_empty() {
+                        // Cooperative: only what moves away (eager revoked all when rejoining).
+                        self.callback(listener.on_revoked(self, revoked), first_error)
+                            .await;
+                    }
+                    self.set_assignment(assignment.clone());
+                    self.state.borrow_mut().generation = generation;
+                    self.cluster
+                        .with_group(&group, protocol, |group, now, parts| {
+                            group.applied(&member, generation, assignment, now, parts)
+                        });
+                    self.callback(listener.on_assigned(self, added), first_error)
+                        .await;
+                    self.cluster.ring_all();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the scripted rebalances queued so far (MockConsumer parity).
+    async fn scripted_rebalances(&self, first_error: &mut Option<KafkaError>) {
+        for _ in 0..MAX_SCRIPTED_REBALANCES {
+            let Some(step) = self.state.borrow_mut().scripted.pop_front() else {
+                return;
+            };
+            let listener = self.listener();
+            match step {
+                ScriptedRebalance::Assign(assignment) => {
+                    let before = self.assignment_now();
+                    let revoked: BTreeSet<TopicPartition> =
+                        before.difference(&assignment).cloned().collect();
+                    let added: BTreeSet<TopicPartition> =
+                        assignment.difference(&before).cloned().collect();
+                    if !revoked.is_empty() {
+                        self.callback(listener.on_revoked(self, revoked), first_error)
+                            .await;
+                    }
+                    self.set_assignment(assignment);
+                    self.callback(listener.on_assigned(self, added), first_error)
+                        .await;
+                }
+                ScriptedRebalance::Lost(partitions) => {
+                    self.callback(listener.on_lost(self, partitions), first_error)
+                        .await;
+                }
+            }
+        }
+    }
+
+    /// The fetch position of an assigned partition: known, or the group's committed offset,
+    /// or the reset policy's.
+    fn resolve_position(&self, partition: &TopicPartition) -> i64 {
+        if let Some(position) = self.state.borrow().positions.get(partition) {
+            return *position;
+        }
+        let committed = self
+            .group_id()
+            .filter(|_| !self.is_scripted())
+            .and_then(|group| self.cluster.committed_offset(group, partition));
+        let position = match (committed, self.config.auto_offset_reset) {
+            (Some(offset), _) => offset.0,
+            (None, AutoOffsetReset::Earliest) => 0,
+            (None, AutoOffsetReset::Latest) => self.end_offset_of(partition).0,
+        };
+        self.state
+            .borrow_mut()
+            .positions
+            .insert(partition.clone(), position);
+        position
+    }
+
+    fn end_offset_of(&self, partition: &TopicPartition) -> Offset {
+        let scripted = self.state.borrow().end_offsets.get(partition).copied();
+        scripted.unwrap_or_else(|| Offset(self.cluster.log_len(partition)))
+    }
+
+    /// Takes the available records of the assigned, unpaused, readable partitions.
+    fn fetch(&self) -> Vec<Record> {
+        let partitions: Vec<TopicPartition> = {
+            let state = self.state.borrow();
+            state
+                .assignment
+                .iter()
+                .filter(|tp| !state.paused.contains(*tp))
+                .cloned()
+                .collect()
+        };
+        if partitions.is_empty() {
+            return Vec::new();
+        }
+        let start = {
+            let mut state = self.state.borrow_mut();
+            state.fetch_rotation = state.fetch_rotation.wrapping_add(1);
+            state.fetch_rotation % partitions.len()
+        };
+        let mut records = Vec::new();
+        for index in 0..partitions.len() {
+            let left = self.config.max_poll_records - records.len();
+            if left == 0 {
+                break;
+            }
+            let partition = &partitions[(start + index) % partitions.len()];
+            if self.cluster.read_denial(&partition.topic).is_some() {
+                continue;
+            }
+            let position = self.resolve_position(partition);
+            let fetched = self.cluster.read(partition, position, left);
+            if let Some(last) = fetched.last() {
+                self.state
+                    .borrow_mut()
+                    .positions
+                    .insert(partition.clone(), last.offset.0 + 1);
+            }
+            records.extend(fetched);
+        }
+        records
+    }
+
+    /// Whether a commit of `offsets` is accepted now, and why not.
+    fn check_commit(&self, offsets: &Offsets) -> Result<(), KafkaError> {
+        let Some(group) = self.group_id() else {
+            if self.is_scripted() {
+                return Ok(());
+            }
+            return Err(invalid_group_id());
+        };
+        for partition in offsets.keys() {
+            if self.cluster.read_denial(&partition.topic).is_some() {
+                return Err(KafkaError::TopicAuthorization(partition.topic.to_string()));
+            }
+        }
+        if !self.is_group_managed() {
+            return Ok(());
+        }
+        let member = self.state.borrow().member.clone();
+        self.cluster.check_commit(group, member.as_deref())
+    }
+
+    fn store_commit(&self, offsets: &Offsets) {
+        let group = self.group_id().unwrap_or("");
+        self.cluster.store_offsets(group, offsets);
+    }
+
+    /// Revokes (or reports lost) the owned partitions and leaves the group: what `unsubscribe`
+    /// and `close` share.
+    async fn revoke_and_leave(&self, first_error: &mut Option<KafkaError>) {
+        let owned = self.assignment_now();
+        let listener = self.listener();
+        if self.is_group_managed() {
+            let group = self
+                .group_id()
+                .expect("group-managed clients have a group")
+                .to_string();
+            let member = self.state.borrow().member.clone();
+            let still_member = member.as_ref().is_some_and(|member| {
+                self.cluster
+                    .members(&group)
+                    .iter()
+                    .any(|view| &view.member_id == member)
+            });
+            if !owned.is_empty() {
+                let outcome = if still_member {
+                    listener.on_revoked(self, owned)
+                } else {
+                    listener.on_lost(self, owned)
+                };
+                self.callback(outcome, first_error).await;
+            }
+            if let Some(member) = member {
+                self.cluster
+                    .with_group(&group, self.config.protocol, |group, now, parts| {
+                        group.remove_member(&member, now, parts)
+                    });
+                self.cluster.ring_all();
+            }
+        } else if self.is_scripted() && !owned.is_empty() {
+            self.callback(listener.on_revoked(self, owned), first_error)
+                .await;
+        }
+        let mut state = self.state.borrow_mut();
+        state.member = None;
+        state.generation = -1;
+        state.subscription = None;
+        state.assignment.clear();
+        state.positions.clear();
+        state.paused.clear();
+    }
+
+    fn check_assigned<'a>(
+        &self,
+        partitions: impl IntoIterator<Item = &'a TopicPartition>,
+    ) -> Result<(), KafkaError> {
+        let state = self.state.borrow();
+        for partition in partitions {
+            if !state.assignment.contains(partition) {
+                return Err(KafkaError::IllegalState(format!(
+                    "No current assignment for partition {partition}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    // ----- the calls -----
+
+    async fn subscribe_now(
+        &self,
+        subscription: Subscription,
+        listener: Rc<dyn RebalanceListener>,
+    ) -> Result<(), KafkaError> {
+        self.scheduling_point().await;
+        self.enter(ClientCall::Subscribe)?;
+        let current = self.state.borrow().subscription.clone();
+        match (&subscription, &current) {
+            (Subscription::Manual(_), _) => {
+                return Err(illegal("use assign for a manual subscription"))
+            }
+            (Subscription::Topics(topics), _) if topics.is_empty() => {
+                let mut first_error = None;
+                self.revoke_and_leave(&mut first_error).await;
+                return first_error.map_or(Ok(()), Err);
+            }
+            (Subscription::Topics(_), Some(Subscription::Topics(_)))
+            | (Subscription::Pattern(_), Some(Subscription::Pattern(_)))
+            | (_, None) => {}
+            _ => {
+                return Err(illegal(
+                    "Subscription to topics, partitions and pattern are mutually exclusive",
+                ))
+            }
+        }
+        match &subscription {
+            Subscription::Topics(topics) => check_topic_names(topics)?,
+            Subscription::Pattern(pattern) => {
+                TopicPattern::parse(pattern).map_err(|error| {
+                    KafkaError::Other(format!("PatternSyntaxException: {error}"))
+                })?;
+            }
+            Subscription::Manual(_) => unreachable!("rejected above"),
+        }
+        let mut state = self.state.borrow_mut();
+        state.subscription = Some(subscription);
+        state.listener = Some(listener);
+        // The group learns of a changed subscription on the next poll, as Kafka rejoins then.
+        Ok(())
+    }
+
+    async fn unsubscribe_now(&self) -> Result<(), KafkaError> {
+        self.scheduling_point().await;
+        self.enter(ClientCall::Unsubscribe)?;
+        let mut first_error = None;
+        self.revoke_and_leave(&mut first_error).await;
+        first_error.map_or(Ok(()), Err)
+    }
+
+    async fn poll_now(&self, timeout: Duration) -> Result<Vec<Record>, KafkaError> {
+        self.scheduling_point().await;
+        self.ensure_open()?;
+        self.cluster.advance();
+        let rt = self.cluster.rt().clone();
+        let deadline = rt.now() + timeout;
+        let poll_number = {
+            let mut state = self.state.borrow_mut();
+            state.polls += 1;
+            state.polls
+        };
+        // MockConsumer's order: one scheduled task (its rebalances run with it), the wakeup,
+        // the poll exception.
+        let task = self.state.borrow_mut().poll_tasks.pop_front();
+        if let Some(task) = task {
+            task(self);
+        }
+        let mut first_error = None;
+        self.scripted_rebalances(&mut first_error).await;
+        self.take_wakeup()?;
+        if let Some(error) = self.state.borrow_mut().poll_exception.take() {
+            return Err(error);
+        }
+        if let Some(error) = first_error {
+            return Err(error);
+        }
+        if let Some(error) = self.cluster.take_call_fault(ClientCall::Poll) {
+            return Err(error);
+        }
+        {
+            let state = self.state.borrow();
+            if state.subscription.is_none() && state.assignment.is_empty() {
+                return Err(illegal(
+                    "Consumer is not subscribed to any topics or assigned any partitions",
+                ));
+            }
+        }
+        self.deliver_commit_callbacks(Some(poll_number));
+        let latency = self.cluster.poll_latency();
+        if !latency.is_zero() {
+            self.wait_until(rt.now() + latency).await;
+            self.take_wakeup()?;
+        }
+        if self.cluster.authentication_outage() {
+            return Err(KafkaError::Authentication);
+        }
+        self.mark_polling(true);
+        let outcome = self.poll_rounds(deadline).await;
+        self.mark_polling(false);
+        outcome
+    }
+
+    async fn poll_rounds(&self, deadline: Duration) -> Result<Vec<Record>, KafkaError> {
+        let rt = self.cluster.rt().clone();
+        for _ in 0..MAX_POLL_ROUNDS {
+            self.cluster.advance();
+            let mut first_error = None;
+            if self.is_group_managed() {
+                self.group_duties(&mut first_error).await?;
+            } else {
+                self.scripted_rebalances(&mut first_error).await;
+            }
+            if let Some(error) = first_error {
+                return Err(error);
+            }
+            self.ensure_open()?;
+            let topics = self.read_topics();
+            if let Some(error) = self.cluster.poll_denial_error(self.id, &topics) {
+                return Err(error);
+            }
+            self.take_wakeup()?;
+            let records = self.fetch();
+            if !records.is_empty() || rt.now() >= deadline {
+                return Ok(records);
+            }
+            let wake = self
+                .cluster
+                .next_wake(&topics)
+                .map_or(deadline, |at| at.min(deadline));
+            self.wait_until(wake).await;
+            self.ensure_open()?;
+            self.take_wakeup()?;
+        }
+        Ok(Vec::new())
+    }
+
+    async fn position_now(&self, partition: TopicPartition) -> Result<Offset, KafkaError> {
+        self.scheduling_point().await;
+        self.enter(ClientCall::Position)?;
+        self.take_wakeup()?;
+        self.check_assigned([&partition])?;
+        let known = self.state.borrow().positions.contains_key(&partition);
+        if !known && self.group_id().is_some() && !self.is_scripted() {
+            // Resolving needs the committed offset, which a READ denial refuses.
+            if self.cluster.read_denial(&partition.topic).is_some() {
+                return Err(KafkaError::TopicAuthorization(partition.topic.to_string()));
+            }
+        }
+        Ok(Offset(self.resolve_position(&partition)))
+    }
+
+    async fn commit_sync_now(&self, offsets: Offsets) -> Result<(), KafkaError> {
+        self.scheduling_point().await;
+        self.enter(ClientCall::CommitSync)?;
+        self.take_wakeup()?;
+        self.deliver_commit_callbacks(None);
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        self.check_commit(&offsets)?;
+        self.store_commit(&offsets);
+        Ok(())
+    }
+
+    async fn committed_now(
+        &self,
+        partitions: BTreeSet<TopicPartition>,
+    ) -> Result<BTreeMap<TopicPartition, Option<Offset>>, KafkaError> {
+        self.scheduling_point().await;
+        self.enter(ClientCall::Committed)?;
+        self.take_wakeup()?;
+        let group = match (self.group_id(), self.is_scripted()) {
+            (Some(group), _) => group.to_string(),
+            (None, true) => String::new(),
+            (None, false) => return Err(invalid_group_id()),
+        };
+        for partition in &partitions {
+            if self.cluster.read_denial(&partition.topic).is_some() {
+                return Err(KafkaError::TopicAuthorization(partition.topic.to_string()));
+            }
+        }
+        Ok(partitions
+            .into_iter()
+            .map(|partition| {
+                let offset = self.cluster.committed_offset(&group, &partition);
+                (partition, offset)
+            })
+            .collect())
+    }
+
+    async fn end_offsets_now(
+        &self,
+        partitions: BTreeSet<TopicPartition>,
+    ) -> Result<Offsets, KafkaError> {
+        self.scheduling_point().await;
+        self.enter(ClientCall::EndOffsets)?;
+        self.take_wakeup()?;
+        Ok(partitions
+            .into_iter()
+            .map(|partition| {
+                let end = self.end_offset_of(&partition);
+                (partition, end)
+            })
+            .collect())
+    }
+
+    async fn close_now(&self) -> Result<(), KafkaError> {
+        self.scheduling_point().await;
+        if self.state.borrow().closed {
+            return Ok(());
+        }
+        self.cluster.advance();
+        let injected = self.cluster.take_call_fault(ClientCall::Close);
+        self.deliver_commit_callbacks(None);
+        let mut first_error = None;
+        self.revoke_and_leave(&mut first_error).await;
+        {
+            let mut state = self.state.borrow_mut();
+            state.closed = true;
+            state.listener = None;
+            state.poll_tasks.clear();
+            state.scripted.clear();
+        }
+        // A poll of another fiber waiting on this client ends (with IllegalState).
+        self.doorbell.ring();
+        match injected.or(first_error) {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+}
+
+impl KafkaClient for FakeConsumer {
+    fn subscribe(
+        &self,
+        subscription: Subscription,
+        listener: Rc<dyn RebalanceListener>,
+    ) -> KafkaFuture<'_, ()> {
+        Box::pin(self.subscribe_now(subscription, listener))
+    }
+
+    fn unsubscribe(&self) -> KafkaFuture<'_, ()> {
+        Box::pin(self.unsubscribe_now())
+    }
+
+    fn assign(&self, partitions: BTreeSet<TopicPartition>) -> Result<(), KafkaError> {
+        self.enter(ClientCall::Assign)?;
+        if self
+            .state
+            .borrow()
+            .subscription
+            .as_ref()
+            .is_some_and(Subscription::is_group_managed)
+        {
+            return Err(illegal(
+                "Subscription to topics, partitions and pattern are mutually exclusive",
+            ));
+        }
+        check_topic_names(partitions.iter().map(|tp| &tp.topic))?;
+        if partitions.is_empty() {
+            self.state.borrow_mut().subscription = None;
+            self.set_assignment(BTreeSet::new());
+            return Ok(());
+        }
+        self.state.borrow_mut().subscription = Some(Subscription::Manual(partitions.clone()));
+        self.set_assignment(partitions);
+        Ok(())
+    }
+
+    fn poll(&self, timeout: Duration) -> KafkaFuture<'_, Vec<Record>> {
+        Box::pin(self.poll_now(timeout))
+    }
+
+    fn pause(&self, partitions: &BTreeSet<TopicPartition>) -> Result<(), KafkaError> {
+        self.enter(ClientCall::Pause)?;
+        self.check_assigned(partitions)?;
+        self.state
+            .borrow_mut()
+            .paused
+            .extend(partitions.iter().cloned());
+        Ok(())
+    }
+
+    fn resume(&self, partitions: &BTreeSet<TopicPartition>) -> Result<(), KafkaError> {
+        self.enter(ClientCall::Resume)?;
+        self.check_assigned(partitions)?;
+        let mut state = self.state.borrow_mut();
+        for partition in partitions {
+            state.paused.remove(partition);
+        }
+        drop(state);
+        // A poll of another fiber may now have records to return.
+        self.doorbell.ring();
+        Ok(())
+    }
+
+    fn paused(&self) -> Result<BTreeSet<TopicPartition>, KafkaError> {
+        self.enter(ClientCall::Paused)?;
+        Ok(self.state.borrow().paused.clone())
+    }
+
+    fn assignment(&self) -> Result<BTreeSet<TopicPartition>, KafkaError> {
+        self.enter(ClientCall::Assignment)?;
+        Ok(self.assignment_now())
+    }
+
+    fn subscription(&self) -> Result<Option<Subscription>, KafkaError> {
+        self.ensure_open()?;
+        Ok(self.state.borrow().subscription.clone())
+    }
+
+    fn position(&self, partition: TopicPartition) -> KafkaFuture<'_, Offset> {
+        Box::pin(self.position_now(partition))
+    }
+
+    fn seek(&self, partition: TopicPartition, offset: Offset) -> Result<(), KafkaError> {
+        self.enter(ClientCall::Seek)?;
+        self.check_assigned([&partition])?;
+        if offset.0 < 0 {
+            return Err(KafkaError::Other(format!(
+                "IllegalArgumentException: seek offset must not be negative, got {offset}"
+            )));
+        }
+        self.state
+            .borrow_mut()
+            .positions
+            .insert(partition, offset.0);
+        Ok(())
+    }
+
+    fn commit_async(&self, offsets: Offsets, callback: CommitCallback) -> Result<(), KafkaError> {
+        self.ensure_open()?;
+        self.cluster.advance();
+        let result = match self.cluster.take_call_fault(ClientCall::CommitAsync) {
+            Some(error) => Err(error),
+            None => self.check_commit(&offsets),
+        };
+        if result.is_ok() {
+            self.store_commit(&offsets);
+        }
+        let mut state = self.state.borrow_mut();
+        let made_during_poll = state.polls;
+        state.completed_commits.push(CompletedCommit {
+            made_during_poll,
+            offsets,
+            result,
+            callback,
+        });
+        Ok(())
+    }
+
+    fn commit_sync(&self, offsets: Offsets, _timeout: Duration) -> KafkaFuture<'_, ()> {
+        Box::pin(self.commit_sync_now(offsets))
+    }
+
+    fn committed(
+        &self,
+        partitions: BTreeSet<TopicPartition>,
+        _timeout: Duration,
+    ) -> KafkaFuture<'_, BTreeMap<TopicPartition, Option<Offset>>> {
+        Box::pin(self.committed_now(partitions))
+    }
+
+    fn end_offsets(
+        &self,
+        partitions: BTreeSet<TopicPartition>,
+        _timeout: Duration,
+    ) -> KafkaFuture<'_, Offsets> {
+        Box::pin(self.end_offsets_now(partitions))
+    }
+
+    fn group_metadata(&self) -> Result<ConsumerGroupMetadata, KafkaError> {
+        self.enter(ClientCall::GroupMetadata)?;
+        let group = self.group_id().ok_or_else(invalid_group_id)?;
+        let state = self.state.borrow();
+        Ok(ConsumerGroupMetadata {
+            group_id: group.into(),
+            generation_id: state.generation,
+            member_id: state.member.clone().unwrap_or_else(|| Rc::from("")),
+            group_instance_id: None,
+        })
+    }
+
+    fn close(&self, _timeout: Duration) -> KafkaFuture<'_, ()> {
+        Box::pin(self.close_now())
+    }
+
+    fn wakeup(&self) {
+        let mut state = self.state.borrow_mut();
+        if state.closed {
+            return;
+        }
+        state.wakeup_pending = true;
+        drop(state);
+        self.doorbell.ring();
+    }
+}
