@@ -1,0 +1,243 @@
+//! The committer (zio-kafka's `Committer` / `LiveCommitter`).
+//!
+//! A user's commit is queued with a reply promise, the runloop is woken with
+//! `CommitAvailable`, and the user waits at most the commit timeout (then `CommitTimeout`: after
+//! a crash, commits fail rather than hang). Each runloop turn sends the queued commits in one
+//! `commit_async`, merged to the highest offset per partition plus one. The client runs the
+//! callback during a later poll; the callback forks a daemon that completes the promises, or
+//! re-queues the commits on `RebalanceInProgress`. Pending commits keep the runloop polling.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::command::RunloopCommand;
+use super::diagnostics::{DiagnosticEvent, Diagnostics};
+use super::error::ConsumerError;
+use super::protocol::RequestChannel;
+use crate::kafka::{KafkaClient, KafkaError, Offset, Offsets, TopicPartition};
+use crate::rt::{Cause, Exit, Promise, Queue, QueueError, Rt};
+
+/// One user commit: record offsets (not yet plus one) and the promise the user waits on.
+#[derive(Clone)]
+struct Commit {
+    offsets: Offsets,
+    reply: Promise<(), ConsumerError>,
+}
+
+/// The committer. Cloning shares it.
+#[derive(Clone)]
+pub struct Committer {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    rt: Rt,
+    channel: RequestChannel,
+    diagnostics: Diagnostics,
+    commit_queue: Queue<Commit>,
+    commit_timeout: Duration,
+    pending: RefCell<Vec<Commit>>,
+    committed: RefCell<Offsets>,
+    commits_made: Cell<u64>,
+}
+
+fn queue_cause(error: QueueError<()>) -> Cause<ConsumerError> {
+    match error {
+        QueueError::Interrupted(interrupted) => interrupted.into(),
+        QueueError::Closed(()) => Cause::Die("the commit queue is never closed".into()),
+    }
+}
+
+impl Committer {
+    /// A committer that wakes the runloop through `channel`.
+    pub fn new(
+        rt: &Rt,
+        channel: RequestChannel,
+        diagnostics: Diagnostics,
+        commit_timeout: Duration,
+    ) -> Self {
+        Committer {
+            inner: Rc::new(Inner {
+                rt: rt.clone(),
+                commit_queue: Queue::new(rt, "commit_queue"),
+                channel,
+                diagnostics,
+                commit_timeout,
+                pending: RefCell::new(Vec::new()),
+                committed: RefCell::new(Offsets::new()),
+                commits_made: Cell::new(0),
+            }),
+        }
+    }
+
+    /// Commits record offsets (each committed as offset + 1) and waits for the outcome, at most
+    /// the commit timeout.
+    pub async fn commit(&self, offsets: Offsets) -> Exit<(), ConsumerError> {
+        let inner = &self.inner;
+        let number = inner.commits_made.get() + 1;
+        inner.commits_made.set(number);
+        let name = format!("Commit#{number}");
+        let obligation = inner.rt.obligation("commit", name.as_str());
+        let reply: Promise<(), ConsumerError> = Promise::new(&inner.rt, format!("promise:{name}"));
+        inner
+            .commit_queue
+            .offer(Commit {
+                offsets,
+                reply: reply.clone(),
+            })
+            .await
+            .map_err(queue_cause)?;
+        inner.channel.offer(RunloopCommand::CommitAvailable).await?;
+        let waiting = async move { reply.wait().await };
+        let result = inner
+            .rt
+            .timeout_fail(
+                &format!("commit_timeout:{name}"),
+                waiting,
+                inner.commit_timeout,
+                ConsumerError::CommitTimeout,
+            )
+            .await;
+        obligation.close();
+        result
+    }
+
+    /// Sends the queued commits in one `commit_async` (zio-kafka's `processQueuedCommits`).
+    /// With `execute_on_empty` it calls the client even with nothing queued, so that earlier
+    /// callbacks run.
+    pub async fn process_queued_commits(
+        &self,
+        client: &dyn KafkaClient,
+        execute_on_empty: bool,
+    ) -> Exit<(), ConsumerError> {
+        let inner = &self.inner;
+        let commits = inner.commit_queue.take_all().await.map_err(queue_cause)?;
+        if commits.is_empty() && !execute_on_empty {
+            return Ok(());
+        }
+        let mut offsets = Offsets::new();
+        for commit in &commits {
+            for (tp, offset) in &commit.offsets {
+                let next = Offset(offset.0 + 1);
+                let entry = offsets.entry(tp.clone()).or_insert(next);
+                *entry = (*entry).max(next);
+            }
+        }
+        inner.pending.borrow_mut().extend(commits.iter().cloned());
+        inner.diagnostics.emit(DiagnosticEvent::CommitStarted {
+            partitions: offsets.keys().cloned().collect(),
+        });
+        let committer = self.clone();
+        let in_callback = commits.clone();
+        let callback = Box::new(
+            move |committed: &Offsets, outcome: Result<(), KafkaError>| {
+                // The callback runs inside the client's poll, on the runloop's fiber; like
+                // zio-kafka, it hands the outcome to a daemon fiber.
+                let committed = committed.clone();
+                let rt = committer.inner.rt.clone();
+                rt.fork_daemon::<(), ConsumerError, _>("commit_callback", async move {
+                    committer
+                        .handle_outcome(in_callback, committed, outcome)
+                        .await
+                });
+            },
+        );
+        if let Err(error) = client.commit_async(offsets, callback) {
+            for commit in &commits {
+                commit
+                    .reply
+                    .fail(ConsumerError::Kafka(error.clone()))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_outcome(
+        &self,
+        commits: Vec<Commit>,
+        committed: Offsets,
+        outcome: Result<(), KafkaError>,
+    ) -> Exit<(), ConsumerError> {
+        let inner = &self.inner;
+        match outcome {
+            Ok(()) => {
+                inner.committed.borrow_mut().extend(committed);
+                for commit in &commits {
+                    commit.reply.succeed(()).await?;
+                }
+            }
+            Err(KafkaError::RebalanceInProgress) => {
+                // Retriable: queue them again and wake the runloop.
+                inner
+                    .commit_queue
+                    .offer_all(commits)
+                    .await
+                    .map_err(queue_cause)?;
+                inner.channel.offer(RunloopCommand::CommitAvailable).await?;
+            }
+            Err(error) => {
+                for commit in &commits {
+                    commit
+                        .reply
+                        .fail(ConsumerError::Kafka(error.clone()))
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits sent and not yet answered; while there are any, the runloop keeps polling.
+    pub fn pending_commit_count(&self) -> usize {
+        self.inner
+            .pending
+            .borrow()
+            .iter()
+            .filter(|commit| !commit.reply.is_done_now())
+            .count()
+    }
+
+    /// Forgets answered commits (`cleanupPendingCommits`).
+    pub fn cleanup_pending_commits(&self) {
+        self.inner
+            .pending
+            .borrow_mut()
+            .retain(|commit| !commit.reply.is_done_now());
+    }
+
+    /// Keeps the committed offsets of these partitions only (`keepCommitsForPartitions`).
+    pub fn keep_commits_for_partitions(&self, partitions: &BTreeSet<TopicPartition>) {
+        self.inner
+            .committed
+            .borrow_mut()
+            .retain(|tp, _| partitions.contains(tp));
+    }
+
+    /// The offset committed for a partition by this consumer (offset + 1 of the last record).
+    pub fn committed_offset(&self, tp: &TopicPartition) -> Option<Offset> {
+        self.inner.committed.borrow().get(tp).copied()
+    }
+
+    /// Whether a pending commit covers this partition at or beyond `offset` (a record offset).
+    pub fn has_pending_commit(&self, tp: &TopicPartition, offset: Offset) -> bool {
+        self.inner
+            .pending
+            .borrow()
+            .iter()
+            .filter(|commit| !commit.reply.is_done_now())
+            .any(|commit| {
+                commit
+                    .offsets
+                    .get(tp)
+                    .is_some_and(|pending| *pending >= offset)
+            })
+    }
+
+    /// Shuts the commit queue down (the committer's finalizer).
+    pub async fn shutdown(&self) -> Exit<(), ConsumerError> {
+        Ok(self.inner.commit_queue.shutdown().await?)
+    }
+}

@@ -1,0 +1,90 @@
+//! Diagnostic events (zio-kafka's `DiagnosticEvent`), recorded with their virtual time. Tests
+//! and invariants read them; emitting one is not a scheduling point (zio-kafka's diagnostics
+//! queue is not where its races are).
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::kafka::TopicPartition;
+use crate::rt::{ExitKind, Rt};
+
+/// One diagnostic event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DiagnosticEvent {
+    /// A poll returned: which partitions were requested, which returned records.
+    Poll {
+        requested: BTreeSet<TopicPartition>,
+        with_records: BTreeSet<TopicPartition>,
+    },
+    /// A partition stream asked for data.
+    Request(TopicPartition),
+    /// The rebalance callbacks of one poll, accumulated (`RebalanceCallback.append`).
+    Rebalance {
+        revoked: BTreeSet<TopicPartition>,
+        assigned: BTreeSet<TopicPartition>,
+        lost: BTreeSet<TopicPartition>,
+        ended: BTreeSet<TopicPartition>,
+    },
+    /// A commit was sent (`commitAsync`) for these offsets.
+    CommitStarted {
+        partitions: BTreeSet<TopicPartition>,
+    },
+    /// The runloop ended: how, and the cause's text.
+    RunloopExited {
+        exit: ExitKind,
+        cause: Option<String>,
+    },
+    /// A subscription's finalizer ran.
+    SubscriptionFinalized,
+    /// The runloop's finalizers ran.
+    RunloopFinalized,
+    /// The consumer's scope closed.
+    ConsumerFinalized,
+}
+
+/// A sink of diagnostic events. Cloning shares it.
+#[derive(Clone)]
+pub struct Diagnostics {
+    rt: Rt,
+    events: Rc<RefCell<Vec<(Duration, DiagnosticEvent)>>>,
+}
+
+impl Diagnostics {
+    /// An empty recorder.
+    pub fn new(rt: &Rt) -> Diagnostics {
+        Diagnostics {
+            rt: rt.clone(),
+            events: Rc::new(RefCell::new(Vec::new())),
+        }
+    }
+
+    /// Records an event at the current virtual time.
+    pub fn emit(&self, event: DiagnosticEvent) {
+        self.events.borrow_mut().push((self.rt.now(), event));
+    }
+
+    /// Every event so far, with its time.
+    pub fn events(&self) -> Vec<(Duration, DiagnosticEvent)> {
+        self.events.borrow().clone()
+    }
+
+    /// The finalization events so far, in order (the finalizer-order invariant reads these).
+    pub fn finalizations(&self) -> Vec<DiagnosticEvent> {
+        self.events
+            .borrow()
+            .iter()
+            .map(|(_, event)| event)
+            .filter(|event| {
+                matches!(
+                    event,
+                    DiagnosticEvent::SubscriptionFinalized
+                        | DiagnosticEvent::RunloopFinalized
+                        | DiagnosticEvent::ConsumerFinalized
+                )
+            })
+            .cloned()
+            .collect()
+    }
+}

