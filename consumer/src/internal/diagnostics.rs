@@ -44,11 +44,15 @@ pub enum DiagnosticEvent {
     ConsumerFinalized,
 }
 
+/// Called with every event as it is emitted.
+pub type DiagnosticListener = Rc<dyn Fn(Duration, &DiagnosticEvent)>;
+
 /// A sink of diagnostic events. Cloning shares it.
 #[derive(Clone)]
 pub struct Diagnostics {
     rt: Rt,
     events: Rc<RefCell<Vec<(Duration, DiagnosticEvent)>>>,
+    listener: Option<DiagnosticListener>,
 }
 
 impl Diagnostics {
@@ -57,12 +61,26 @@ impl Diagnostics {
         Diagnostics {
             rt: rt.clone(),
             events: Rc::new(RefCell::new(Vec::new())),
+            listener: None,
+        }
+    }
+
+    /// An empty recorder that also tells `listener` of each event as it happens (so that what a
+    /// run that never ends saw is not lost with it).
+    pub fn with_listener(rt: &Rt, listener: DiagnosticListener) -> Diagnostics {
+        Diagnostics {
+            listener: Some(listener),
+            ..Diagnostics::new(rt)
         }
     }
 
     /// Records an event at the current virtual time.
     pub fn emit(&self, event: DiagnosticEvent) {
-        self.events.borrow_mut().push((self.rt.now(), event));
+        let now = self.rt.now();
+        if let Some(listener) = &self.listener {
+            listener(now, &event);
+        }
+        self.events.borrow_mut().push((now, event));
     }
 
     /// Every event so far, with its time.

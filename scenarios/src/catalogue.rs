@@ -1,0 +1,512 @@
+//! The scenario catalogue: named consumer lifetimes, each a workload (topics, records, the
+//! consumer and its `consume_with` calls), a fault plan, and a driver that finally stops the
+//! consumer.
+//!
+//! Every scenario runs one consumer on the fake cluster: one `consume_with` per subscription
+//! (topic `topicN`, each its own fiber and its own user-call obligation), a group-managed client,
+//! and the consumer scope closed at the end (another obligation). What a workload saw that
+//! invariants need (how each `consume_with` ended, what was processed, how commits went) is
+//! collected in [`Observations`] and checked by [`crate::invariants`].
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use consumer::internal::RecordHandler;
+use consumer::kafka::{KafkaClient, Offset, Subscription, TopicPartition};
+use consumer::rt::{Cause, Exit, ExitKind, Fiber, Rt, Schedule};
+use consumer::{
+    CommittableRecord, Consumer, ConsumerError, ConsumerSettings, Diagnostics, ShutdownProtocol,
+};
+use sim::kafka::{AclChange, ClientConfig, FakeCluster, FaultPlan, RebalanceProtocol};
+
+use crate::params::ScenarioParams;
+
+/// The consumer group of every scenario.
+pub const GROUP: &str = "hangsim-group";
+
+/// When the driver stops consumption if nothing else has ended it (virtual time).
+const FINAL_STOP: Duration = Duration::from_secs(30);
+
+/// A scenario's name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ScenarioName {
+    AuthCrash,
+    AuthCrashEndStreams,
+    AuthCrashIdleStreams,
+    GracefulShutdown,
+    RebalanceDuringShutdown,
+    PullTimeout,
+    CommitAfterCrash,
+    Chaos,
+}
+
+impl ScenarioName {
+    /// Every scenario, in catalogue order.
+    pub const ALL: [ScenarioName; 8] = [
+        ScenarioName::AuthCrash,
+        ScenarioName::AuthCrashEndStreams,
+        ScenarioName::AuthCrashIdleStreams,
+        ScenarioName::GracefulShutdown,
+        ScenarioName::RebalanceDuringShutdown,
+        ScenarioName::PullTimeout,
+        ScenarioName::CommitAfterCrash,
+        ScenarioName::Chaos,
+    ];
+
+    /// The name on the command line and in fixtures.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScenarioName::AuthCrash => "auth-crash",
+            ScenarioName::AuthCrashEndStreams => "auth-crash-end-streams",
+            ScenarioName::AuthCrashIdleStreams => "auth-crash-idle-streams",
+            ScenarioName::GracefulShutdown => "graceful-shutdown",
+            ScenarioName::RebalanceDuringShutdown => "rebalance-during-shutdown",
+            ScenarioName::PullTimeout => "pull-timeout",
+            ScenarioName::CommitAfterCrash => "commit-after-crash",
+            ScenarioName::Chaos => "chaos",
+        }
+    }
+
+    /// One line for `hangsim list`.
+    pub fn description(self) -> &'static str {
+        match self {
+            ScenarioName::AuthCrash => {
+                "consume_with on two subscriptions over four partitions; READ denied; the runloop crashes"
+            }
+            ScenarioName::AuthCrashEndStreams => {
+                "auth-crash while the user interrupts a consume_with, whose graceful shutdown calls end"
+            }
+            ScenarioName::AuthCrashIdleStreams => {
+                "auth-crash with partition streams idle on empty queues (zio-kafka #1705)"
+            }
+            ScenarioName::GracefulShutdown => "stop_consumption and consumer close with commits in flight",
+            ScenarioName::RebalanceDuringShutdown => {
+                "peers join and leave, partitions revoked and lost, while subscriptions end"
+            }
+            ScenarioName::PullTimeout => "a slow handler exceeds the stream pull interval while another runs",
+            ScenarioName::CommitAfterCrash => "commits issued after the crash fail with CommitTimeout in time",
+            ScenarioName::Chaos => "every fault and user operation the world supports, drawn per seed",
+        }
+    }
+
+    /// Whether the scenario denies READ so that the runloop may crash.
+    pub fn denies_read(self) -> bool {
+        matches!(
+            self,
+            ScenarioName::AuthCrash
+                | ScenarioName::AuthCrashEndStreams
+                | ScenarioName::AuthCrashIdleStreams
+                | ScenarioName::CommitAfterCrash
+                | ScenarioName::Chaos
+        )
+    }
+}
+
+/// How one `consume_with` ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumeOutcome {
+    pub topic: String,
+    /// Whether the driver interrupted it.
+    pub interrupted_by_driver: bool,
+    pub exit: ExitKind,
+    /// The failure's text, if it failed.
+    pub failure: Option<String>,
+    pub at: Duration,
+}
+
+/// One explicit commit by a user (`record.commit()`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitOutcome {
+    pub started: Duration,
+    pub ended: Duration,
+    pub result: Result<(), String>,
+}
+
+/// A diagnostic event the invariants and reports need, as plain data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Milestone {
+    SubscriptionFinalized,
+    RunloopFinalized,
+    ConsumerFinalized,
+    /// The runloop ended: how, and its cause's text.
+    RunloopExited {
+        exit: ExitKind,
+        cause: Option<String>,
+    },
+}
+
+impl Milestone {
+    fn of(event: &consumer::DiagnosticEvent) -> Option<Milestone> {
+        use consumer::DiagnosticEvent as Event;
+        match event {
+            Event::SubscriptionFinalized => Some(Milestone::SubscriptionFinalized),
+            Event::RunloopFinalized => Some(Milestone::RunloopFinalized),
+            Event::ConsumerFinalized => Some(Milestone::ConsumerFinalized),
+            Event::RunloopExited { exit, cause } => Some(Milestone::RunloopExited {
+                exit: *exit,
+                cause: cause.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// What a workload saw, for the invariants. Plain data, sent out of the run.
+#[derive(Clone, Debug, Default)]
+pub struct Observations {
+    pub consume_outcomes: Vec<ConsumeOutcome>,
+    /// The highest offset processed per partition (`topic-partition`). Plain strings and numbers:
+    /// observations leave the run's thread.
+    pub processed: BTreeMap<String, i64>,
+    /// Committed offsets of the group at the end (offset + 1 of the last committed record).
+    pub committed: BTreeMap<String, i64>,
+    /// Offsets (record offsets) whose commit succeeded, highest per partition.
+    pub acknowledged_commits: BTreeMap<String, i64>,
+    pub explicit_commits: Vec<CommitOutcome>,
+    /// The consumer's milestones (from its diagnostic events), with their times.
+    pub milestones: Vec<(Duration, Milestone)>,
+    /// The commit timeout in force.
+    pub commit_timeout: Duration,
+    /// Whether the workload ran to its end (the consumer scope closed).
+    pub finished: bool,
+}
+
+/// Everything a scenario's fibers share.
+#[derive(Clone)]
+struct World {
+    rt: Rt,
+    scenario: ScenarioName,
+    params: ScenarioParams,
+    cluster: FakeCluster,
+    observations: Rc<RefCell<Observations>>,
+    /// The last record processed, for a user who commits it again later.
+    last_record: Rc<RefCell<Option<(TopicPartition, Offset)>>>,
+}
+
+fn auth_schedule(retries: u8) -> Schedule {
+    Schedule::recurs(retries as u32).and(Schedule::spaced(Duration::from_millis(500)))
+}
+
+/// Runs one scenario to its end; what it saw goes to `sink` (also when the run is cut short, as
+/// far as it got).
+pub async fn workload(
+    rt: Rt,
+    scenario: ScenarioName,
+    params: ScenarioParams,
+    protocol: ShutdownProtocol,
+    sink: std::sync::Arc<std::sync::Mutex<Observations>>,
+) {
+    let cluster = FakeCluster::new(&rt);
+    cluster.create_group(GROUP, RebalanceProtocol::EagerRange);
+    for topic in params.topics() {
+        cluster.create_topic(&topic, params.partitions_per_topic as i32);
+        for partition in 0..params.partitions_per_topic as i32 {
+            let tp = TopicPartition::new(topic.as_str(), partition);
+            for n in 0..params.records_per_partition as u64 {
+                let at = Duration::from_millis(n * params.produce_every_ms);
+                cluster.produce_at(
+                    at,
+                    &tp,
+                    &format!("k{n}"),
+                    &format!("{topic}-{partition}-{n}"),
+                );
+            }
+        }
+    }
+    let mut plan: FaultPlan = params.faults.clone();
+    if scenario.denies_read() && scenario != ScenarioName::Chaos {
+        plan.acl_changes.push(AclChange {
+            at_ms: params.deny_at_ms,
+            topic: "topic0".into(),
+            access: params.deny_mode,
+        });
+    }
+    if scenario == ScenarioName::Chaos {
+        plan.acl_changes.push(AclChange {
+            at_ms: params.deny_at_ms,
+            topic: "topic0".into(),
+            access: params.deny_mode,
+        });
+    }
+    cluster.apply_faults(&plan);
+    let max_poll_interval = Duration::from_millis(params.max_poll_interval_ms);
+    let client =
+        cluster.client(ClientConfig::group(GROUP).with_max_poll_interval(max_poll_interval));
+    let settings = ConsumerSettings::default()
+        .with_protocol(protocol)
+        .with_auth_error_retry_schedule(auth_schedule(params.auth_retries))
+        .with_max_poll_interval(max_poll_interval);
+    let observations = Rc::new(RefCell::new(Observations {
+        commit_timeout: settings.commit_timeout,
+        ..Default::default()
+    }));
+    let world = World {
+        rt: rt.clone(),
+        scenario,
+        params,
+        cluster,
+        observations: observations.clone(),
+        last_record: Rc::new(RefCell::new(None)),
+    };
+    let milestone_sink = sink.clone();
+    let diagnostics = Diagnostics::with_listener(
+        &rt,
+        Rc::new(move |at: Duration, event: &consumer::DiagnosticEvent| {
+            if let Some(milestone) = Milestone::of(event) {
+                milestone_sink
+                    .lock()
+                    .expect("observations")
+                    .milestones
+                    .push((at, milestone));
+            }
+        }),
+    );
+    let close = rt.obligation("user call", "consumer scope close");
+    let as_client: Rc<dyn KafkaClient> = client;
+    let scoped_world = world.clone();
+    let scoped_diagnostics = diagnostics.clone();
+    let _ = rt
+        .scoped::<(), ConsumerError, _, _>("consumer_scope", move |scope| async move {
+            let consumer = Consumer::make(
+                &scoped_world.rt,
+                settings,
+                as_client,
+                scoped_diagnostics,
+                &scope,
+            )
+            .await?;
+            drive(&scoped_world, &consumer).await
+        })
+        .await;
+    close.close();
+    let mut seen = observations.borrow().clone();
+    seen.milestones = sink.lock().expect("observations").milestones.clone();
+    for topic in world.params.topics() {
+        for partition in 0..world.params.partitions_per_topic as i32 {
+            let tp = TopicPartition::new(topic.as_str(), partition);
+            if let Some(offset) = world.cluster.committed_offset(GROUP, &tp) {
+                seen.committed.insert(tp.to_string(), offset.0);
+            }
+        }
+    }
+    seen.finished = true;
+    *sink.lock().expect("observations") = seen;
+}
+
+/// The user's side: the `consume_with` fibers and the scenario's actions, then the end.
+async fn drive(world: &World, consumer: &Consumer) -> Exit<(), ConsumerError> {
+    let rt = &world.rt;
+    let mut consumers: Vec<(String, Fiber<(), ConsumerError>)> = Vec::new();
+    for topic in world.params.topics() {
+        let fiber = start_consume_with(world, consumer, &topic, false);
+        consumers.push((topic, fiber));
+    }
+    let driver = rt.fork::<(), ConsumerError, _>(
+        "driver",
+        drive_actions(world.clone(), consumer.clone(), consumers.clone()),
+    );
+    for (_, fiber) in &consumers {
+        let _ = fiber.join().await;
+    }
+    let _ = driver.interrupt().await?;
+    Ok(())
+}
+
+/// The scenario's own actions, then the final stop.
+async fn drive_actions(
+    world: World,
+    consumer: Consumer,
+    consumers: Vec<(String, Fiber<(), ConsumerError>)>,
+) -> Exit<(), ConsumerError> {
+    let rt = &world.rt;
+    let params = &world.params;
+    let stop_at = Duration::from_millis(params.stop_at_ms);
+    match world.scenario {
+        ScenarioName::AuthCrashEndStreams => {
+            rt.sleep(stop_at).await?;
+            if let Some((topic, fiber)) = consumers.last() {
+                mark_interrupted(&world, topic);
+                fiber.interrupt_fork().await?;
+            }
+        }
+        ScenarioName::GracefulShutdown => {
+            rt.sleep(stop_at).await?;
+            consumer.stop_consumption().await?;
+        }
+        ScenarioName::RebalanceDuringShutdown => {
+            for peer in 0..params.peers {
+                let at = Duration::from_millis(params.deny_at_ms / (peer as u64 + 1));
+                rt.sleep(at.saturating_sub(rt.now())).await?;
+                world.cluster.peer_join(GROUP, &format!("peer{peer}"));
+            }
+            rt.sleep(stop_at.saturating_sub(rt.now())).await?;
+            if let Some((topic, fiber)) = consumers.first() {
+                mark_interrupted(&world, topic);
+                fiber.interrupt_fork().await?;
+            }
+            if params.peers > 0 {
+                world.cluster.peer_leave(GROUP, "peer0");
+            }
+            rt.sleep(Duration::from_millis(params.handler_delay_ms * 10))
+                .await?;
+            if let Some((topic, fiber)) = consumers.get(1) {
+                mark_interrupted(&world, topic);
+                fiber.interrupt_fork().await?;
+            }
+        }
+        ScenarioName::CommitAfterCrash => {
+            // A user that commits the records it saw again, every second, until the final stop.
+            for round in 0..(FINAL_STOP.as_secs()) {
+                rt.sleep(Duration::from_secs(1)).await?;
+                let record = world.last_record.borrow().clone();
+                if let (Some((tp, offset)), Some(runloop)) =
+                    (record, consumer.runloop_access().runloop())
+                {
+                    let started = rt.now();
+                    let mut offsets = consumer::kafka::Offsets::new();
+                    offsets.insert(tp, offset);
+                    let result = runloop.committer().commit(offsets).await;
+                    let _ = round;
+                    world
+                        .observations
+                        .borrow_mut()
+                        .explicit_commits
+                        .push(CommitOutcome {
+                            started,
+                            ended: rt.now(),
+                            result: result.map_err(|cause| cause.to_string()),
+                        });
+                }
+            }
+        }
+        ScenarioName::Chaos => {
+            rt.sleep(stop_at).await?;
+            match params.peers % 3 {
+                0 => consumer.stop_consumption().await?,
+                1 => {
+                    if let Some((topic, fiber)) = consumers.first() {
+                        mark_interrupted(&world, topic);
+                        fiber.interrupt_fork().await?;
+                    }
+                }
+                _ => {
+                    let extra = start_consume_with(&world, &consumer, "topic1", true);
+                    rt.sleep(Duration::from_millis(params.handler_delay_ms * 20))
+                        .await?;
+                    extra.interrupt_fork().await?;
+                }
+            }
+        }
+        ScenarioName::AuthCrash
+        | ScenarioName::AuthCrashIdleStreams
+        | ScenarioName::PullTimeout => {}
+    }
+    // The driver that finally stops the consumer, whatever happened.
+    rt.sleep(FINAL_STOP.saturating_sub(rt.now())).await?;
+    consumer.stop_consumption().await
+}
+
+fn mark_interrupted(world: &World, topic: &str) {
+    world
+        .observations
+        .borrow_mut()
+        .consume_outcomes
+        .push(ConsumeOutcome {
+            topic: format!("{topic} (interrupt requested)"),
+            interrupted_by_driver: true,
+            exit: ExitKind::Interrupt,
+            failure: None,
+            at: world.rt.now(),
+        });
+}
+
+/// Forks a user fiber running `consume_with` on `topic`, as a user-call obligation.
+fn start_consume_with(
+    world: &World,
+    consumer: &Consumer,
+    topic: &str,
+    extra: bool,
+) -> Fiber<(), ConsumerError> {
+    let (world2, consumer2, topic2) = (world.clone(), consumer.clone(), topic.to_string());
+    let name = if extra {
+        format!("consume_with:{topic}:again")
+    } else {
+        format!("consume_with:{topic}")
+    };
+    world
+        .rt
+        .fork::<(), ConsumerError, _>(&name.clone(), async move {
+            let call = world2.rt.obligation("user call", format!("{name}"));
+            let handler = record_handler(&world2, &topic2);
+            let exit = consumer2
+                .consume_with(Subscription::topics([topic2.as_str()]), handler)
+                .await;
+            world2
+                .observations
+                .borrow_mut()
+                .consume_outcomes
+                .push(ConsumeOutcome {
+                    topic: topic2.clone(),
+                    interrupted_by_driver: false,
+                    exit: ExitKind::of(&exit),
+                    failure: exit.as_ref().err().map(|cause| cause.to_string()),
+                    at: world2.rt.now(),
+                });
+            call.close();
+            exit
+        })
+}
+
+/// The user's record handler: takes its time, notes what it processed, and commits the record
+/// itself when the scenario says so.
+fn record_handler(world: &World, topic: &str) -> RecordHandler {
+    let world = world.clone();
+    let slow = world.scenario == ScenarioName::PullTimeout && topic == "topic0";
+    Rc::new(move |record: CommittableRecord| {
+        let world = world.clone();
+        Box::pin(async move {
+            let delay = if slow || world.scenario != ScenarioName::PullTimeout {
+                world.params.handler_delay_ms
+            } else {
+                1
+            };
+            world.rt.sleep(Duration::from_millis(delay)).await?;
+            let tp = record.topic_partition();
+            {
+                let mut seen = world.observations.borrow_mut();
+                let entry = seen
+                    .processed
+                    .entry(tp.to_string())
+                    .or_insert(record.offset().0);
+                *entry = (*entry).max(record.offset().0);
+            }
+            *world.last_record.borrow_mut() = Some((tp.clone(), record.offset()));
+            if world.params.commit_each_record {
+                let started = world.rt.now();
+                let result = record.commit().await;
+                let mut seen = world.observations.borrow_mut();
+                if result.is_ok() {
+                    let entry = seen
+                        .acknowledged_commits
+                        .entry(tp.to_string())
+                        .or_insert(record.offset().0);
+                    *entry = (*entry).max(record.offset().0);
+                }
+                seen.explicit_commits.push(CommitOutcome {
+                    started,
+                    ended: world.rt.now(),
+                    result: result
+                        .as_ref()
+                        .map_err(|cause| cause.to_string())
+                        .map(|_| ()),
+                });
+                if let Err(Cause::Interrupt(by)) = result {
+                    return Err(Cause::Interrupt(by));
+                }
+            }
+            Ok(())
+        })
+    })
+}

@@ -1,0 +1,137 @@
+//! The invariants checked on every run (DESIGN.md 3.4), over what the workload observed.
+//! Each has a name that verdicts, fixtures and signatures use.
+
+use crate::catalogue::{Milestone, Observations};
+use consumer::rt::ExitKind;
+
+/// A broken invariant: its name, and what broke it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Broken {
+    pub invariant: &'static str,
+    pub detail: String,
+}
+
+/// Every invariant, with a line saying what it asserts (for `hangsim list` and docs).
+pub const INVARIANTS: [(&str, &str); 6] = [
+    (
+        "crash-cause-returned",
+        "a consume_with that returns after a runloop crash returns that crash's cause",
+    ),
+    (
+        "finalizer-order",
+        "finalizers run in the order subscriptions, runloop, consumer",
+    ),
+    (
+        "no-records-after-end",
+        "no records are offered to a partition stream after it ended",
+    ),
+    (
+        "committed-offsets-processed",
+        "every committed offset was processed",
+    ),
+    (
+        "acknowledged-commits-kept",
+        "a commit that succeeded is never lost from the group's offsets",
+    ),
+    (
+        "commit-answers-in-time",
+        "every commit returns within the commit timeout",
+    ),
+];
+
+/// The invariants the observations break, in the order of [`INVARIANTS`].
+pub fn check(seen: &Observations) -> Vec<Broken> {
+    let mut broken = Vec::new();
+    let crash = seen.milestones.iter().find_map(|(at, event)| match event {
+        Milestone::RunloopExited {
+            exit,
+            cause: Some(cause),
+        } if *exit != ExitKind::Success => Some((*at, cause.clone())),
+        _ => None,
+    });
+    if let Some((crashed_at, cause)) = &crash {
+        let interrupted: Vec<&str> = seen
+            .consume_outcomes
+            .iter()
+            .filter(|o| o.interrupted_by_driver)
+            .map(|o| o.topic.trim_end_matches(" (interrupt requested)"))
+            .collect();
+        for outcome in seen
+            .consume_outcomes
+            .iter()
+            .filter(|o| !o.interrupted_by_driver)
+        {
+            let was_interrupted = interrupted.contains(&outcome.topic.as_str());
+            if outcome.at >= *crashed_at
+                && !was_interrupted
+                && outcome.failure.as_deref() != Some(cause.as_str())
+            {
+                broken.push(Broken {
+                    invariant: "crash-cause-returned",
+                    detail: format!(
+                        "consume_with({}) returned {} ({:?}) after the runloop crashed with `{cause}`",
+                        outcome.topic, outcome.exit, outcome.failure
+                    ),
+                });
+            }
+        }
+        if cause.contains("has already ended") {
+            broken.push(Broken {
+                invariant: "no-records-after-end",
+                detail: cause.clone(),
+            });
+        }
+    }
+    if seen.finished {
+        let order: Vec<u8> = seen
+            .milestones
+            .iter()
+            .filter_map(|(_, event)| match event {
+                Milestone::SubscriptionFinalized => Some(0),
+                Milestone::RunloopFinalized => Some(1),
+                Milestone::ConsumerFinalized => Some(2),
+                Milestone::RunloopExited { .. } => None,
+            })
+            .collect();
+        if order.windows(2).any(|pair| pair[0] > pair[1]) {
+            broken.push(Broken {
+                invariant: "finalizer-order",
+                detail: format!("finalizations in the order {order:?}"),
+            });
+        }
+    }
+    for (tp, committed) in &seen.committed {
+        let processed = seen.processed.get(tp).map(|offset| offset + 1).unwrap_or(0);
+        if *committed > processed {
+            broken.push(Broken {
+                invariant: "committed-offsets-processed",
+                detail: format!("{tp}: committed {committed}, processed only up to {processed}"),
+            });
+        }
+    }
+    for (tp, acknowledged) in &seen.acknowledged_commits {
+        let committed = seen.committed.get(tp).copied().unwrap_or(0);
+        if seen.finished && committed < acknowledged + 1 {
+            broken.push(Broken {
+                invariant: "acknowledged-commits-kept",
+                detail: format!(
+                    "{tp}: commit of {acknowledged} succeeded, but the group has {committed}"
+                ),
+            });
+        }
+    }
+    let limit = seen.commit_timeout + std::time::Duration::from_millis(100);
+    for commit in &seen.explicit_commits {
+        if commit.ended.saturating_sub(commit.started) > limit {
+            broken.push(Broken {
+                invariant: "commit-answers-in-time",
+                detail: format!(
+                    "a commit took {:?} (limit {:?})",
+                    commit.ended - commit.started,
+                    seen.commit_timeout
+                ),
+            });
+        }
+    }
+    broken
+}
