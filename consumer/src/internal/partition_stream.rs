@@ -29,7 +29,8 @@ pub struct CommittableRecord {
 }
 
 impl CommittableRecord {
-    pub(crate) fn new(
+    /// A record handed to a partition stream, committed through `committer`.
+    pub fn new(
         record: Record,
         group_metadata: Option<ConsumerGroupMetadata>,
         committer: Committer,
