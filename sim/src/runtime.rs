@@ -350,6 +350,25 @@ struct SimCore {
     pending_sleeps: Rc<Cell<u64>>,
 }
 
+impl SimCore {
+    /// The fibers that could run instead of the running one, oldest first, in the order the
+    /// executor would queue them (ready, then woken since it last looked). Strategies that rank
+    /// fibers (PCT) need them to answer whether the running fiber gives way. The running task's
+    /// future is out of its slot while it is polled, so the running fiber is never among them,
+    /// nor is a task that has finished.
+    fn ready_fibers(&self) -> Vec<FiberId> {
+        let tasks = self.tasks.borrow();
+        let ready = self.ready.borrow();
+        let state = self.wake_queue.state.lock().expect("wake queue lock");
+        ready
+            .iter()
+            .chain(state.woken.iter())
+            .filter(|&&task| tasks[task].future.is_some())
+            .map(|&task| tasks[task].fiber)
+            .collect()
+    }
+}
+
 struct Observer {
     hash: TraceHash,
     liveness: LivenessTracker,
@@ -401,15 +420,12 @@ impl Runtime for SimCore {
     }
 
     fn should_yield(&self, fiber: FiberId) -> bool {
-        let others_ready = !self.ready.borrow().is_empty()
-            || !self
-                .wake_queue
-                .state
-                .lock()
-                .expect("wake queue lock")
-                .woken
-                .is_empty();
-        others_ready && self.decisions.borrow_mut().yield_at_checkpoint(fiber)
+        let others = self.ready_fibers();
+        !others.is_empty()
+            && self
+                .decisions
+                .borrow_mut()
+                .yield_at_checkpoint(fiber, &others)
     }
 
     fn next_u64(&self) -> u64 {

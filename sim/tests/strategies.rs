@@ -1,0 +1,399 @@
+//! The scheduling strategies `random` and `pct:D` as a whole: their names, determinism, replay
+//! from the decision log, PCT's priority rule seen from a workload, and how fast each strategy
+//! finds the check-offer-drain window of a micro-model of the shutdown race.
+//!
+//! Start with `check_offer_drain_micro_model`, the model; `seeds_to_first_hang` measures it.
+
+use std::sync::{Arc, Mutex};
+
+use consumer::rt::{Promise, Queue, Rt};
+use sim::{check_determinism, run, RunConfig, RunResult, StrategyChoice};
+
+/// The strategies compared in these tests, by name.
+const STRATEGIES: [&str; 3] = ["yields", "random", "pct:3"];
+
+fn strategy(name: &str) -> StrategyChoice {
+    name.parse()
+        .unwrap_or_else(|error| panic!("{name}: {error}"))
+}
+
+/// A busy workload: producers and consumers on a queue, a promise, random sleeps; enough
+/// scheduling points and blocked fibers that every strategy has choices to make.
+async fn busy_workload(rt: Rt) {
+    let queue: Queue<u64> = Queue::new(&rt, "work_queue");
+    let done: Promise<(), ()> = Promise::new(&rt, "promise:done");
+    let mut workers = Vec::new();
+    for worker in 0..3 {
+        let (rt2, queue2) = (rt.clone(), queue.clone());
+        workers.push(
+            rt.fork::<u64, (), _>(&format!("consumer{worker}"), async move {
+                let mut sum = 0;
+                while let Ok(item) = queue2.take().await {
+                    sum += item;
+                    if rt2.random_below(2) == 0 {
+                        rt2.yield_now().await?;
+                    }
+                }
+                Ok(sum)
+            }),
+        );
+    }
+    for item in 0..30 {
+        queue.offer(item).await.expect("the queue is open");
+        if rt.random_below(4) == 0 {
+            rt.sleep(std::time::Duration::from_micros(rt.random_below(300)))
+                .await
+                .expect("the root is not interrupted");
+        }
+    }
+    rt.sleep(std::time::Duration::from_millis(1))
+        .await
+        .expect("the root is not interrupted");
+    queue.shutdown().await.expect("the root is not interrupted");
+    for worker in workers {
+        let _ = worker.join().await;
+    }
+    done.succeed(()).await.expect("the root is not interrupted");
+}
+
+/// The micro-model of the check-offer-drain race (the `CheckThenOffer` shape of the shutdown
+/// protocols), reduced to two fibers and one command queue:
+/// - `runloop` serves `served_before_crash` commands (takes each and answers it), then crashes:
+///   it completes `promise:runloop_done`, drains the queue with `take_all`, and answers every
+///   drained command with a failure;
+/// - `caller` checks `promise:runloop_done` (`is_done`), and if the runloop is not done offers
+///   its command and waits for the answer.
+///
+/// The commands the runloop serves were offered before either fiber started, by callers the
+/// model leaves out. The bug: the caller's check sees "not done", the crash and drain happen,
+/// and only then is the command offered; nobody will ever answer it, and the run ends blocked
+/// forever (a hang).
+fn check_offer_drain_micro_model(
+    served_before_crash: usize,
+) -> impl FnOnce(Rt) -> BoxedWorkload + Send + 'static {
+    move |rt| Box::pin(micro_model(rt, served_before_crash))
+}
+
+/// A workload as a boxed future, so that different workloads fit one replay helper.
+type BoxedWorkload = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
+
+async fn micro_model(rt: Rt, served_before_crash: usize) {
+    let commands: Queue<Promise<(), ()>> = Queue::new(&rt, "command_queue");
+    let runloop_done: Promise<(), ()> = Promise::new(&rt, "promise:runloop_done");
+    for earlier in 0..served_before_crash {
+        let reply = Promise::new(&rt, format!("promise:reply#{earlier}"));
+        commands.offer(reply).await.expect("the queue is open");
+    }
+    let runloop = {
+        let (commands, runloop_done) = (commands.clone(), runloop_done.clone());
+        rt.fork::<(), (), _>("runloop", async move {
+            for _ in 0..served_before_crash {
+                let command = commands.take().await.expect("the queue is open");
+                command.succeed(()).await?;
+            }
+            runloop_done.succeed(()).await?;
+            let drained = commands.take_all().await.expect("the queue is open");
+            for command in drained {
+                command.fail(()).await?;
+            }
+            Ok(())
+        })
+    };
+    let caller = {
+        let rt2 = rt.clone();
+        rt.fork::<(), (), _>("caller", async move {
+            if runloop_done.is_done().await? {
+                return Ok(());
+            }
+            let reply = Promise::new(&rt2, "promise:reply#caller");
+            commands
+                .offer(reply.clone())
+                .await
+                .expect("the queue is open");
+            // Success or failure, an answer ends the call; only no answer at all is the bug.
+            let _ = reply.wait().await;
+            Ok(())
+        })
+    };
+    let _ = caller.join().await;
+    let _ = runloop.join().await;
+}
+
+/// The same seed gives the same trace hash and decision log under `random` and `pct:3`.
+#[test]
+fn same_seed_gives_same_trace_under_each_strategy() {
+    assert!(sim::SIMULATED, "needs --cfg madsim");
+    for name in ["yields", "random", "pct:1", "pct:3", "pct:10"] {
+        for seed in [0, 1, 7, 4_242] {
+            let config = RunConfig::new(seed).with_strategy(strategy(name));
+            let hash = check_determinism(&config, busy_workload).unwrap_or_else(|runs| {
+                panic!(
+                    "{name}, seed {seed}: {:#x} != {:#x}",
+                    runs.0.trace_hash, runs.1.trace_hash
+                )
+            });
+            assert_eq!(
+                run(&config, busy_workload).trace_hash,
+                hash,
+                "{name}, seed {seed}: a third run differs"
+            );
+        }
+    }
+}
+
+/// Each strategy schedules differently: over the same seeds, `random` and `pct:3` give traces
+/// that `yields` does not, so the choice reaches the schedule.
+#[test]
+fn strategies_give_different_schedules() {
+    for name in ["random", "pct:3"] {
+        let differing = (0..20)
+            .filter(|&seed| {
+                let base = run(&RunConfig::new(seed), busy_workload);
+                let other = run(
+                    &RunConfig::new(seed).with_strategy(strategy(name)),
+                    busy_workload,
+                );
+                base.trace_hash != other.trace_hash
+            })
+            .count();
+        assert!(
+            differing >= 10,
+            "{name}: only {differing} of 20 seeds differ from `yields`"
+        );
+    }
+}
+
+/// Replays `original`'s decision log under a strategy that would decide otherwise, and checks
+/// that the log alone reproduces the run.
+fn assert_replays(
+    name: &str,
+    seed: u64,
+    original: &RunResult,
+    workload: impl FnOnce(Rt) -> BoxedWorkload + Send + 'static,
+) {
+    let replay_config = RunConfig::new(seed)
+        .with_strategy(StrategyChoice::Yields(0.0))
+        .replaying(original.decisions.clone());
+    let replayed = run(&replay_config, workload);
+    assert!(
+        !replayed.replay_diverged,
+        "{name}, seed {seed}: the replay left its log"
+    );
+    assert_eq!(
+        replayed.trace_hash, original.trace_hash,
+        "{name}, seed {seed}: the replay differs"
+    );
+    assert_eq!(
+        replayed.decisions, original.decisions,
+        "{name}, seed {seed}: the replay re-records another log"
+    );
+    assert_eq!(replayed.is_hang(), original.is_hang());
+}
+
+/// A run under `random` or `pct:3`, replayed from its decision log under another strategy,
+/// reproduces its trace, its log and its hang; without the log the other strategy schedules
+/// differently.
+#[test]
+fn replay_from_decision_log_reproduces_random_and_pct_runs() {
+    for name in ["random", "pct:3"] {
+        let mut differs_without_log = 0;
+        for seed in 0..12 {
+            let config = RunConfig::new(seed).with_strategy(strategy(name));
+            let original = run(&config, |rt| Box::pin(busy_workload(rt)) as BoxedWorkload);
+            assert!(
+                !original.decisions.is_empty(),
+                "{name}, seed {seed}: no decisions"
+            );
+            assert_replays(name, seed, &original, |rt| Box::pin(busy_workload(rt)));
+            let unreplayed = run(
+                &RunConfig::new(seed).with_strategy(StrategyChoice::Yields(0.0)),
+                busy_workload,
+            );
+            differs_without_log += (unreplayed.trace_hash != original.trace_hash) as u32;
+        }
+        assert!(
+            differs_without_log >= 6,
+            "{name}: the log mattered in only {differs_without_log} of 12 runs"
+        );
+        // A hang found by the strategy replays from its log as a hang.
+        let hanging_seed = (0..2_000)
+            .find(|&seed| {
+                run(
+                    &RunConfig::new(seed).with_strategy(strategy(name)),
+                    check_offer_drain_micro_model(8),
+                )
+                .is_hang()
+            })
+            .unwrap_or_else(|| panic!("{name}: no hang in 2,000 seeds of the micro-model"));
+        let original = run(
+            &RunConfig::new(hanging_seed).with_strategy(strategy(name)),
+            check_offer_drain_micro_model(8),
+        );
+        assert!(original.is_hang());
+        assert_replays(
+            name,
+            hanging_seed,
+            &original,
+            check_offer_drain_micro_model(8),
+        );
+    }
+}
+
+/// What each fiber did, in order: (round, worker) pairs.
+type ActionLog = Arc<Mutex<Vec<(usize, usize)>>>;
+
+const WORKERS: usize = 3;
+const ROUNDS: usize = 4;
+
+/// Three workers wait on a gate; the root opens it, waking all three at once, and each worker
+/// notes its turn and acknowledges; four rounds. Which worker acts first in a round is the
+/// scheduler's choice among fibers that became ready together.
+async fn gated_rounds(rt: Rt, actions: ActionLog) {
+    let gates: Vec<Promise<(), ()>> = (0..ROUNDS)
+        .map(|round| Promise::new(&rt, format!("promise:gate#{round}")))
+        .collect();
+    let acks: Queue<usize> = Queue::new(&rt, "acks");
+    let mut workers = Vec::new();
+    for worker in 0..WORKERS {
+        let (gates, acks, actions) = (gates.clone(), acks.clone(), actions.clone());
+        workers.push(
+            rt.fork::<(), (), _>(&format!("worker{worker}"), async move {
+                for (round, gate) in gates.iter().enumerate() {
+                    let _ = gate.wait().await;
+                    actions.lock().expect("actions lock").push((round, worker));
+                    acks.offer(worker).await.expect("the queue is open");
+                }
+                Ok(())
+            }),
+        );
+    }
+    for gate in &gates {
+        gate.succeed(()).await.expect("the root is not interrupted");
+        for _ in 0..WORKERS {
+            acks.take().await.expect("the queue is open");
+        }
+    }
+    for worker in workers {
+        let _ = worker.join().await;
+    }
+}
+
+/// The order in which the workers acted in each round of `gated_rounds` under `seed`.
+fn round_orders(name: &str, seed: u64) -> Vec<Vec<usize>> {
+    let actions: ActionLog = Arc::default();
+    let recorded = actions.clone();
+    let result = run(
+        &RunConfig::new(seed).with_strategy(strategy(name)),
+        move |rt| gated_rounds(rt, recorded),
+    );
+    assert!(
+        !result.is_hang(),
+        "{name}, seed {seed}: the gated rounds hung"
+    );
+    let actions = actions.lock().expect("actions lock").clone();
+    assert_eq!(actions.len(), WORKERS * ROUNDS);
+    (0..ROUNDS)
+        .map(|round| {
+            actions
+                .iter()
+                .filter(|(r, _)| *r == round)
+                .map(|&(_, worker)| worker)
+                .collect()
+        })
+        .collect()
+}
+
+/// PCT runs the highest-priority ready fiber: without change points (`pct:1`) workers woken
+/// together act in one fixed order in every round of a run, that order is random across seeds,
+/// while `random` reorders them within a run.
+#[test]
+fn pct_runs_the_highest_priority_ready_fiber() {
+    let mut orders_seen = std::collections::BTreeSet::new();
+    for seed in 0..60 {
+        let orders = round_orders("pct:1", seed);
+        assert!(
+            orders.iter().all(|order| order == &orders[0]),
+            "pct:1, seed {seed}: the rounds ran in different orders: {orders:?}"
+        );
+        orders_seen.insert(orders[0].clone());
+    }
+    assert_eq!(
+        orders_seen.len(),
+        6,
+        "pct:1 gave only these worker orders over 60 seeds: {orders_seen:?}"
+    );
+    let reordered = (0..20)
+        .filter(|&seed| {
+            let orders = round_orders("random", seed);
+            orders.iter().any(|order| order != &orders[0])
+        })
+        .count();
+    assert!(
+        reordered >= 10,
+        "random reordered the rounds in only {reordered} of 20 runs"
+    );
+}
+
+/// How many seeds of `window` (counting from its first) until the first hang of the micro-model
+/// serving `served_before_crash` commands; `None` when none of its `len` seeds hangs.
+fn seeds_to_first_hang(
+    name: &str,
+    served_before_crash: usize,
+    window: std::ops::Range<u64>,
+) -> Option<u64> {
+    let first = window.start;
+    window
+        .into_iter()
+        .find(|&seed| {
+            run(
+                &RunConfig::new(seed).with_strategy(strategy(name)),
+                check_offer_drain_micro_model(served_before_crash),
+            )
+            .is_hang()
+        })
+        .map(|seed| seed - first + 1)
+}
+
+/// Seeds per measuring window, and the number of disjoint windows the median is taken over.
+const WINDOW_SEEDS: u64 = 2_000;
+const WINDOWS: u64 = 20;
+
+/// Every strategy finds the check-offer-drain window of the micro-model, and PCT depth 3 finds
+/// it within a median of 2,000 seeds whatever the number k of commands served before the crash;
+/// prints the median seeds to the first hang per strategy and k, for the record.
+#[test]
+fn strategies_find_the_check_offer_drain_window() {
+    eprintln!("median seeds to the first hang over {WINDOWS} windows of {WINDOW_SEEDS} seeds (check-offer-drain micro-model)");
+    eprintln!("{:<8} {:>6} {:>6} {:>6}", "strategy", "k=1", "k=8", "k=16");
+    for name in STRATEGIES {
+        let mut row = format!("{name:<8}");
+        for served_before_crash in [1, 8, 16] {
+            // A window without a hang counts as beyond it, so it sorts last.
+            let mut firsts: Vec<u64> = (0..WINDOWS)
+                .map(|window| {
+                    let start = 1_000_000 + window * WINDOW_SEEDS;
+                    seeds_to_first_hang(name, served_before_crash, start..start + WINDOW_SEEDS)
+                        .unwrap_or(WINDOW_SEEDS + 1)
+                })
+                .collect();
+            firsts.sort_unstable();
+            let median = firsts[firsts.len() / 2];
+            row.push_str(&if median > WINDOW_SEEDS {
+                format!(" {:>6}", format!(">{WINDOW_SEEDS}"))
+            } else {
+                format!(" {median:>6}")
+            });
+            assert!(
+                firsts[0] <= WINDOW_SEEDS,
+                "{name} found no hang in {WINDOWS} windows of {WINDOW_SEEDS} seeds at k={served_before_crash}"
+            );
+            if name == "pct:3" {
+                assert!(
+                    median <= WINDOW_SEEDS,
+                    "pct:3 found no hang within {WINDOW_SEEDS} seeds at k={served_before_crash}: {firsts:?}"
+                );
+            }
+        }
+        eprintln!("{row}");
+    }
+}
