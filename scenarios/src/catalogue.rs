@@ -382,21 +382,33 @@ async fn drive_actions(
             }
         }
         ScenarioName::Chaos => {
-            rt.sleep(stop_at).await?;
-            match params.peers % 3 {
-                0 => consumer.stop_consumption().await?,
-                1 => {
-                    if let Some((topic, fiber)) = consumers.first() {
+            // One to three user operations at random times, drawn from the run's own randomness.
+            let operations = 1 + rt.random_below(3);
+            let mut extras = Vec::new();
+            for _ in 0..operations {
+                let at = Duration::from_millis(rt.random_below(params.stop_at_ms.max(1)));
+                rt.sleep(at.saturating_sub(rt.now())).await?;
+                match rt.random_below(4) {
+                    0 => consumer.stop_consumption().await?,
+                    1 => {
+                        let index = rt.random_below(consumers.len() as u64) as usize;
+                        let (topic, fiber) = &consumers[index];
                         mark_interrupted(&world, topic);
                         fiber.interrupt_fork().await?;
                     }
+                    2 => extras.push(start_consume_with(&world, &consumer, "topic1", true)),
+                    _ => {
+                        for extra in extras.drain(..) {
+                            mark_interrupted(&world, "topic1:again");
+                            extra.interrupt_fork().await?;
+                        }
+                    }
                 }
-                _ => {
-                    let extra = start_consume_with(&world, &consumer, "topic1", true);
-                    rt.sleep(Duration::from_millis(params.handler_delay_ms * 20))
-                        .await?;
-                    extra.interrupt_fork().await?;
-                }
+            }
+            for extra in extras {
+                rt.sleep(Duration::from_millis(params.handler_delay_ms * 20)).await?;
+                mark_interrupted(&world, "topic1:again");
+                extra.interrupt_fork().await?;
             }
         }
         ScenarioName::AuthCrash
@@ -448,7 +460,7 @@ fn start_consume_with(
                 .borrow_mut()
                 .consume_outcomes
                 .push(ConsumeOutcome {
-                    topic: topic2.clone(),
+                    topic: if extra { format!("{topic2}:again") } else { topic2.clone() },
                     interrupted_by_driver: false,
                     exit: ExitKind::of(&exit),
                     failure: exit.as_ref().err().map(|cause| cause.to_string()),
