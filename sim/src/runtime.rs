@@ -348,6 +348,11 @@ struct SimCore {
     /// Sleeps started and not yet finished or dropped: while there are none and no fiber is
     /// ready, nothing can ever run again.
     pending_sleeps: Rc<Cell<u64>>,
+    /// Virtual time, read from madsim once per executor poll: madsim's clock only moves between
+    /// its task runs, and the whole run is one madsim task, so it cannot change during a poll.
+    now: Cell<Duration>,
+    /// Reused by `should_yield`, which runs at every scheduling point.
+    scratch: RefCell<Vec<FiberId>>,
 }
 
 impl SimCore {
@@ -356,16 +361,19 @@ impl SimCore {
     /// fibers (PCT) need them to answer whether the running fiber gives way. The running task's
     /// future is out of its slot while it is polled, so the running fiber is never among them,
     /// nor is a task that has finished.
-    fn ready_fibers(&self) -> Vec<FiberId> {
+    /// Fills `into` with the fibers that could run instead of the running one, oldest first.
+    fn ready_fibers(&self, into: &mut Vec<FiberId>) {
+        into.clear();
         let tasks = self.tasks.borrow();
         let ready = self.ready.borrow();
         let state = self.wake_queue.state.lock().expect("wake queue lock");
-        ready
-            .iter()
-            .chain(state.woken.iter())
-            .filter(|&&task| tasks[task].future.is_some())
-            .map(|&task| tasks[task].fiber)
-            .collect()
+        into.extend(
+            ready
+                .iter()
+                .chain(state.woken.iter())
+                .filter(|&&task| tasks[task].future.is_some())
+                .map(|&task| tasks[task].fiber),
+        );
     }
 }
 
@@ -416,11 +424,13 @@ impl Runtime for SimCore {
     }
 
     fn now(&self) -> Duration {
-        virtual_now()
+        self.now.get()
     }
 
     fn should_yield(&self, fiber: FiberId) -> bool {
-        let others = self.ready_fibers();
+        // A scratch buffer: this runs at every scheduling point of every fiber.
+        let mut others = self.scratch.borrow_mut();
+        self.ready_fibers(&mut others);
         !others.is_empty()
             && self
                 .decisions
@@ -437,8 +447,7 @@ impl Runtime for SimCore {
         if observer.closed {
             return;
         }
-        let now = virtual_now();
-        observer.take(event, now);
+        observer.take(event, self.now.get());
     }
 }
 
@@ -726,6 +735,8 @@ impl Executor {
                 closed: false,
             }),
             pending_sleeps: Rc::new(Cell::new(0)),
+            now: Cell::new(virtual_now()),
+            scratch: RefCell::new(Vec::new()),
         });
         let rt = Rt::new(core.clone());
         let root = workload(rt.clone());
@@ -821,6 +832,7 @@ impl Future for Executor {
     type Output = RunResult;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<RunResult> {
+        self.core.now.set(virtual_now());
         loop {
             if self.core.observer.borrow().root_done {
                 return Poll::Ready(self.finish(Outcome::Completed));
@@ -828,7 +840,7 @@ impl Future for Executor {
             if self.steps >= self.config.max_steps {
                 return Poll::Ready(self.finish(Outcome::StepLimitReached));
             }
-            if virtual_now() >= self.config.deadline {
+            if self.core.now.get() >= self.config.deadline {
                 return Poll::Ready(self.finish(Outcome::DeadlineReached));
             }
             self.collect_woken();
