@@ -699,6 +699,8 @@ impl Drop for TrackedSleep {
 /// Polls the fibers of one run, one at a time, as the strategy decides.
 struct Executor {
     core: Rc<SimCore>,
+    /// The run's handle, to release what a hanging run leaves behind when it ends.
+    rt: Rt,
     config: RunConfig,
     deadline_timer: Pin<Box<madsim::time::Sleep>>,
     steps: u64,
@@ -746,6 +748,7 @@ impl Executor {
         });
         let executor = Executor {
             deadline_timer: Box::pin(madsim::time::sleep(config.deadline)),
+            rt: rt.clone(),
             core,
             config,
             steps: 0,
@@ -819,11 +822,16 @@ impl Executor {
             steps: self.steps,
             events: observer.events.take(),
         };
+        // The tracker's records are in the snapshot now; what a hanging run leaves reachable
+        // must not keep them alive.
+        observer.liveness = LivenessTracker::default();
         drop(observer);
-        // Drop every fiber, finished or not: nothing of this run may outlive it.
+        // Drop every fiber, finished or not: nothing of this run may outlive it. Then break the
+        // reference cycles that primitives of a run that never finished still hold.
         let tasks = std::mem::take(&mut *self.core.tasks.borrow_mut());
         drop(tasks);
         self.core.ready.borrow_mut().clear();
+        self.rt.release_all();
         result
     }
 }

@@ -124,6 +124,11 @@ impl WaiterList {
         self.waiters.borrow_mut().retain(|(id, _)| *id != fiber);
     }
 
+    /// Forgets every waiter without waking it.
+    pub(crate) fn clear(&self) {
+        self.waiters.borrow_mut().clear();
+    }
+
     /// Wakes every waiter, in the order they started waiting, and forgets them.
     pub(crate) fn wake_all(&self) {
         let waiters = std::mem::take(&mut *self.waiters.borrow_mut());

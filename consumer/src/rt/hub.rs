@@ -8,7 +8,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use super::{FiberId, Interrupted, ObjectRef, Queue, QueueError, Rt};
+use super::{FiberId, Interrupted, ObjectRef, Queue, QueueError, Releasable, Rt};
 
 /// A broadcast channel. Cloning shares it.
 pub struct Hub<T> {
@@ -41,13 +41,16 @@ pub struct HubSubscription<T> {
 impl<T: Clone + 'static> Hub<T> {
     /// A new hub labelled `label` in reports (for example `partitions_hub`).
     pub fn new(rt: &Rt, label: impl Into<Rc<str>>) -> Self {
+        let inner = Rc::new(HubInner {
+            object: rt.object("hub", label),
+            subscribers: RefCell::new(Vec::new()),
+            shut_down_by: Cell::new(None),
+            subscriptions_made: Cell::new(0),
+        });
+        let weak: std::rc::Weak<dyn Releasable> = Rc::downgrade(&inner) as _;
+        rt.register(weak);
         Hub {
-            inner: Rc::new(HubInner {
-                object: rt.object("hub", label),
-                subscribers: RefCell::new(Vec::new()),
-                shut_down_by: Cell::new(None),
-                subscriptions_made: Cell::new(0),
-            }),
+            inner,
             rt: rt.clone(),
         }
     }
@@ -135,5 +138,11 @@ impl<T> Drop for HubSubscription<T> {
                 .borrow_mut()
                 .retain(|queue| queue.object().id != id);
         }
+    }
+}
+
+impl<T> Releasable for HubInner<T> {
+    fn release(&self) {
+        self.subscribers.borrow_mut().clear();
     }
 }

@@ -38,7 +38,7 @@ pub mod scope;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -103,6 +103,16 @@ struct RtCore {
     fibers_ended: Cell<u64>,
     /// The object every `sleep` waits on.
     clock: RefCell<Option<ObjectRef>>,
+    /// Every primitive made so far, for `release_all`.
+    releasables: RefCell<Vec<Weak<dyn Releasable>>>,
+}
+
+/// A primitive whose contents can be dropped when its run is over. A run that never finished
+/// leaves reference cycles behind (a scope's finalizers capture what holds the scope; a queued
+/// command holds a promise that the queue's owner holds...); `Rt::release_all` breaks them so
+/// that a hanging run frees its memory like any other.
+pub(crate) trait Releasable {
+    fn release(&self);
 }
 
 impl Rt {
@@ -117,6 +127,7 @@ impl Rt {
                 next_obligation: Cell::new(1),
                 fibers_ended: Cell::new(0),
                 clock: RefCell::new(None),
+                releasables: RefCell::new(Vec::new()),
             }),
         }
     }
@@ -178,6 +189,22 @@ impl Rt {
         let id = self.core.next_fiber.get();
         self.core.next_fiber.set(id + 1);
         FiberId(id)
+    }
+
+    pub(crate) fn register(&self, primitive: Weak<dyn Releasable>) {
+        self.core.releasables.borrow_mut().push(primitive);
+    }
+
+    /// Drops the contents of every primitive of this runtime still alive (queued elements,
+    /// scopes' finalizers, promises' values and waiters, hubs' subscribers), breaking the
+    /// reference cycles a run that never finished leaves. Call it only when no fiber of the run
+    /// will be polled again: the simulated runtime does, when a run ends.
+    pub fn release_all(&self) {
+        let releasables = std::mem::take(&mut *self.core.releasables.borrow_mut());
+        for primitive in releasables.iter().filter_map(Weak::upgrade) {
+            primitive.release();
+        }
+        self.core.current.borrow_mut().take();
     }
 
     /// Registers a named object (a promise, a queue, a fiber...) with the observer. The label

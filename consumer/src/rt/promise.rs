@@ -10,7 +10,7 @@ use std::rc::Rc;
 use std::task::Poll;
 
 use super::fiber::{Blocking, WaiterList};
-use super::{Cause, Exit, Interrupted, ObjectRef, Rt};
+use super::{Cause, Exit, Interrupted, ObjectRef, Releasable, Rt};
 
 /// A write-once variable fibers can wait on. Cloning shares it.
 pub struct Promise<A, E> {
@@ -36,14 +36,21 @@ struct PromiseInner<A, E> {
 impl<A: Clone, E: Clone> Promise<A, E> {
     /// A new, empty promise labelled `label` in reports (for example
     /// `promise:RemoveSubscription#7`).
-    pub fn new(rt: &Rt, label: impl Into<Rc<str>>) -> Self {
+    pub fn new(rt: &Rt, label: impl Into<Rc<str>>) -> Self
+    where
+        A: 'static,
+        E: 'static,
+    {
         let object = rt.object("promise", label);
+        let inner = Rc::new(PromiseInner {
+            object,
+            value: RefCell::new(None),
+            waiters: WaiterList::default(),
+        });
+        let weak: std::rc::Weak<dyn Releasable> = Rc::downgrade(&inner) as _;
+        rt.register(weak);
         Promise {
-            inner: Rc::new(PromiseInner {
-                object,
-                value: RefCell::new(None),
-                waiters: WaiterList::default(),
-            }),
+            inner,
             rt: rt.clone(),
         }
     }
@@ -138,5 +145,12 @@ impl<A: Clone, E: Clone> Promise<A, E> {
             Ok(exit) => exit,
             Err(interrupted) => Err(interrupted.into()),
         }
+    }
+}
+
+impl<A, E> Releasable for PromiseInner<A, E> {
+    fn release(&self) {
+        self.value.borrow_mut().take();
+        self.waiters.clear();
     }
 }

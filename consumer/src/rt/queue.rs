@@ -20,7 +20,7 @@ use std::rc::Rc;
 use std::task::Poll;
 
 use super::fiber::{Blocking, WaiterList};
-use super::{FiberId, Interrupted, ObjectRef, Rt};
+use super::{FiberId, Interrupted, ObjectRef, Releasable, Rt};
 
 /// Why a queue operation did not happen.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,14 +69,21 @@ struct QueueInner<T, C> {
 
 impl<T, C: Clone> Queue<T, C> {
     /// A new, empty, open queue labelled `label` in reports (for example `command_queue`).
-    pub fn new(rt: &Rt, label: impl Into<Rc<str>>) -> Self {
+    pub fn new(rt: &Rt, label: impl Into<Rc<str>>) -> Self
+    where
+        T: 'static,
+        C: 'static,
+    {
+        let inner = Rc::new(QueueInner {
+            object: rt.object("queue", label),
+            items: RefCell::new(VecDeque::new()),
+            state: RefCell::new(QueueState::Open),
+            takers: WaiterList::default(),
+        });
+        let weak: std::rc::Weak<dyn Releasable> = Rc::downgrade(&inner) as _;
+        rt.register(weak);
         Queue {
-            inner: Rc::new(QueueInner {
-                object: rt.object("queue", label),
-                items: RefCell::new(VecDeque::new()),
-                state: RefCell::new(QueueState::Open),
-                takers: WaiterList::default(),
-            }),
+            inner,
             rt: rt.clone(),
         }
     }
@@ -235,5 +242,12 @@ impl<T, C: Clone> Queue<T, C> {
     /// The number of elements waiting, without a scheduling point.
     pub fn len_now(&self) -> usize {
         self.inner.items.borrow().len()
+    }
+}
+
+impl<T, C> Releasable for QueueInner<T, C> {
+    fn release(&self) {
+        self.items.borrow_mut().clear();
+        self.takers.clear();
     }
 }

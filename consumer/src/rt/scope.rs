@@ -11,7 +11,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::rc::Rc;
 
-use super::{Cause, Exit, ExitKind, Interrupted, LocalBoxFuture, ObjectRef, Rt};
+use super::{Cause, Exit, ExitKind, Interrupted, LocalBoxFuture, ObjectRef, Releasable, Rt};
 
 /// What a finalizer returns: it cannot fail with a typed error, only die or be interrupted.
 pub type FinalizerExit = Result<(), Cause<Infallible>>;
@@ -34,12 +34,15 @@ struct ScopeInner {
 impl Scope {
     /// A new, open scope labelled `label` in reports (for example `consumer_scope`).
     pub fn new(rt: &Rt, label: impl Into<Rc<str>>) -> Scope {
+        let inner = Rc::new(ScopeInner {
+            object: rt.object("scope", label),
+            finalizers: RefCell::new(Vec::new()),
+            closed_with: Cell::new(None),
+        });
+        let weak: std::rc::Weak<dyn Releasable> = Rc::downgrade(&inner) as _;
+        rt.register(weak);
         Scope {
-            inner: Rc::new(ScopeInner {
-                object: rt.object("scope", label),
-                finalizers: RefCell::new(Vec::new()),
-                closed_with: Cell::new(None),
-            }),
+            inner,
             rt: rt.clone(),
         }
     }
@@ -123,5 +126,11 @@ impl Rt {
             (Ok(_), Err(cause)) => Err(cause.map(|never| match never {})),
             (Err(cause), _) => Err(cause),
         }
+    }
+}
+
+impl Releasable for ScopeInner {
+    fn release(&self) {
+        self.finalizers.borrow_mut().clear();
     }
 }
