@@ -26,6 +26,9 @@ use crate::params::ScenarioParams;
 /// The consumer group of every scenario.
 pub const GROUP: &str = "hangsim-group";
 
+/// The topic a chaos run subscribes to later, with a subscription of its own.
+const CHAOS_EXTRA_TOPIC: &str = "extra";
+
 /// When the driver stops consumption if nothing else has ended it (virtual time).
 const FINAL_STOP: Duration = Duration::from_secs(30);
 
@@ -162,8 +165,6 @@ pub struct Observations {
     pub processed: BTreeMap<String, i64>,
     /// Committed offsets of the group at the end (offset + 1 of the last committed record).
     pub committed: BTreeMap<String, i64>,
-    /// Offsets (record offsets) whose commit succeeded, highest per partition.
-    pub acknowledged_commits: BTreeMap<String, i64>,
     pub explicit_commits: Vec<CommitOutcome>,
     /// The consumer's milestones (from its diagnostic events), with their times.
     pub milestones: Vec<(Duration, Milestone)>,
@@ -213,6 +214,18 @@ pub async fn workload(
                     &format!("{topic}-{partition}-{n}"),
                 );
             }
+        }
+    }
+    if scenario == ScenarioName::Chaos {
+        cluster.create_topic(CHAOS_EXTRA_TOPIC, params.partitions_per_topic as i32);
+        for n in 0..params.records_per_partition as u64 {
+            let tp = TopicPartition::new(CHAOS_EXTRA_TOPIC, 0);
+            cluster.produce_at(
+                Duration::from_millis(n * params.produce_every_ms),
+                &tp,
+                "k",
+                "extra",
+            );
         }
     }
     let mut plan: FaultPlan = params.faults.clone();
@@ -396,18 +409,24 @@ async fn drive_actions(
                         mark_interrupted(&world, topic);
                         fiber.interrupt_fork().await?;
                     }
-                    2 => extras.push(start_consume_with(&world, &consumer, "topic1", true)),
+                    2 => extras.push(start_consume_with(
+                        &world,
+                        &consumer,
+                        CHAOS_EXTRA_TOPIC,
+                        true,
+                    )),
                     _ => {
                         for extra in extras.drain(..) {
-                            mark_interrupted(&world, "topic1:again");
+                            mark_interrupted(&world, "extra:again");
                             extra.interrupt_fork().await?;
                         }
                     }
                 }
             }
             for extra in extras {
-                rt.sleep(Duration::from_millis(params.handler_delay_ms * 20)).await?;
-                mark_interrupted(&world, "topic1:again");
+                rt.sleep(Duration::from_millis(params.handler_delay_ms * 20))
+                    .await?;
+                mark_interrupted(&world, "extra:again");
                 extra.interrupt_fork().await?;
             }
         }
@@ -460,7 +479,11 @@ fn start_consume_with(
                 .borrow_mut()
                 .consume_outcomes
                 .push(ConsumeOutcome {
-                    topic: if extra { format!("{topic2}:again") } else { topic2.clone() },
+                    topic: if extra {
+                        format!("{topic2}:again")
+                    } else {
+                        topic2.clone()
+                    },
                     interrupted_by_driver: false,
                     exit: ExitKind::of(&exit),
                     failure: exit.as_ref().err().map(|cause| cause.to_string()),
@@ -499,13 +522,6 @@ fn record_handler(world: &World, topic: &str) -> RecordHandler {
                 let started = world.rt.now();
                 let result = record.commit().await;
                 let mut seen = world.observations.borrow_mut();
-                if result.is_ok() {
-                    let entry = seen
-                        .acknowledged_commits
-                        .entry(tp.to_string())
-                        .or_insert(record.offset().0);
-                    *entry = (*entry).max(record.offset().0);
-                }
                 seen.explicit_commits.push(CommitOutcome {
                     started,
                     ended: world.rt.now(),
