@@ -1,14 +1,31 @@
 //! `hangsim`: the command line.
 //!
-//! Today it has one command, `demo`, which runs the heart of zio-kafka's hang in miniature on the
-//! simulated runtime and explains it. The scenario catalogue, `run`, `search`, `replay` and
-//! `bench` arrive with the scenarios issue.
+//! Map:
+//! - this file: the commands and their arguments (clap), and how errors become one `error:`
+//!   line with exit status 2;
+//! - [`args`]: parsers for scenario, protocol and strategy names, seed ranges and shards;
+//! - [`commands`]: `list`, `run` and `replay`;
+//! - [`search`]: the seed search (threads, NDJSON, fixtures, resume);
+//! - [`bench`]: throughput, bug-finding power and memory, as a table;
+//! - [`demo`]: the request/response hang in miniature.
+//!
+//! Exit statuses are a contract (tests/cli.rs): 0 when every run passed (or every fixture
+//! matched), 1 when one did not, 2 on bad input.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use consumer::ShutdownProtocol;
+use scenarios::ScenarioName;
+use sim::StrategyChoice;
 
+mod args;
+mod bench;
+mod commands;
 mod demo;
+mod json;
+mod search;
 
 /// Deterministic simulation testbed for Kafka consumer shutdown races.
 #[derive(Parser)]
@@ -20,6 +37,42 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Lists the scenarios, protocols and scheduling strategies, one per line with what it is.
+    List,
+    /// Runs one seed, with every event recorded; prints the verdict and the report. Exits 0 on
+    /// pass, 1 on any other verdict.
+    Run {
+        #[arg(long, value_parser = args::scenario)]
+        scenario: ScenarioName,
+        #[arg(long, value_parser = args::protocol)]
+        protocol: ShutdownProtocol,
+        #[arg(long)]
+        seed: u64,
+        /// The scheduling strategy (`hangsim list` names them).
+        #[arg(long, value_parser = args::strategy, default_value = "yields")]
+        strategy: StrategyChoice,
+        /// Print every event of the run, stamped with virtual time.
+        #[arg(long)]
+        trace: bool,
+        /// Keep the run as a fixture in this file (written atomically), whatever its verdict.
+        #[arg(long, value_name = "FILE")]
+        write_fixture: Option<PathBuf>,
+        /// The date the fixture records as its provenance (default: today, UTC).
+        #[arg(long)]
+        date: Option<String>,
+    },
+    /// Searches a range of seeds; prints the report of the first run of each failure shape, and
+    /// last a summary line. Exits 0 when no run failed, 1 when one did.
+    Search(search::SearchArgs),
+    /// Replays fixtures from their decision logs; prints each verdict, whether it matched, and
+    /// the report. Exits 0 when every verdict and trace hash matches, 1 otherwise.
+    Replay {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Measures throughput, seeds to the first hang per strategy, and memory, per protocol on
+    /// `auth-crash`; prints a table.
+    Bench(bench::BenchArgs),
     /// Runs the request/response hang in miniature: a runloop serving a command queue crashes
     /// while a subscription finalizer, uninterruptible, waits for its reply. Prints the verdict
     /// and the hang report; exits 0 when no run hung, 1 when one did.
@@ -36,24 +89,74 @@ enum Command {
     },
 }
 
+/// Bad input: prints the one `error:` line and returns exit status 2.
+pub fn bad_input(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+/// A clap error as one line: clap writes the message, then a blank line and usage; missing
+/// arguments come on their own indented lines, which we join.
+fn clap_error_line(error: &clap::Error) -> String {
+    let rendered = error.render().to_string();
+    let mut parts = Vec::new();
+    for line in rendered.lines() {
+        if line.trim().is_empty() {
+            break;
+        }
+        parts.push(line.trim());
+    }
+    let line = parts.join(" ");
+    if line.starts_with("error:") {
+        line
+    } else {
+        format!("error: {line}")
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
             use clap::error::ErrorKind;
-            let informational = matches!(
-                error.kind(),
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-            );
-            let _ = error.print();
-            return if informational {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(2)
+            return match error.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    let _ = error.print();
+                    ExitCode::SUCCESS
+                }
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    let _ = error.print();
+                    ExitCode::from(2)
+                }
+                _ => {
+                    eprintln!("{}", clap_error_line(&error));
+                    ExitCode::from(2)
+                }
             };
         }
     };
     match cli.command {
+        Command::List => commands::list(),
+        Command::Run {
+            scenario,
+            protocol,
+            seed,
+            strategy,
+            trace,
+            write_fixture,
+            date,
+        } => commands::run(commands::RunArgs {
+            scenario,
+            protocol,
+            seed,
+            strategy,
+            trace,
+            write_fixture,
+            date,
+        }),
+        Command::Search(search_args) => search::search(search_args),
+        Command::Replay { files } => commands::replay(&files),
+        Command::Bench(bench_args) => bench::bench(bench_args),
         Command::Demo { seed, seeds, trace } => demo::run_demo(seed, seeds, trace),
     }
 }

@@ -1,4 +1,4 @@
-//! The `hangsim` command's contract: what it prints and its exit statuses.
+//! The `hangsim` command's contract: what it prints, what it writes, and its exit statuses.
 
 use std::process::Command;
 
@@ -61,4 +61,583 @@ fn bad_input_exits_2_with_an_error() {
         assert!(stderr.starts_with("error:"), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
+}
+
+/// A fresh scratch directory for one test.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let directory = std::env::temp_dir().join(format!("hangsim-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&directory);
+    std::fs::create_dir_all(&directory).expect("scratch directory");
+    directory
+}
+
+fn path_arg(path: &std::path::Path) -> String {
+    path.to_str().expect("a UTF-8 temp path").to_string()
+}
+
+/// The summary line's counts: (searched, failing, hang, violation, panic, nondeterminism),
+/// after checking the line has exactly the promised shape.
+fn summary(stdout: &str) -> (u64, u64, u64, u64, u64, u64) {
+    let last = stdout.lines().last().expect("a summary line");
+    let shape = |ok: bool| assert!(ok, "bad summary line: {last:?}");
+    let rest = last
+        .strip_prefix("searched ")
+        .unwrap_or_else(|| panic!("{last:?}"));
+    let (searched, rest) = rest
+        .split_once(" seeds: ")
+        .unwrap_or_else(|| panic!("{last:?}"));
+    let (failing, rest) = rest
+        .split_once(" failing (")
+        .unwrap_or_else(|| panic!("{last:?}"));
+    let (counts, rest) = rest
+        .split_once(") in ")
+        .unwrap_or_else(|| panic!("{last:?}"));
+    let (seconds, rate) = rest
+        .split_once(" s, ")
+        .unwrap_or_else(|| panic!("{last:?}"));
+    shape(seconds.parse::<f64>().is_ok());
+    shape(
+        rate.strip_suffix(" seeds/s")
+            .is_some_and(|r| r.parse::<u64>().is_ok()),
+    );
+    let counts: Vec<u64> = counts
+        .split(", ")
+        .zip(["hang", "violation", "panic", "nondeterminism"])
+        .map(|(count, kind)| {
+            let number = count
+                .strip_suffix(&format!(" {kind}"))
+                .unwrap_or_else(|| panic!("{last:?}"));
+            number.parse().unwrap_or_else(|_| panic!("{last:?}"))
+        })
+        .collect();
+    shape(counts.len() == 4);
+    let (searched, failing): (u64, u64) = (searched.parse().unwrap(), failing.parse().unwrap());
+    shape(counts.iter().sum::<u64>() == failing);
+    (
+        searched, failing, counts[0], counts[1], counts[2], counts[3],
+    )
+}
+
+/// Everything but the summary line's time and rate, which are wall-clock figures.
+fn without_timing(stdout: &str) -> String {
+    stdout
+        .lines()
+        .map(|line| match line.split_once(" in ") {
+            Some((head, _)) if line.starts_with("searched ") => head.to_string(),
+            _ => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `list` names every scenario, protocol and strategy family, one per line with a description.
+#[test]
+fn list_names_scenarios_protocols_and_strategies() {
+    let (status, stdout, _) = hangsim(&["list"]);
+    assert_eq!(status, 0);
+    for scenario in scenarios::ScenarioName::ALL {
+        let line = stdout
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(scenario.name()))
+            .unwrap_or_else(|| panic!("{scenario} missing:\n{stdout}"));
+        assert!(line.contains(scenario.description()), "{line}");
+    }
+    for protocol in consumer::ShutdownProtocol::ALL {
+        let line = stdout
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(protocol.name()))
+            .unwrap_or_else(|| panic!("{protocol} missing:\n{stdout}"));
+        assert!(line.contains(protocol.description()), "{line}");
+    }
+    assert!(stdout.contains("strategies:"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|line| line.trim_start().starts_with("yields ")),
+        "{stdout}"
+    );
+}
+
+/// `run` exits 1 and explains the hang of `master` at seed 0, and exits 0 for `closed-queue`.
+#[test]
+fn run_exits_1_on_a_hang_and_0_on_a_pass() {
+    let (status, stdout, _) = hangsim(&[
+        "run",
+        "--scenario",
+        "auth-crash",
+        "--protocol",
+        "master",
+        "--seed",
+        "0",
+    ]);
+    assert_eq!(status, 1, "{stdout}");
+    assert!(stdout.starts_with("verdict: hang\n"), "{stdout}");
+    assert!(stdout.contains("why: "), "{stdout}");
+    let (status, stdout, _) = hangsim(&[
+        "run",
+        "--scenario",
+        "auth-crash",
+        "--protocol",
+        "closed-queue",
+        "--seed",
+        "0",
+    ]);
+    assert_eq!(status, 0, "{stdout}");
+    assert!(stdout.starts_with("verdict: pass\n"), "{stdout}");
+}
+
+/// `run --trace` prints every event of the run, stamped with virtual time, deterministically.
+#[test]
+fn run_trace_prints_every_event() {
+    let args = [
+        "run",
+        "--scenario",
+        "auth-crash",
+        "--protocol",
+        "master",
+        "--seed",
+        "0",
+        "--trace",
+    ];
+    let (status, stdout, _) = hangsim(&args);
+    assert_eq!(status, 1);
+    let (_, count) = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("events (").map(|rest| ((), rest)))
+        .unwrap_or_else(|| panic!("no events header:\n{stdout}"));
+    let count: usize = count.trim_end_matches("):").parse().unwrap();
+    assert!(count > 10, "{count} events");
+    assert_eq!(hangsim(&args).1, stdout);
+}
+
+/// `search` ends with the summary line; exit 1 when a run failed, 0 when none did.
+#[test]
+fn search_summary_line_and_exit_statuses() {
+    let (status, stdout, _) = hangsim(&[
+        "search",
+        "--scenario",
+        "auth-crash",
+        "--protocol",
+        "master",
+        "--seeds",
+        "0..10",
+    ]);
+    assert_eq!(status, 1, "{stdout}");
+    let (searched, failing, hang, ..) = summary(&stdout);
+    assert_eq!(searched, 10);
+    assert!(failing >= 1 && hang >= 1, "{stdout}");
+    assert!(stdout.starts_with("seed 0: HANG"), "{stdout}");
+    assert!(stdout.contains("why: "), "{stdout}");
+
+    let (status, stdout, _) = hangsim(&[
+        "search",
+        "--scenario",
+        "auth-crash",
+        "--protocol",
+        "closed-queue",
+        "--seeds",
+        "0..20",
+    ]);
+    assert_eq!(status, 0, "{stdout}");
+    assert_eq!(summary(&stdout), (20, 0, 0, 0, 0, 0));
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+}
+
+/// What a search prints and writes does not depend on `--jobs`.
+#[test]
+fn search_output_does_not_depend_on_jobs() {
+    let directory = scratch("jobs");
+    let mut outputs = Vec::new();
+    for jobs in ["1", "3"] {
+        let out = directory.join(format!("jobs{jobs}.ndjson"));
+        let (status, stdout, _) = hangsim(&[
+            "search",
+            "--scenario",
+            "auth-crash",
+            "--protocol",
+            "race-only",
+            "--seeds",
+            "0..40",
+            "--jobs",
+            jobs,
+            "--out",
+            &path_arg(&out),
+        ]);
+        assert!(status <= 1, "{stdout}");
+        outputs.push((
+            without_timing(&stdout),
+            std::fs::read_to_string(&out).unwrap(),
+        ));
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    std::fs::remove_dir_all(&directory).unwrap();
+}
+
+/// The seeds of the NDJSON lines of a file.
+fn ndjson_seeds(text: &str) -> Vec<u64> {
+    text.lines()
+        .map(|line| {
+            let rest = line
+                .strip_prefix("{\"seed\":")
+                .unwrap_or_else(|| panic!("{line}"));
+            rest.split(',').next().unwrap().parse().unwrap()
+        })
+        .collect()
+}
+
+/// Two shards K/2 cover the range exactly: together they find the failing seeds of the whole
+/// search, each once.
+#[test]
+fn two_shards_cover_the_range() {
+    let directory = scratch("shards");
+    let search = |out: &std::path::Path, shard: Option<&str>| {
+        let out = path_arg(out);
+        let mut args = vec![
+            "search",
+            "--scenario",
+            "auth-crash",
+            "--protocol",
+            "master",
+            "--seeds",
+            "3..30",
+            "--out",
+            &out,
+        ];
+        if let Some(shard) = shard {
+            args.extend(["--shard", shard]);
+        }
+        let (status, stdout, _) = hangsim(&args);
+        assert!(status <= 1, "{stdout}");
+        (summary(&stdout).0, std::fs::read_to_string(&out).unwrap())
+    };
+    let (all_searched, all) = search(&directory.join("all.ndjson"), None);
+    let (even_searched, even) = search(&directory.join("even.ndjson"), Some("0/2"));
+    let (odd_searched, odd) = search(&directory.join("odd.ndjson"), Some("1/2"));
+    assert_eq!((all_searched, even_searched, odd_searched), (27, 13, 14));
+    assert!(ndjson_seeds(&even).iter().all(|seed| seed % 2 == 0));
+    assert!(ndjson_seeds(&odd).iter().all(|seed| seed % 2 == 1));
+    let mut union: Vec<u64> = ndjson_seeds(&even)
+        .into_iter()
+        .chain(ndjson_seeds(&odd))
+        .collect();
+    union.sort();
+    assert_eq!(union, ndjson_seeds(&all));
+    assert!(!union.is_empty());
+    std::fs::remove_dir_all(&directory).unwrap();
+}
+
+/// A search stopped midway and resumed neither repeats nor loses work, even when it was stopped
+/// after writing an NDJSON line but before its progress file counted that seed.
+#[test]
+fn resume_neither_repeats_nor_loses_work() {
+    let directory = scratch("resume");
+    let base = |out: &str| {
+        vec![
+            "search".to_string(),
+            "--scenario".into(),
+            "auth-crash".into(),
+            "--protocol".into(),
+            "race-only".into(),
+            "--seeds".into(),
+            "0..60".into(),
+            "--out".into(),
+            out.to_string(),
+        ]
+    };
+    let run = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        hangsim(&args)
+    };
+    let whole = path_arg(&directory.join("whole.ndjson"));
+    let (_, whole_stdout, _) = run(base(&whole));
+    let expected = std::fs::read_to_string(&whole).unwrap();
+    assert!(!expected.is_empty(), "race-only found nothing in 0..60");
+
+    // Stopped after 25 seeds, then resumed to the end.
+    let parts = path_arg(&directory.join("parts.ndjson"));
+    let mut first = base(&parts);
+    first.extend(["--max-seeds".into(), "25".into()]);
+    let (_, stdout, _) = run(first);
+    assert_eq!(summary(&stdout).0, 25);
+    let mut resumed = base(&parts);
+    resumed.push("--resume".into());
+    let (_, stdout, _) = run(resumed.clone());
+    assert_eq!(std::fs::read_to_string(&parts).unwrap(), expected);
+    assert_eq!(summary(&stdout), summary(&whole_stdout));
+
+    // A stop between an NDJSON line and the progress update: the progress file counts fewer
+    // seeds than the NDJSON file holds. Resuming drops the extra lines and redoes their seeds.
+    let progress = format!("{parts}.progress");
+    let text = std::fs::read_to_string(&progress).unwrap();
+    let rewound = text
+        .lines()
+        .map(|line| {
+            if line.starts_with("completed = ") {
+                "completed = 10".to_string()
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&progress, rewound).unwrap();
+    let (_, stdout, _) = run(resumed.clone());
+    assert_eq!(std::fs::read_to_string(&parts).unwrap(), expected);
+    assert_eq!(summary(&stdout), summary(&whole_stdout));
+
+    // Resuming a finished search runs nothing more and reports the same.
+    let (_, stdout, _) = run(resumed);
+    assert_eq!(std::fs::read_to_string(&parts).unwrap(), expected);
+    assert_eq!(summary(&stdout), summary(&whole_stdout));
+    std::fs::remove_dir_all(&directory).unwrap();
+}
+
+/// `search --fixtures` keeps one fixture per failure signature with the smallest seed (an
+/// earlier fixture with a smaller seed is kept), and `replay` reproduces them all.
+#[test]
+fn search_fixtures_keep_the_smallest_seed_and_replay() {
+    let directory = scratch("fixtures");
+    let fixtures = path_arg(&directory);
+    let search = |seeds: &str| {
+        let (status, stdout, stderr) = hangsim(&[
+            "search",
+            "--scenario",
+            "auth-crash",
+            "--protocol",
+            "master",
+            "--seeds",
+            seeds,
+            "--fixtures",
+            &fixtures,
+            "--keep-passing",
+            "--date",
+            "2000-01-01",
+        ]);
+        assert!(status <= 1, "{stdout}{stderr}");
+    };
+    let listing = || {
+        let mut files: Vec<(String, String)> = std::fs::read_dir(&directory)
+            .unwrap()
+            .map(|entry| {
+                let path = entry.unwrap().path();
+                (path_arg(&path), std::fs::read_to_string(&path).unwrap())
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    search("0..12");
+    let smallest = listing();
+    assert!(!smallest.is_empty());
+    assert!(
+        smallest.iter().all(|(name, _)| name.ends_with(".toml")),
+        "{smallest:?}"
+    );
+    search("5..12");
+    assert_eq!(listing(), smallest, "a larger seed replaced a fixture");
+    let mut args = vec!["replay".to_string()];
+    args.extend(smallest.iter().map(|(name, _)| name.clone()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (status, stdout, _) = hangsim(&args);
+    assert_eq!(status, 0, "{stdout}");
+    assert!(stdout.contains(": matched: verdict hang"), "{stdout}");
+    assert!(!stdout.contains("MISMATCH"), "{stdout}");
+    std::fs::remove_dir_all(&directory).unwrap();
+}
+
+/// `run --write-fixture` writes a fixture `replay` reproduces; a fixture whose expectation is
+/// wrong is replayed with exit 1.
+#[test]
+fn replay_matches_a_written_fixture_and_flags_a_wrong_one() {
+    let directory = scratch("replay");
+    let file = directory.join("master-0.toml");
+    let (status, _, _) = hangsim(&[
+        "run",
+        "--scenario",
+        "auth-crash",
+        "--protocol",
+        "master",
+        "--seed",
+        "0",
+        "--write-fixture",
+        &path_arg(&file),
+        "--date",
+        "2000-01-01",
+    ]);
+    assert_eq!(status, 1);
+    let (status, stdout, _) = hangsim(&["replay", &path_arg(&file)]);
+    assert_eq!(status, 0, "{stdout}");
+    assert!(
+        stdout.lines().last().unwrap() == "replayed 1 fixtures: 1 matched, 0 did not",
+        "{stdout}"
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    let wrong = directory.join("wrong.toml");
+    std::fs::write(
+        &wrong,
+        text.replace("verdict = \"hang\"", "verdict = \"pass\""),
+    )
+    .unwrap();
+    let (status, stdout, _) = hangsim(&["replay", &path_arg(&file), &path_arg(&wrong)]);
+    assert_eq!(status, 1, "{stdout}");
+    assert!(stdout.contains("MISMATCH"), "{stdout}");
+    std::fs::remove_dir_all(&directory).unwrap();
+}
+
+/// Unknown names, bad ranges and shards, malformed fixtures: one `error:` line, exit 2, no
+/// panic.
+#[test]
+fn bad_input_to_every_command_exits_2_with_one_error_line() {
+    let directory = scratch("bad");
+    let malformed = directory.join("malformed.toml");
+    std::fs::write(&malformed, "format_version = 1\nscenario = [\n").unwrap();
+    let missing_key = directory.join("missing.toml");
+    std::fs::write(&missing_key, "format_version = 1\n").unwrap();
+    let (malformed, missing_key) = (path_arg(&malformed), path_arg(&missing_key));
+    let absent = path_arg(&directory.join("absent.toml"));
+    let search = ["search", "--scenario", "auth-crash", "--protocol", "master"];
+    let cases: Vec<Vec<&str>> = vec![
+        vec![
+            "run",
+            "--scenario",
+            "nope",
+            "--protocol",
+            "master",
+            "--seed",
+            "0",
+        ],
+        vec![
+            "run",
+            "--scenario",
+            "auth-crash",
+            "--protocol",
+            "nope",
+            "--seed",
+            "0",
+        ],
+        vec![
+            "run",
+            "--scenario",
+            "auth-crash",
+            "--protocol",
+            "master",
+            "--seed",
+            "-1",
+        ],
+        vec![
+            "run",
+            "--scenario",
+            "auth-crash",
+            "--protocol",
+            "master",
+            "--seed",
+            "0",
+            "--strategy",
+            "telepathy",
+        ],
+        vec!["run", "--scenario", "auth-crash", "--seed", "0"],
+        [&search[..], &["--seeds", "5..5"]].concat(),
+        [&search[..], &["--seeds", "9..3"]].concat(),
+        [&search[..], &["--seeds", "x..3"]].concat(),
+        [&search[..], &["--seeds", "10"]].concat(),
+        [&search[..], &["--seeds", "0..10", "--shard", "2/2"]].concat(),
+        [&search[..], &["--seeds", "0..10", "--shard", "0/0"]].concat(),
+        [&search[..], &["--seeds", "0..10", "--jobs", "0"]].concat(),
+        [&search[..], &["--seeds", "0..1", "--shard", "1/2"]].concat(),
+        [&search[..], &["--seeds", "0..10", "--resume"]].concat(),
+        vec!["replay", &malformed],
+        vec!["replay", &missing_key],
+        vec!["replay", &absent],
+        vec!["replay"],
+        vec!["bench", "--protocol", "nope"],
+    ];
+    for args in cases {
+        let (status, stdout, stderr) = hangsim(&args);
+        assert_eq!(status, 2, "{args:?}: {stdout}{stderr}");
+        assert!(stderr.starts_with("error:"), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    std::fs::remove_dir_all(&directory).unwrap();
+}
+
+/// Resuming with a progress file of another search is refused (exit 2) rather than mixing two
+/// searches.
+#[test]
+fn resume_refuses_another_searchs_progress() {
+    let directory = scratch("resume-other");
+    let out = path_arg(&directory.join("out.ndjson"));
+    let args = |protocol: &'static str, resume: bool| {
+        let mut args = vec![
+            "search",
+            "--scenario",
+            "auth-crash",
+            "--protocol",
+            protocol,
+            "--seeds",
+            "0..5",
+            "--out",
+            &out,
+        ];
+        if resume {
+            args.push("--resume");
+        }
+        hangsim(&args)
+    };
+    assert!(args("master", false).0 <= 1);
+    let (status, _, stderr) = args("closed-queue", true);
+    assert_eq!(status, 2, "{stderr}");
+    assert!(stderr.starts_with("error: cannot resume"), "{stderr}");
+    std::fs::remove_dir_all(&directory).unwrap();
+}
+
+/// A tiny `bench` prints its table: a header and a row per protocol asked for.
+#[test]
+fn a_tiny_bench_prints_its_table() {
+    let (status, stdout, stderr) = hangsim(&[
+        "bench",
+        "--protocol",
+        "master",
+        "--protocol",
+        "closed-queue",
+        "--throughput-seeds",
+        "20",
+        "--windows",
+        "3",
+        "--window-size",
+        "5",
+        "--memory-first",
+        "5",
+        "--memory-seeds",
+        "10",
+        "--strategy",
+        "yields",
+    ]);
+    assert_eq!(status, 0, "{stdout}{stderr}");
+    let header = stdout
+        .lines()
+        .find(|line| line.starts_with("protocol"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        header.contains("seeds/s j1") && header.contains("to hang yields"),
+        "{header}"
+    );
+    let master = stdout
+        .lines()
+        .find(|line| line.starts_with("master "))
+        .unwrap();
+    let closed = stdout
+        .lines()
+        .find(|line| line.starts_with("closed-queue "))
+        .unwrap();
+    assert!(closed.contains(">5"), "{closed}");
+    assert!(
+        master
+            .split_whitespace()
+            .nth(4)
+            .unwrap()
+            .parse::<u64>()
+            .is_ok(),
+        "{master}"
+    );
 }

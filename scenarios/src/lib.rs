@@ -11,6 +11,7 @@
 //! - [`report`]: hang reports in plain words, and failure signatures.
 
 pub mod catalogue;
+pub mod fixture;
 pub mod invariants;
 pub mod params;
 pub mod report;

@@ -1,0 +1,292 @@
+//! `hangsim bench`: per protocol on one scenario (`auth-crash` by default), how fast, how good
+//! at finding hangs, and how flat in memory. Prints a table; BENCHMARKS.md records it with the
+//! command that produced it.
+//!
+//! - Throughput: seeds per second with 1 and 2 worker threads, one plain run per seed (what the
+//!   search does for every passing seed; failing seeds are run again, recorded).
+//! - Bug-finding power: for each strategy, the median over disjoint windows of seeds (window w
+//!   is `w*S..(w+1)*S`) of how many seeds it takes to the first `Hang`; `>S` when a window has
+//!   none. The median is the lower one, so that it is always a measured window.
+//! - Memory: resident memory after the first seeds and after many, hanging protocols included.
+//!
+//! Every option scales the work down, so that a test can run a tiny bench.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Args;
+use consumer::ShutdownProtocol;
+use scenarios::{run_one, RunSpec, ScenarioName, Verdict};
+use sim::StrategyChoice;
+
+use crate::args::{self, SeedPlan, SeedRange, Shard};
+use crate::search::{in_seed_order, Flow};
+
+/// What `hangsim bench` takes.
+#[derive(Args, Clone, Debug)]
+pub struct BenchArgs {
+    #[arg(long, value_parser = args::scenario, default_value = "auth-crash")]
+    pub scenario: ScenarioName,
+    /// Only these protocols (repeatable; default: all seven).
+    #[arg(long = "protocol", value_parser = args::protocol)]
+    pub protocols: Vec<ShutdownProtocol>,
+    /// Only these strategies for seeds-to-first-hang (repeatable; default: every family this
+    /// build knows, one setting each).
+    #[arg(long = "strategy", value_parser = args::strategy)]
+    pub strategies: Vec<StrategyChoice>,
+    /// Seeds per throughput measurement.
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub throughput_seeds: u64,
+    /// Disjoint seed windows for seeds-to-first-hang.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub windows: u64,
+    /// Seeds per window.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub window_size: u64,
+    /// Threads searching each window (the result does not depend on it).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub jobs: u32,
+    /// Seeds after which memory is first measured.
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub memory_first: u64,
+    /// Seeds after which memory is measured again (at least `--memory-first`).
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub memory_seeds: u64,
+}
+
+/// One protocol's row.
+struct Row {
+    protocol: ShutdownProtocol,
+    one_job: f64,
+    two_jobs: f64,
+    /// Per strategy: the median seeds to the first hang, `None` for more than a window.
+    to_first_hang: Vec<Option<u64>>,
+    memory_first_kib: Option<u64>,
+    memory_last_kib: Option<u64>,
+}
+
+pub fn bench(bench_args: BenchArgs) -> ExitCode {
+    sim::quiet_simulation_panics();
+    if bench_args.memory_seeds < bench_args.memory_first {
+        return crate::bad_input(&format!(
+            "--memory-seeds {} is less than --memory-first {}",
+            bench_args.memory_seeds, bench_args.memory_first
+        ));
+    }
+    let span = bench_args.windows.checked_mul(bench_args.window_size);
+    if span.is_none() {
+        return crate::bad_input("--windows times --window-size is past the last seed");
+    }
+    let protocols = if bench_args.protocols.is_empty() {
+        ShutdownProtocol::ALL.to_vec()
+    } else {
+        bench_args.protocols.clone()
+    };
+    let strategies = if bench_args.strategies.is_empty() {
+        args::bench_strategies()
+    } else {
+        bench_args.strategies.clone()
+    };
+    println!(
+        "bench: {} ({} seeds per throughput figure; seeds to the first hang: median over {} windows of {} seeds; memory after {} and {} seeds)",
+        bench_args.scenario,
+        bench_args.throughput_seeds,
+        bench_args.windows,
+        bench_args.window_size,
+        bench_args.memory_first,
+        bench_args.memory_seeds
+    );
+    let mut rows = Vec::with_capacity(protocols.len());
+    for protocol in protocols {
+        let template = RunSpec::new(bench_args.scenario, protocol, 0);
+        let one_job = throughput(&template, bench_args.throughput_seeds, 1);
+        let two_jobs = throughput(&template, bench_args.throughput_seeds, 2);
+        let to_first_hang = strategies
+            .iter()
+            .map(|strategy| {
+                let template = RunSpec {
+                    strategy: strategy.clone(),
+                    ..template.clone()
+                };
+                let mut found: Vec<Option<u64>> = (0..bench_args.windows)
+                    .map(|window| {
+                        seeds_to_first_hang(
+                            &template,
+                            window * bench_args.window_size,
+                            bench_args.window_size,
+                            bench_args.jobs,
+                        )
+                    })
+                    .collect();
+                found.sort_by_key(|seeds| seeds.unwrap_or(u64::MAX));
+                found[(found.len() - 1) / 2]
+            })
+            .collect();
+        let (memory_first_kib, memory_last_kib) =
+            memory(&template, bench_args.memory_first, bench_args.memory_seeds);
+        let row = Row {
+            protocol,
+            one_job,
+            two_jobs,
+            to_first_hang,
+            memory_first_kib,
+            memory_last_kib,
+        };
+        eprintln!("bench: {} done", protocol.name());
+        rows.push(row);
+    }
+    print_table(&bench_args, &strategies, &rows);
+    ExitCode::SUCCESS
+}
+
+fn throughput(template: &RunSpec, seeds: u64, jobs: u32) -> f64 {
+    let plan = SeedPlan::new(
+        SeedRange {
+            start: 0,
+            end: seeds,
+        },
+        Shard::WHOLE,
+    );
+    let started = Instant::now();
+    let ran = in_seed_order(
+        plan,
+        0,
+        plan.len,
+        jobs,
+        |seed| {
+            let spec = RunSpec {
+                seed,
+                ..template.clone()
+            };
+            run_one(&spec).verdict.is_failure()
+        },
+        |_, _, _| Flow::Continue,
+    );
+    ran as f64 / started.elapsed().as_secs_f64().max(1e-9)
+}
+
+/// How many seeds from `start` it takes to the first hang, within `size` seeds.
+fn seeds_to_first_hang(template: &RunSpec, start: u64, size: u64, jobs: u32) -> Option<u64> {
+    let plan = SeedPlan::new(
+        SeedRange {
+            start,
+            end: start + size,
+        },
+        Shard::WHOLE,
+    );
+    let mut first = None;
+    in_seed_order(
+        plan,
+        0,
+        plan.len,
+        jobs,
+        |seed| {
+            let spec = RunSpec {
+                seed,
+                ..template.clone()
+            };
+            run_one(&spec).verdict == Verdict::Hang
+        },
+        |index, _, hung| {
+            if hung {
+                first = Some(index + 1);
+                Flow::Stop
+            } else {
+                Flow::Continue
+            }
+        },
+    );
+    first
+}
+
+/// Resident memory after the first `first` seeds and after `last`, one thread.
+fn memory(template: &RunSpec, first: u64, last: u64) -> (Option<u64>, Option<u64>) {
+    let plan = SeedPlan::new(
+        SeedRange {
+            start: 0,
+            end: last,
+        },
+        Shard::WHOLE,
+    );
+    let mut at_first = None;
+    in_seed_order(
+        plan,
+        0,
+        plan.len,
+        1,
+        |seed| {
+            let spec = RunSpec {
+                seed,
+                ..template.clone()
+            };
+            run_one(&spec).verdict.is_failure()
+        },
+        |index, _, _| {
+            if index + 1 == first {
+                at_first = sim::memory::resident_kib();
+            }
+            Flow::Continue
+        },
+    );
+    (at_first, sim::memory::resident_kib())
+}
+
+fn mib(kib: Option<u64>) -> String {
+    match kib {
+        Some(kib) => format!("{:.1} MiB", kib as f64 / 1024.0),
+        None => "n/a".into(),
+    }
+}
+
+fn print_table(bench_args: &BenchArgs, strategies: &[StrategyChoice], rows: &[Row]) {
+    let mut header = vec![
+        "protocol".to_string(),
+        "seeds/s j1".into(),
+        "seeds/s j2".into(),
+        "j2/j1".into(),
+    ];
+    header.extend(strategies.iter().map(|s| format!("to hang {s}")));
+    header.push(format!("RSS@{}", bench_args.memory_first));
+    header.push(format!("RSS@{}", bench_args.memory_seeds));
+    header.push("growth".into());
+    let mut table = vec![header];
+    for row in rows {
+        let mut cells = vec![
+            row.protocol.name().to_string(),
+            format!("{:.0}", row.one_job),
+            format!("{:.0}", row.two_jobs),
+            format!("{:.2}", row.two_jobs / row.one_job.max(1e-9)),
+        ];
+        cells.extend(row.to_first_hang.iter().map(|seeds| match seeds {
+            Some(seeds) => seeds.to_string(),
+            None => format!(">{}", bench_args.window_size),
+        }));
+        cells.push(mib(row.memory_first_kib));
+        cells.push(mib(row.memory_last_kib));
+        cells.push(match (row.memory_first_kib, row.memory_last_kib) {
+            (Some(first), Some(last)) => {
+                format!("{:+.1} MiB", (last as f64 - first as f64) / 1024.0)
+            }
+            _ => "n/a".into(),
+        });
+        table.push(cells);
+    }
+    let columns = table[0].len();
+    let widths: Vec<usize> = (0..columns)
+        .map(|column| table.iter().map(|row| row[column].len()).max().unwrap_or(0))
+        .collect();
+    for row in &table {
+        let line: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(column, cell)| {
+                if column == 0 {
+                    format!("{cell:<width$}", width = widths[column])
+                } else {
+                    format!("{cell:>width$}", width = widths[column])
+                }
+            })
+            .collect();
+        println!("{}", line.join("  "));
+    }
+}

@@ -1,0 +1,115 @@
+//! Tests are data: every fixture in `tests/fixtures/` is replayed from its decision log and
+//! checked against its verdict and trace hash. A fixture is added by `hangsim search
+//! --fixtures tests/fixtures` (one per failure signature, smallest seed) or `hangsim run ...
+//! --write-fixture FILE`; nothing here needs to change when one is.
+
+use std::path::PathBuf;
+
+use consumer::ShutdownProtocol;
+use scenarios::fixture::{read_fixture, replay_fixture, Fixture};
+use scenarios::ScenarioName;
+
+/// The fixture files, sorted, read; fails loudly when there is none (an empty directory would
+/// otherwise pass silently).
+fn fixtures() -> Vec<(PathBuf, Fixture)> {
+    let directory = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&directory)
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", directory.display()))
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    paths.sort();
+    assert!(
+        !paths.is_empty(),
+        "{} holds no fixture: the replay tests would prove nothing",
+        directory.display()
+    );
+    paths
+        .into_iter()
+        .map(|path| {
+            let fixture = read_fixture(&path).unwrap_or_else(|error| panic!("{error}"));
+            (path, fixture)
+        })
+        .collect()
+}
+
+/// Every committed fixture replays to its expected verdict and trace hash.
+#[test]
+fn every_fixture_replays_to_its_verdict_and_trace_hash() {
+    sim::quiet_simulation_panics();
+    let mut mismatches = Vec::new();
+    for (path, fixture) in fixtures() {
+        let outcome = replay_fixture(&fixture);
+        if !outcome.matched() {
+            mismatches.push(format!(
+                "{}: verdict {} (expected {}), trace hash {:#018x} (expected {:#018x})\n{}",
+                path.display(),
+                outcome.record.verdict,
+                fixture.expected,
+                outcome.record.trace_hash,
+                fixture.trace_hash,
+                outcome.record.report
+            ));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} fixtures did not replay:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+/// Each fixture replays identically twice in one process: verdict, trace hash, decisions and
+/// report.
+#[test]
+fn every_fixture_replays_identically_twice_in_one_process() {
+    sim::quiet_simulation_panics();
+    for (path, fixture) in fixtures() {
+        let first = replay_fixture(&fixture).record;
+        let second = replay_fixture(&fixture).record;
+        assert_eq!(first.verdict, second.verdict, "{}", path.display());
+        assert_eq!(first.trace_hash, second.trace_hash, "{}", path.display());
+        assert_eq!(first.decisions, second.decisions, "{}", path.display());
+        assert_eq!(first.report, second.report, "{}", path.display());
+    }
+}
+
+/// A fixture's replay takes every decision from its log: the log it records is the log it
+/// was given, without divergence.
+#[test]
+fn every_fixture_replays_along_its_whole_decision_log() {
+    sim::quiet_simulation_panics();
+    for (path, fixture) in fixtures() {
+        let record = replay_fixture(&fixture).record;
+        assert!(!record.replay_diverged, "{} diverged", path.display());
+        assert_eq!(record.decisions, fixture.decisions, "{}", path.display());
+    }
+}
+
+/// The committed fixtures hold an `auth-crash` run for every protocol, and a passing one for
+/// every protocol that can pass it: `master` and `race-only` hung on every `auth-crash` seed
+/// searched (0..2000 under `yields`, `random` and `pct:3`), so they have hang fixtures only.
+#[test]
+fn there_is_an_auth_crash_fixture_per_protocol_and_a_passing_one_where_possible() {
+    let all = fixtures();
+    let always_hang = [ShutdownProtocol::Master, ShutdownProtocol::RaceOnly];
+    for protocol in ShutdownProtocol::ALL {
+        let kinds: Vec<&str> = all
+            .iter()
+            .filter(|(_, fixture)| {
+                fixture.scenario == ScenarioName::AuthCrash && fixture.protocol == protocol
+            })
+            .map(|(_, fixture)| fixture.expected.kind.as_str())
+            .collect();
+        assert!(!kinds.is_empty(), "no auth-crash fixture for {protocol}");
+        if always_hang.contains(&protocol) {
+            assert!(kinds.contains(&"hang"), "no hang fixture for {protocol}");
+        } else {
+            assert!(
+                kinds.contains(&"pass"),
+                "no passing auth-crash fixture for {protocol}"
+            );
+        }
+    }
+}
