@@ -8,7 +8,7 @@
 //! invariants need (how each `consume_with` ended, what was processed, how commits went) is
 //! collected in [`Observations`] and checked by [`crate::invariants`].
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
@@ -117,6 +117,8 @@ pub struct ConsumeOutcome {
     /// The failure's text, if it failed.
     pub failure: Option<String>,
     pub at: Duration,
+    /// Its place in the order of everything observed (several things happen at one instant).
+    pub seq: u64,
 }
 
 /// One explicit commit by a user (`record.commit()`).
@@ -138,6 +140,11 @@ pub enum Milestone {
         exit: ExitKind,
         cause: Option<String>,
     },
+    /// A `consume_with`'s processing ended, before its subscription's finalizers.
+    ConsumptionEnded {
+        topics: Vec<String>,
+        exit: ExitKind,
+    },
 }
 
 impl Milestone {
@@ -150,6 +157,10 @@ impl Milestone {
             Event::RunloopExited { exit, cause } => Some(Milestone::RunloopExited {
                 exit: *exit,
                 cause: cause.clone(),
+            }),
+            Event::ConsumptionEnded { topics, exit } => Some(Milestone::ConsumptionEnded {
+                topics: topics.clone(),
+                exit: *exit,
             }),
             _ => None,
         }
@@ -166,10 +177,13 @@ pub struct Observations {
     /// Committed offsets of the group at the end (offset + 1 of the last committed record).
     pub committed: BTreeMap<String, i64>,
     pub explicit_commits: Vec<CommitOutcome>,
-    /// The consumer's milestones (from its diagnostic events), with their times.
-    pub milestones: Vec<(Duration, Milestone)>,
+    /// The consumer's milestones (from its diagnostic events), with their times and their
+    /// places in the order of everything observed.
+    pub milestones: Vec<(Duration, u64, Milestone)>,
     /// The commit timeout in force.
     pub commit_timeout: Duration,
+    /// When the user first called `stop_consumption`, in the order of observations.
+    pub stop_requested_seq: Option<u64>,
     /// Whether the workload ran to its end (the consumer scope closed).
     pub finished: bool,
 }
@@ -184,6 +198,16 @@ struct World {
     observations: Rc<RefCell<Observations>>,
     /// The last record processed, for a user who commits it again later.
     last_record: Rc<RefCell<Option<(TopicPartition, Offset)>>>,
+    /// Orders what is observed: many things happen at one virtual instant.
+    sequence: Rc<Cell<u64>>,
+}
+
+impl World {
+    fn next_seq(&self) -> u64 {
+        let seq = self.sequence.get() + 1;
+        self.sequence.set(seq);
+        seq
+    }
 }
 
 fn auth_schedule(retries: u8) -> Schedule {
@@ -262,8 +286,10 @@ pub async fn workload(
         cluster,
         observations: observations.clone(),
         last_record: Rc::new(RefCell::new(None)),
+        sequence: Rc::new(Cell::new(0)),
     };
     let milestone_sink = sink.clone();
+    let milestone_world = world.clone();
     let diagnostics = Diagnostics::with_listener(
         &rt,
         Rc::new(move |at: Duration, event: &consumer::DiagnosticEvent| {
@@ -272,7 +298,7 @@ pub async fn workload(
                     .lock()
                     .expect("observations")
                     .milestones
-                    .push((at, milestone));
+                    .push((at, milestone_world.next_seq(), milestone));
             }
         }),
     );
@@ -346,7 +372,7 @@ async fn drive_actions(
         }
         ScenarioName::GracefulShutdown => {
             rt.sleep(stop_at).await?;
-            consumer.stop_consumption().await?;
+            stop_consumption(&world, &consumer).await?;
         }
         ScenarioName::RebalanceDuringShutdown => {
             for peer in 0..params.peers {
@@ -398,23 +424,30 @@ async fn drive_actions(
             // One to three user operations at random times, drawn from the run's own randomness.
             let operations = 1 + rt.random_below(3);
             let mut extras = Vec::new();
+            let mut added = false;
             for _ in 0..operations {
                 let at = Duration::from_millis(rt.random_below(params.stop_at_ms.max(1)));
                 rt.sleep(at.saturating_sub(rt.now())).await?;
                 match rt.random_below(4) {
-                    0 => consumer.stop_consumption().await?,
+                    0 => stop_consumption(&world, &consumer).await?,
                     1 => {
                         let index = rt.random_below(consumers.len() as u64) as usize;
                         let (topic, fiber) = &consumers[index];
                         mark_interrupted(&world, topic);
                         fiber.interrupt_fork().await?;
                     }
-                    2 => extras.push(start_consume_with(
-                        &world,
-                        &consumer,
-                        CHAOS_EXTRA_TOPIC,
-                        true,
-                    )),
+                    // One added subscription at most: two subscriptions of one topic would share its
+                    // partition streams, which zio-kafka does not support either.
+                    2 if extras.is_empty() && !added => {
+                        added = true;
+                        extras.push(start_consume_with(
+                            &world,
+                            &consumer,
+                            CHAOS_EXTRA_TOPIC,
+                            true,
+                        ));
+                    }
+                    2 => {}
                     _ => {
                         for extra in extras.drain(..) {
                             mark_interrupted(&world, "extra:again");
@@ -436,6 +469,17 @@ async fn drive_actions(
     }
     // The driver that finally stops the consumer, whatever happened.
     rt.sleep(FINAL_STOP.saturating_sub(rt.now())).await?;
+    stop_consumption(&world, &consumer).await
+}
+
+/// The user stops consumption; the first time is noted for the invariants.
+async fn stop_consumption(world: &World, consumer: &Consumer) -> Exit<(), ConsumerError> {
+    let seq = world.next_seq();
+    world
+        .observations
+        .borrow_mut()
+        .stop_requested_seq
+        .get_or_insert(seq);
     consumer.stop_consumption().await
 }
 
@@ -450,6 +494,7 @@ fn mark_interrupted(world: &World, topic: &str) {
             exit: ExitKind::Interrupt,
             failure: None,
             at: world.rt.now(),
+            seq: world.next_seq(),
         });
 }
 
@@ -488,6 +533,7 @@ fn start_consume_with(
                     exit: ExitKind::of(&exit),
                     failure: exit.as_ref().err().map(|cause| cause.to_string()),
                     at: world2.rt.now(),
+                    seq: world2.next_seq(),
                 });
             call.close();
             exit

@@ -102,7 +102,7 @@ pub fn render(
     let runloop_exit = seen
         .milestones
         .iter()
-        .find_map(|(time, event)| match event {
+        .find_map(|(time, _, event)| match event {
             Milestone::RunloopExited { exit, cause } => Some((*time, *exit, cause.clone())),
             _ => None,
         });

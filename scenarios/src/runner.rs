@@ -63,7 +63,7 @@ fn judge(
     result: RunResult,
     seen: &Observations,
 ) -> RunRecord {
-    let broken = invariants::check(seen);
+    let broken = invariants::check(spec.scenario, seen);
     let (verdict, signature) = if !result.panics.is_empty() {
         let message = result.panics[0]
             .message

@@ -16,7 +16,7 @@ use super::partition_stream::{CommittableRecord, PartitionStream};
 use super::runloop::PartitionsTake;
 use super::settings::ConsumerSettings;
 use crate::kafka::{KafkaClient, Offset, Offsets, Subscription, TopicPartition};
-use crate::rt::{Cause, Exit, Fiber, Hub, LocalBoxFuture, Queue, QueueError, Rt, Scope};
+use crate::rt::{Cause, Exit, ExitKind, Fiber, Hub, LocalBoxFuture, Queue, QueueError, Rt, Scope};
 
 /// A record handler for `consume_with`.
 pub type RecordHandler = Rc<dyn Fn(CommittableRecord) -> LocalBoxFuture<Exit<(), ConsumerError>>>;
@@ -234,7 +234,15 @@ impl Consumer {
                     })
                     .await?;
                 match pipeline.await_exit().await {
-                    Ok(exit) => exit,
+                    Ok(exit) => {
+                        consumer
+                            .diagnostics
+                            .emit(DiagnosticEvent::ConsumptionEnded {
+                                topics: topics_of(control.subscription()),
+                                exit: ExitKind::of(&exit),
+                            });
+                        exit
+                    }
                     Err(interrupted) => {
                         let timeout = consumer.settings.shutdown_timeout;
                         // Whatever the graceful end gives, the caller's interruption is the result.
@@ -519,5 +527,14 @@ impl PlainStream {
             self.done = true;
         }
         item
+    }
+}
+
+/// The topics of a subscription, for diagnostics (a pattern or manual assignment by its text).
+fn topics_of(subscription: &Subscription) -> Vec<String> {
+    match subscription {
+        Subscription::Topics(topics) => topics.iter().map(|topic| topic.to_string()).collect(),
+        Subscription::Pattern(pattern) => vec![pattern.to_string()],
+        Subscription::Manual(partitions) => partitions.iter().map(ToString::to_string).collect(),
     }
 }

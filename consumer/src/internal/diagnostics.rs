@@ -36,6 +36,9 @@ pub enum DiagnosticEvent {
         exit: ExitKind,
         cause: Option<String>,
     },
+    /// A `consume_with`'s processing ended (before its subscription's finalizers run), with
+    /// how; `topics` names its subscription. Not in zio-kafka: invariants need the moment.
+    ConsumptionEnded { topics: Vec<String>, exit: ExitKind },
     /// A subscription's finalizer ran.
     SubscriptionFinalized,
     /// The runloop's finalizers ran.
