@@ -13,7 +13,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::diagnostics::{DiagnosticEvent, Diagnostics};
-use super::error::ConsumerError;
+use super::error::{or_die, ConsumerError};
 use super::runloop::{PartitionsTake, Runloop};
 use super::settings::ConsumerSettings;
 use super::subscription::subscription_matches;
@@ -166,7 +166,7 @@ impl RunloopAccess {
         let committer = runloop.committer().clone();
         scope
             .add_finalizer("commit_queue_shutdown", move |_| async move {
-                committer.shutdown().await.map_err(never_fails)
+                committer.shutdown().await.map_err(or_die)
             })
             .await?;
         // `.interruptible`: the fibers forked here are interruptible, whoever subscribes.
@@ -272,18 +272,6 @@ impl RunloopAccess {
             hub_subscription,
         })
     }
-}
-
-fn or_die(cause: Cause<ConsumerError>) -> Cause<Infallible> {
-    match cause {
-        Cause::Fail(error) => Cause::Die(format!("{error}").into()),
-        Cause::Die(text) => Cause::Die(text),
-        Cause::Interrupt(by) => Cause::Interrupt(by),
-    }
-}
-
-fn never_fails(cause: Cause<ConsumerError>) -> Cause<Infallible> {
-    or_die(cause)
 }
 
 /// A subscription's control (zio-kafka's `StreamControl`): its stream of partition

@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use super::command::RunloopCommand;
 use super::diagnostics::{DiagnosticEvent, Diagnostics};
-use super::error::ConsumerError;
+use super::error::{queue_failure, ConsumerError};
 use super::protocol::RequestChannel;
 use crate::kafka::{KafkaClient, KafkaError, Offset, Offsets, TopicPartition};
-use crate::rt::{Cause, Exit, Promise, Queue, QueueError, Rt};
+use crate::rt::{Exit, Promise, Queue, Rt};
 
 /// One user commit: record offsets (not yet plus one) and the promise the user waits on.
 #[derive(Clone)]
@@ -41,13 +41,6 @@ struct Inner {
     pending: RefCell<Vec<Commit>>,
     committed: RefCell<Offsets>,
     commits_made: Cell<u64>,
-}
-
-fn queue_cause(error: QueueError<()>) -> Cause<ConsumerError> {
-    match error {
-        QueueError::Interrupted(interrupted) => interrupted.into(),
-        QueueError::Closed(()) => Cause::Die("the commit queue is never closed".into()),
-    }
 }
 
 impl Committer {
@@ -88,7 +81,7 @@ impl Committer {
                 reply: reply.clone(),
             })
             .await
-            .map_err(queue_cause)?;
+            .map_err(queue_failure)?;
         inner.channel.offer(RunloopCommand::CommitAvailable).await?;
         let waiting = async move { reply.wait().await };
         let result = inner
@@ -113,7 +106,7 @@ impl Committer {
         execute_on_empty: bool,
     ) -> Exit<(), ConsumerError> {
         let inner = &self.inner;
-        let commits = inner.commit_queue.take_all().await.map_err(queue_cause)?;
+        let commits = inner.commit_queue.take_all().await.map_err(queue_failure)?;
         if commits.is_empty() && !execute_on_empty {
             return Ok(());
         }
@@ -175,7 +168,7 @@ impl Committer {
                     .commit_queue
                     .offer_all(commits)
                     .await
-                    .map_err(queue_cause)?;
+                    .map_err(queue_failure)?;
                 inner.channel.offer(RunloopCommand::CommitAvailable).await?;
             }
             Err(error) => {

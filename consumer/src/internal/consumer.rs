@@ -11,12 +11,12 @@ use std::rc::Rc;
 
 use super::access::{RunloopAccess, StreamControl};
 use super::diagnostics::{DiagnosticEvent, Diagnostics};
-use super::error::ConsumerError;
+use super::error::{queue_failure, ConsumerError};
 use super::partition_stream::{CommittableRecord, PartitionStream};
 use super::runloop::PartitionsTake;
 use super::settings::ConsumerSettings;
 use crate::kafka::{KafkaClient, Offset, Offsets, Subscription, TopicPartition};
-use crate::rt::{Cause, Exit, ExitKind, Fiber, Hub, LocalBoxFuture, Queue, QueueError, Rt, Scope};
+use crate::rt::{Cause, Exit, ExitKind, Fiber, Hub, LocalBoxFuture, Queue, Rt, Scope};
 
 /// A record handler for `consume_with`.
 pub type RecordHandler = Rc<dyn Fn(CommittableRecord) -> LocalBoxFuture<Exit<(), ConsumerError>>>;
@@ -166,7 +166,7 @@ impl Consumer {
                                                         partition_output
                                                             .offer(Ok(Some(record)))
                                                             .await
-                                                            .map_err(closed)?;
+                                                            .map_err(queue_failure)?;
                                                     }
                                                 }
                                                 Ok(None) => break,
@@ -174,7 +174,7 @@ impl Consumer {
                                                     partition_output
                                                         .offer(Err(cause))
                                                         .await
-                                                        .map_err(closed)?;
+                                                        .map_err(queue_failure)?;
                                                     break;
                                                 }
                                             }
@@ -190,7 +190,7 @@ impl Consumer {
                             }
                         }
                     }
-                    output.offer(outcome).await.map_err(closed)
+                    output.offer(outcome).await.map_err(queue_failure)
                 });
         let stopping = merger.clone();
         subscription_scope
@@ -257,13 +257,6 @@ impl Consumer {
     }
 }
 
-fn closed<C>(error: QueueError<C>) -> Cause<ConsumerError> {
-    match error {
-        QueueError::Interrupted(interrupted) => interrupted.into(),
-        QueueError::Closed(_) => Cause::Die("queue closed".into()),
-    }
-}
-
 /// `runWithGracefulShutdown`'s interruption handler: `control.end`, then wait for the
 /// pipeline, at most `timeout`.
 async fn graceful_shutdown(
@@ -318,7 +311,7 @@ async fn run_pipeline(
                     forward_events
                         .offer(PipelineEvent::Take(take))
                         .await
-                        .map_err(closed)?;
+                        .map_err(queue_failure)?;
                     if end {
                         return Ok(());
                     }
@@ -327,14 +320,14 @@ async fn run_pipeline(
                     forward_events
                         .offer(PipelineEvent::Take(PartitionsTake::End))
                         .await
-                        .map_err(closed)?;
+                        .map_err(queue_failure)?;
                     return Ok(());
                 }
                 Err(cause) => {
                     forward_events
                         .offer(PipelineEvent::Failed(cause))
                         .await
-                        .map_err(closed)?;
+                        .map_err(queue_failure)?;
                     return Ok(());
                 }
             }
@@ -351,7 +344,7 @@ async fn run_pipeline(
         if partitions_ended && running == 0 {
             break;
         }
-        match events.take().await.map_err(closed)? {
+        match events.take().await.map_err(queue_failure)? {
             PipelineEvent::Take(PartitionsTake::Streams(streams)) => {
                 for control in streams {
                     running += 1;
@@ -372,7 +365,10 @@ async fn run_pipeline(
         }
     }
     // The upstream ended: the last batch is committed before the stream completes.
-    offsets.offer(OffsetItem::End).await.map_err(closed)?;
+    offsets
+        .offer(OffsetItem::End)
+        .await
+        .map_err(queue_failure)?;
     committing.join().await
 }
 
@@ -394,7 +390,7 @@ async fn process_partition(
                 offsets
                     .offer(OffsetItem::Offset(tp.clone(), offset))
                     .await
-                    .map_err(closed)?;
+                    .map_err(queue_failure)?;
             }
         }
         Ok(())
@@ -405,7 +401,7 @@ async fn process_partition(
         Ok(()) => PipelineEvent::PartitionDone,
         Err(cause) => PipelineEvent::Failed(cause.clone()),
     };
-    events.offer(event).await.map_err(closed)?;
+    events.offer(event).await.map_err(queue_failure)?;
     processed
 }
 
@@ -422,7 +418,10 @@ async fn commit_batches(
             .map(|runloop| runloop.committer().clone())
     };
     for _batch in 0..100_000_000u64 {
-        let items = offsets.take_chunk(usize::MAX).await.map_err(closed)?;
+        let items = offsets
+            .take_chunk(usize::MAX)
+            .await
+            .map_err(queue_failure)?;
         let mut batch = Offsets::new();
         let mut ended = false;
         for item in items {
@@ -440,7 +439,7 @@ async fn commit_batches(
                     events
                         .offer(PipelineEvent::Failed(cause.clone()))
                         .await
-                        .map_err(closed)?;
+                        .map_err(queue_failure)?;
                     return Err(cause);
                 }
             }
@@ -522,7 +521,7 @@ impl PlainStream {
         if self.done {
             return Ok(None);
         }
-        let item = self.records.take().await.map_err(closed)?;
+        let item = self.records.take().await.map_err(queue_failure)?;
         if !matches!(item, Ok(Some(_))) {
             self.done = true;
         }

@@ -1,9 +1,11 @@
 //! `ConsumerError`: what the consumer core fails with (zio-kafka fails with `Throwable`; this
 //! enum names the throwables the core produces or passes on).
 
+use std::convert::Infallible;
 use std::fmt;
 
 use crate::kafka::KafkaError;
+use crate::rt::{Cause, QueueError};
 
 /// A failure of the consumer, a stream or a command.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,5 +44,24 @@ impl fmt::Display for ConsumerError {
 impl From<KafkaError> for ConsumerError {
     fn from(error: KafkaError) -> Self {
         ConsumerError::Kafka(error)
+    }
+}
+
+/// A queue operation's failure as the consumer core sees it: an interruption (ZIO's answer to a
+/// shut-down queue) stays one; a closed queue, which only the `ClosedQueue` protocol's command
+/// queue can be, is a defect wherever it reaches.
+pub(crate) fn queue_failure<C>(error: QueueError<C>) -> Cause<ConsumerError> {
+    match error {
+        QueueError::Interrupted(interrupted) => interrupted.into(),
+        QueueError::Closed(_) => Cause::Die("a queue that is never closed was closed".into()),
+    }
+}
+
+/// ZIO's `.orDie`: a typed failure becomes a defect; defects and interruptions pass through.
+pub(crate) fn or_die(cause: Cause<ConsumerError>) -> Cause<Infallible> {
+    match cause {
+        Cause::Fail(error) => Cause::Die(format!("{error}").into()),
+        Cause::Die(text) => Cause::Die(text),
+        Cause::Interrupt(by) => Cause::Interrupt(by),
     }
 }

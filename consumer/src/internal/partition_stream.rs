@@ -15,7 +15,7 @@ use std::time::Duration;
 use super::command::RunloopCommand;
 use super::committer::Committer;
 use super::diagnostics::{DiagnosticEvent, Diagnostics};
-use super::error::ConsumerError;
+use super::error::{queue_failure, ConsumerError};
 use super::protocol::RequestChannel;
 use crate::kafka::{ConsumerGroupMetadata, Offset, Offsets, Record, TopicPartition};
 use crate::rt::{Cause, Exit, Promise, Queue, Ref, Rt};
@@ -175,7 +175,7 @@ impl PartitionStreamControl {
                 .data_queue
                 .offer(StreamItem::Records(records))
                 .await
-                .map_err(queue_cause)?;
+                .map_err(queue_failure)?;
         }
         Ok(())
     }
@@ -187,7 +187,7 @@ impl PartitionStreamControl {
             .data_queue
             .offer(StreamItem::End)
             .await
-            .map_err(queue_cause)
+            .map_err(queue_failure)
     }
 
     /// Fails the stream with `cause`.
@@ -198,7 +198,7 @@ impl PartitionStreamControl {
                 .data_queue
                 .offer(StreamItem::Failed(cause))
                 .await
-                .map_err(queue_cause)?;
+                .map_err(queue_failure)?;
         }
         Ok(())
     }
@@ -249,13 +249,6 @@ impl PartitionStreamControl {
             control: self.clone(),
             done: false,
         }
-    }
-}
-
-fn queue_cause(error: crate::rt::QueueError<()>) -> Cause<ConsumerError> {
-    match error {
-        crate::rt::QueueError::Interrupted(interrupted) => interrupted.into(),
-        crate::rt::QueueError::Closed(()) => Cause::Die("a data queue is never closed".into()),
     }
 }
 
@@ -352,7 +345,7 @@ impl PartitionStream {
 
 async fn poll_or_request(control: &PartitionStreamControl) -> Exit<StreamItem, ConsumerError> {
     let inner = &control.inner;
-    if let Some(item) = inner.data_queue.poll().await.map_err(queue_cause)? {
+    if let Some(item) = inner.data_queue.poll().await.map_err(queue_failure)? {
         return Ok(item);
     }
     request_and_await_data(control).await
@@ -374,7 +367,7 @@ async fn request_and_await_data(
         .rt
         .race_first(
             &format!("await_data:{}", inner.tp),
-            async move { queue.take().await.map_err(queue_cause) },
+            async move { queue.take().await.map_err(queue_failure) },
             async move { interruption.wait().await.map(|()| StreamItem::End) },
         )
         .await

@@ -17,7 +17,7 @@ use std::rc::Rc;
 use super::command::RunloopCommand;
 use super::committer::Committer;
 use super::diagnostics::{DiagnosticEvent, Diagnostics};
-use super::error::ConsumerError;
+use super::error::{queue_failure, ConsumerError};
 use super::partition_stream::{CommittableRecord, PartitionStreamControl};
 use super::protocol::{EndStep, RequestChannel};
 use super::rebalance::RebalanceCoordinator;
@@ -94,13 +94,6 @@ struct Inner {
 
 /// The most chunks one runloop reads: a bound far beyond any simulated lifetime.
 const MAX_CHUNKS: u64 = 100_000_000;
-
-fn queue_cause<C>(error: QueueError<C>) -> Cause<ConsumerError> {
-    match error {
-        QueueError::Interrupted(interrupted) => interrupted.into(),
-        QueueError::Closed(_) => Cause::Die("queue closed".into()),
-    }
-}
 
 fn kafka(error: KafkaError) -> Cause<ConsumerError> {
     Cause::Fail(ConsumerError::Kafka(error))
@@ -281,7 +274,7 @@ impl Runloop {
                 .command_queue
                 .take_chunk(inner.settings.command_chunk_limit)
                 .await
-                .map_err(queue_cause)?;
+                .map_err(queue_failure)?;
             let stop_at = commands
                 .iter()
                 .position(|command| matches!(command, RunloopCommand::StopRunloop));
