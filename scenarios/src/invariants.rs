@@ -159,3 +159,128 @@ pub fn check(scenario: ScenarioName, seen: &Observations) -> Vec<Broken> {
     }
     broken
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::catalogue::{CommitOutcome, ConsumeOutcome};
+
+    fn crash(seq: u64) -> (Duration, u64, Milestone) {
+        let cause = Some("failed: not authorized to access topics: [topic0]".to_string());
+        (
+            Duration::from_secs(3),
+            seq,
+            Milestone::RunloopExited {
+                exit: ExitKind::Failure,
+                cause,
+            },
+        )
+    }
+
+    fn ended(seq: u64, topic: &str, exit: ExitKind) -> (Duration, u64, Milestone) {
+        (
+            Duration::from_secs(3),
+            seq,
+            Milestone::ConsumptionEnded {
+                topics: vec![topic.into()],
+                exit,
+            },
+        )
+    }
+
+    fn names(broken: &[Broken]) -> Vec<&'static str> {
+        broken.iter().map(|b| b.invariant).collect()
+    }
+
+    /// A consume_with whose processing ends after a crash must fail; failing passes, and so does
+    /// one the user had stopped before the crash.
+    #[test]
+    fn crash_cause_returned_judges_processing_that_ended_after_the_crash() {
+        let mut seen = Observations::default();
+        seen.milestones = vec![crash(1), ended(2, "topic0", ExitKind::Success)];
+        assert_eq!(
+            names(&check(ScenarioName::AuthCrash, &seen)),
+            vec!["crash-cause-returned"]
+        );
+        seen.milestones = vec![crash(1), ended(2, "topic0", ExitKind::Failure)];
+        assert!(check(ScenarioName::AuthCrash, &seen).is_empty());
+        seen.milestones = vec![ended(1, "topic0", ExitKind::Success), crash(2)];
+        assert!(
+            check(ScenarioName::AuthCrash, &seen).is_empty(),
+            "ended before the crash"
+        );
+        seen.milestones = vec![crash(2), ended(3, "topic0", ExitKind::Success)];
+        seen.stop_requested_seq = Some(1);
+        assert!(
+            check(ScenarioName::AuthCrash, &seen).is_empty(),
+            "stopped before the crash"
+        );
+    }
+
+    /// Finalizers out of order (the runloop before a subscription) break finalizer-order.
+    #[test]
+    fn finalizer_order_requires_subscriptions_then_runloop_then_consumer() {
+        let at = Duration::ZERO;
+        let mut seen = Observations {
+            finished: true,
+            ..Default::default()
+        };
+        seen.milestones = vec![
+            (at, 1, Milestone::SubscriptionFinalized),
+            (at, 2, Milestone::RunloopFinalized),
+            (at, 3, Milestone::ConsumerFinalized),
+        ];
+        assert!(check(ScenarioName::GracefulShutdown, &seen).is_empty());
+        seen.milestones.swap(0, 1);
+        assert_eq!(
+            names(&check(ScenarioName::GracefulShutdown, &seen)),
+            vec!["finalizer-order"]
+        );
+    }
+
+    /// A committed offset beyond what was processed, an incomplete graceful end, and a commit
+    /// slower than the commit timeout are each reported.
+    #[test]
+    fn offsets_and_commit_timing_are_checked() {
+        let mut seen = Observations {
+            finished: true,
+            commit_timeout: Duration::from_secs(15),
+            ..Default::default()
+        };
+        seen.consume_outcomes.push(ConsumeOutcome {
+            topic: "topic0".into(),
+            interrupted_by_driver: false,
+            exit: ExitKind::Success,
+            failure: None,
+            at: Duration::ZERO,
+            seq: 1,
+        });
+        seen.processed.insert("topic0-0".into(), 4);
+        seen.committed.insert("topic0-0".into(), 5);
+        assert!(
+            check(ScenarioName::GracefulShutdown, &seen).is_empty(),
+            "offset 4 processed, 5 committed"
+        );
+        seen.committed.insert("topic0-0".into(), 7);
+        let broken = names(&check(ScenarioName::GracefulShutdown, &seen));
+        assert_eq!(
+            broken,
+            vec![
+                "committed-offsets-processed",
+                "graceful-end-commits-everything"
+            ]
+        );
+        seen.committed.insert("topic0-0".into(), 5);
+        seen.explicit_commits.push(CommitOutcome {
+            started: Duration::ZERO,
+            ended: Duration::from_secs(16),
+            result: Err("commit timeout".into()),
+        });
+        assert_eq!(
+            names(&check(ScenarioName::GracefulShutdown, &seen)),
+            vec!["commit-answers-in-time"]
+        );
+    }
+}
