@@ -277,3 +277,92 @@ fn a_consumer_that_never_consumes_only_finalizes_itself() {
         );
     }
 }
+
+/// "handle rebalancing by completing topic-partition streams" and "produce diagnostic events
+/// when rebalancing": when a peer joins the group (eager protocol), every partition stream is
+/// revoked and completes, the consumer keeps the partitions the new assignment gives it, and a
+/// `Rebalance` diagnostic names what was revoked and assigned.
+#[test]
+fn rebalancing_completes_partition_streams_and_emits_diagnostics() {
+    for protocol in ShutdownProtocol::ALL {
+        let log = Log::default();
+        let seen = log.clone();
+        let result = with_client(
+            protocol,
+            |s| s,
+            group_client(),
+            move |spec: Spec| async move {
+                spec.cluster.create_topic("orders", 4);
+                for partition in 0..4 {
+                    for n in 0..5 {
+                        let at = Duration::from_millis(n * 400);
+                        spec.cluster.produce_at(
+                            at,
+                            &tp("orders", partition),
+                            "k",
+                            &format!("v{n}"),
+                        );
+                    }
+                }
+                let (rt, cluster, consumer) =
+                    (spec.rt.clone(), spec.cluster.clone(), spec.consumer.clone());
+                spec.rt.fork::<(), ConsumerError, _>("group", async move {
+                    rt.sleep(Duration::from_millis(500)).await?;
+                    cluster.peer_join(GROUP, "peer");
+                    rt.sleep(Duration::from_secs(3)).await?;
+                    consumer.stop_consumption().await
+                });
+                let exit = spec
+                    .consumer
+                    .consume_with(
+                        Subscription::topics(["orders"]),
+                        logging_handler(log.clone(), None),
+                    )
+                    .await;
+                log.push(format!("consume_with {}", ExitKind::of(&exit)));
+                for (at, event) in spec.diagnostics.events() {
+                    if let DiagnosticEvent::Rebalance {
+                        revoked, assigned, ..
+                    } = event
+                    {
+                        if at >= Duration::from_millis(500) {
+                            log.push(format!(
+                                "rebalance: revoked {} assigned {}",
+                                revoked.len(),
+                                assigned.len()
+                            ));
+                        }
+                    }
+                }
+                Ok(())
+            },
+        );
+        if hangs_on_graceful_end(protocol) {
+            assert_hangs_on(
+                &result,
+                "RemoveSubscription",
+                "promise:runloop_done",
+                protocol.name(),
+            );
+            continue;
+        }
+        assert_completed(&result, protocol.name());
+        let lines = seen.lines();
+        assert!(
+            lines.contains(&"consume_with success".to_string()),
+            "{protocol}: {lines:?}"
+        );
+        assert!(
+            lines.contains(&"rebalance: revoked 4 assigned 2".to_string()),
+            "{protocol}: an eager rebalance revokes all four and assigns half: {lines:?}"
+        );
+        let processed = lines
+            .iter()
+            .filter(|line| line.starts_with("processed"))
+            .count();
+        assert!(
+            processed >= 10,
+            "{protocol}: consumption went on after the rebalance: {lines:?}"
+        );
+    }
+}
