@@ -366,3 +366,54 @@ fn rebalancing_completes_partition_streams_and_emits_diagnostics() {
         );
     }
 }
+
+/// "stopConsumption must end streams while still processing commits": after
+/// `stop_consumption`, a record's own commit still succeeds and the stream completes.
+#[test]
+fn stop_consumption_ends_streams_while_commits_still_work() {
+    for protocol in ShutdownProtocol::ALL {
+        let log = Log::default();
+        let seen = log.clone();
+        let result = with_client(
+            protocol,
+            |s| s,
+            group_client(),
+            move |spec: Spec| async move {
+                produce_ten(&spec, "orders");
+                let (consumer, handler_log) = (spec.consumer.clone(), log.clone());
+                let handler: RecordHandler = Rc::new(move |record: CommittableRecord| {
+                    let (consumer, log) = (consumer.clone(), handler_log.clone());
+                    Box::pin(async move {
+                        if record.offset().0 == 3 {
+                            consumer.stop_consumption().await?;
+                            let committed = record.commit().await;
+                            log.push(format!("commit after stop: {}", ExitKind::of(&committed)));
+                        }
+                        Ok(())
+                    })
+                });
+                let exit = spec
+                    .consumer
+                    .consume_with(Subscription::topics(["orders"]), handler)
+                    .await;
+                log.push(format!("consume_with {}", ExitKind::of(&exit)));
+                Ok(())
+            },
+        );
+        if hangs_on_graceful_end(protocol) {
+            assert_hangs_on(
+                &result,
+                "RemoveSubscription",
+                "promise:runloop_done",
+                protocol.name(),
+            );
+            continue;
+        }
+        assert_completed(&result, protocol.name());
+        assert_eq!(
+            seen.lines(),
+            vec!["commit after stop: success", "consume_with success"],
+            "{protocol}"
+        );
+    }
+}
