@@ -60,6 +60,26 @@ fn hangs_on_graceful_end(protocol: ShutdownProtocol) -> bool {
     )
 }
 
+/// Asserts the run's outcome under `protocol`: the graceful-end hang (stuck on
+/// `RemoveSubscription`, waiting for `runloop_done`) for the protocols that have it, completion
+/// otherwise. Returns whether the run completed, so that the caller checks the rest.
+fn completed_unless_graceful_end_hangs(
+    protocol: ShutdownProtocol,
+    result: &sim::RunResult,
+) -> bool {
+    if hangs_on_graceful_end(protocol) {
+        assert_hangs_on(
+            result,
+            "RemoveSubscription",
+            "promise:runloop_done",
+            protocol.name(),
+        );
+        return false;
+    }
+    assert_completed(result, protocol.name());
+    true
+}
+
 /// "fail when the consuming effect produces a failure": `consume_with` returns the handler's
 /// failure (after the records before it were processed).
 #[test]
@@ -87,15 +107,7 @@ fn fail_when_the_consuming_effect_produces_a_failure() {
                 Ok(())
             },
         );
-        if hangs_on_graceful_end(protocol) {
-            assert_hangs_on(
-                &result,
-                "RemoveSubscription",
-                "promise:runloop_done",
-                protocol.name(),
-            );
-        } else {
-            assert_completed(&result, protocol.name());
+        if completed_unless_graceful_end_hangs(protocol, &result) {
             let lines = seen.lines();
             assert_eq!(
                 &lines[..3],
@@ -145,16 +157,9 @@ fn process_outstanding_commits_after_a_graceful_shutdown() {
                 Ok(())
             },
         );
-        if hangs_on_graceful_end(protocol) {
-            assert_hangs_on(
-                &result,
-                "RemoveSubscription",
-                "promise:runloop_done",
-                protocol.name(),
-            );
+        if !completed_unless_graceful_end_hangs(protocol, &result) {
             continue;
         }
-        assert_completed(&result, protocol.name());
         let lines = seen.lines();
         let processed: Vec<i64> = lines
             .iter()
@@ -227,16 +232,9 @@ fn ordering_of_finalizers_subscriptions_then_runloop_then_consumer() {
                 Ok(())
             },
         );
-        if hangs_on_graceful_end(protocol) {
-            assert_hangs_on(
-                &result,
-                "RemoveSubscription",
-                "promise:runloop_done",
-                protocol.name(),
-            );
+        if !completed_unless_graceful_end_hangs(protocol, &result) {
             continue;
         }
-        assert_completed(&result, protocol.name());
         assert!(
             seen.lines().contains(&"success success".to_string()),
             "{protocol}: {:?}",
@@ -337,16 +335,9 @@ fn rebalancing_completes_partition_streams_and_emits_diagnostics() {
                 Ok(())
             },
         );
-        if hangs_on_graceful_end(protocol) {
-            assert_hangs_on(
-                &result,
-                "RemoveSubscription",
-                "promise:runloop_done",
-                protocol.name(),
-            );
+        if !completed_unless_graceful_end_hangs(protocol, &result) {
             continue;
         }
-        assert_completed(&result, protocol.name());
         let lines = seen.lines();
         assert!(
             lines.contains(&"consume_with success".to_string()),
@@ -400,16 +391,9 @@ fn stop_consumption_ends_streams_while_commits_still_work() {
                 Ok(())
             },
         );
-        if hangs_on_graceful_end(protocol) {
-            assert_hangs_on(
-                &result,
-                "RemoveSubscription",
-                "promise:runloop_done",
-                protocol.name(),
-            );
+        if !completed_unless_graceful_end_hangs(protocol, &result) {
             continue;
         }
-        assert_completed(&result, protocol.name());
         assert_eq!(
             seen.lines(),
             vec!["commit after stop: success", "consume_with success"],
