@@ -8,9 +8,7 @@
 //! reply promise, then wait on the promise. When the runloop died first, nobody will ever
 //! complete that promise.
 
-use std::cell::Cell;
 use std::process::ExitCode;
-use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -87,10 +85,9 @@ async fn workload(rt: Rt, story: Arc<Mutex<Story>>) {
         .offer(Command::Poll)
         .await
         .expect("a new queue is open");
-    let stopped = Rc::new(Cell::new(false));
     let _ = rt
         .scoped::<(), String, _, _>("subscription_scope", |scope| {
-            let (rt, queue, stopped) = (rt.clone(), queue.clone(), stopped.clone());
+            let (rt, queue) = (rt.clone(), queue.clone());
             async move {
                 let (frt, fqueue) = (rt.clone(), queue.clone());
                 scope
@@ -100,7 +97,6 @@ async fn workload(rt: Rt, story: Arc<Mutex<Story>>) {
                     })
                     .await?;
                 rt.sleep(stop_at).await?;
-                stopped.set(true);
                 Ok(())
             }
         })

@@ -253,14 +253,7 @@ pub async fn workload(
         }
     }
     let mut plan: FaultPlan = params.faults.clone();
-    if scenario.denies_read() && scenario != ScenarioName::Chaos {
-        plan.acl_changes.push(AclChange {
-            at_ms: params.deny_at_ms,
-            topic: "topic0".into(),
-            access: params.deny_mode,
-        });
-    }
-    if scenario == ScenarioName::Chaos {
+    if scenario.denies_read() {
         plan.acl_changes.push(AclChange {
             at_ms: params.deny_at_ms,
             topic: "topic0".into(),
@@ -397,7 +390,7 @@ async fn drive_actions(
         }
         ScenarioName::CommitAfterCrash => {
             // A user that commits the records it saw again, every second, until the final stop.
-            for round in 0..(FINAL_STOP.as_secs()) {
+            for _round in 0..(FINAL_STOP.as_secs()) {
                 rt.sleep(Duration::from_secs(1)).await?;
                 let record = world.last_record.borrow().clone();
                 if let (Some((tp, offset)), Some(runloop)) =
@@ -407,7 +400,6 @@ async fn drive_actions(
                     let mut offsets = consumer::kafka::Offsets::new();
                     offsets.insert(tp, offset);
                     let result = runloop.committer().commit(offsets).await;
-                    let _ = round;
                     world
                         .observations
                         .borrow_mut()

@@ -223,13 +223,12 @@ fn scope_runs_finalizers_in_reverse_order_uninterruptibly() {
                 .await
                 .unwrap();
         }
-        let (closer_rt, closer_scope) = (rt.clone(), scope.clone());
+        let closer_scope = scope.clone();
         let closer = rt.fork::<(), (), _>("closer", async move {
             closer_scope
                 .close(ExitKind::Success)
                 .await
                 .map_err(|c| c.map(|never| match never {}))?;
-            let _ = closer_rt;
             Ok(())
         });
         rt.sleep(10 * MS).await.unwrap();

@@ -138,12 +138,7 @@ impl Committer {
             },
         );
         if let Err(error) = client.commit_async(offsets, callback) {
-            for commit in &commits {
-                commit
-                    .reply
-                    .fail(ConsumerError::Kafka(error.clone()))
-                    .await?;
-            }
+            fail_all(&commits, error).await?;
         }
         Ok(())
     }
@@ -171,14 +166,7 @@ impl Committer {
                     .map_err(queue_failure)?;
                 inner.channel.offer(RunloopCommand::CommitAvailable).await?;
             }
-            Err(error) => {
-                for commit in &commits {
-                    commit
-                        .reply
-                        .fail(ConsumerError::Kafka(error.clone()))
-                        .await?;
-                }
-            }
+            Err(error) => fail_all(&commits, error).await?,
         }
         Ok(())
     }
@@ -233,4 +221,15 @@ impl Committer {
     pub async fn shutdown(&self) -> Exit<(), ConsumerError> {
         Ok(self.inner.commit_queue.shutdown().await?)
     }
+}
+
+/// Fails every commit's promise with the client's error.
+async fn fail_all(commits: &[Commit], error: KafkaError) -> Exit<(), ConsumerError> {
+    for commit in commits {
+        commit
+            .reply
+            .fail(ConsumerError::Kafka(error.clone()))
+            .await?;
+    }
+    Ok(())
 }
