@@ -227,21 +227,34 @@ fn ordering_of_finalizers_subscriptions_then_runloop_then_consumer() {
                     ExitKind::of(&orders),
                     ExitKind::of(&payments)
                 ));
-                // The diagnostics of the consumer scope's end are read by the test after the run.
-                let _ = diagnostics;
+                // Close the consumer scope here, so that its finalizations can be read.
+                spec.scope
+                    .close(ExitKind::Success)
+                    .await
+                    .map_err(|c| c.map(|never| match never {}))?;
+                log.push(format!("{:?}", diagnostics.finalizations()));
                 Ok(())
             },
         );
         if !completed_unless_graceful_end_hangs(protocol, &result) {
             continue;
         }
+        let lines = seen.lines();
         assert!(
-            seen.lines().contains(&"success success".to_string()),
-            "{protocol}: {:?}",
-            seen.lines()
+            lines.contains(&"success success".to_string()),
+            "{protocol}: {lines:?}"
         );
-        let events = result.events.clone();
-        let _ = events;
+        let expected = vec![
+            DiagnosticEvent::SubscriptionFinalized,
+            DiagnosticEvent::SubscriptionFinalized,
+            DiagnosticEvent::RunloopFinalized,
+            DiagnosticEvent::ConsumerFinalized,
+        ];
+        assert_eq!(
+            lines.last(),
+            Some(&format!("{expected:?}")),
+            "{protocol}: finalizer order"
+        );
     }
 }
 
