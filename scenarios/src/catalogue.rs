@@ -505,8 +505,8 @@ fn start_consume_with(
     };
     world
         .rt
-        .fork::<(), ConsumerError, _>(&name.clone(), async move {
-            let call = world2.rt.obligation("user call", format!("{name}"));
+        .fork::<(), ConsumerError, _>(name.clone(), async move {
+            let call = world2.rt.obligation("user call", name.as_str());
             let handler = record_handler(&world2, &topic2);
             let exit = consumer2
                 .consume_with(Subscription::topics([topic2.as_str()]), handler)

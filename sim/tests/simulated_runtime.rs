@@ -16,7 +16,7 @@ async fn busy_workload(rt: Rt) {
     for worker in 0..3 {
         let (rt2, queue2) = (rt.clone(), queue.clone());
         workers.push(
-            rt.fork::<u64, (), _>(&format!("consumer{worker}"), async move {
+            rt.fork::<u64, (), _>(format!("consumer{worker}"), async move {
                 let mut sum = 0;
                 while let Ok(item) = queue2.take().await {
                     sum += item;

@@ -17,7 +17,7 @@ use super::diagnostics::{DiagnosticEvent, Diagnostics};
 use super::error::{queue_failure, ConsumerError};
 use super::protocol::RequestChannel;
 use crate::kafka::{KafkaClient, KafkaError, Offset, Offsets, TopicPartition};
-use crate::rt::{Exit, Promise, Queue, Rt};
+use crate::rt::{label, Exit, Promise, Queue, Rt};
 
 /// One user commit: record offsets (not yet plus one) and the promise the user waits on.
 #[derive(Clone)]
@@ -71,9 +71,13 @@ impl Committer {
         let inner = &self.inner;
         let number = inner.commits_made.get() + 1;
         inner.commits_made.set(number);
-        let name = format!("Commit#{number}");
-        let obligation = inner.rt.obligation("commit", name.as_str());
-        let reply: Promise<(), ConsumerError> = Promise::new(&inner.rt, format!("promise:{name}"));
+        let mut digits = [0; 20];
+        let number = label::decimal(number, &mut digits);
+        let obligation = inner
+            .rt
+            .obligation("commit", label::join(&["Commit#", number]));
+        let reply: Promise<(), ConsumerError> =
+            Promise::new(&inner.rt, label::join(&["promise:Commit#", number]));
         inner
             .commit_queue
             .offer(Commit {
@@ -87,7 +91,7 @@ impl Committer {
         let result = inner
             .rt
             .timeout_fail(
-                &format!("commit_timeout:{name}"),
+                &label::join(&["commit_timeout:Commit#", number]),
                 waiting,
                 inner.commit_timeout,
                 ConsumerError::CommitTimeout,

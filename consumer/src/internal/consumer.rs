@@ -157,7 +157,7 @@ impl Consumer {
                             Ok(Some(mut stream)) => {
                                 let partition_output = output.clone();
                                 rt.fork::<(), ConsumerError, _>(
-                                    &format!("plain_stream:{}", stream.tp()),
+                                    format!("plain_stream:{}", stream.tp()),
                                     async move {
                                         loop {
                                             match stream.next_chunk().await {
@@ -352,7 +352,7 @@ async fn run_pipeline(
                         (handler.clone(), offsets.clone(), events.clone());
                     let stream = control.stream();
                     rt.fork::<(), ConsumerError, _>(
-                        &format!("partition:{}", control.tp()),
+                        format!("partition:{}", control.tp()),
                         process_partition(rt.clone(), stream, handler, offsets, events),
                     );
                 }

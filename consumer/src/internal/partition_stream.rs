@@ -18,7 +18,7 @@ use super::diagnostics::{DiagnosticEvent, Diagnostics};
 use super::error::{queue_failure, ConsumerError};
 use super::protocol::RequestChannel;
 use crate::kafka::{ConsumerGroupMetadata, Offset, Offsets, Record, TopicPartition};
-use crate::rt::{Cause, Exit, Promise, Queue, Ref, Rt};
+use crate::rt::{label, Cause, Exit, Promise, Queue, Ref, Rt};
 
 /// A record with the means to commit it (zio-kafka's `CommittableRecord`).
 #[derive(Clone)]
@@ -91,6 +91,9 @@ pub struct PartitionStreamControl {
 
 struct Inner {
     tp: TopicPartition,
+    /// The labels of this stream's two races, made once: a stream pulls many times.
+    pull_label: Rc<str>,
+    await_data_label: Rc<str>,
     rt: Rt,
     channel: RequestChannel,
     diagnostics: Diagnostics,
@@ -121,6 +124,8 @@ impl PartitionStreamControl {
                 completed: Promise::new(rt, format!("promise:completed:{name}")),
                 has_ended: Ref::new(rt, format!("has_ended:{name}"), false),
                 queue_info: Ref::new(rt, format!("queue_info:{name}"), QueueInfo::default()),
+                pull_label: label::join(&["pull:", &name]),
+                await_data_label: label::join(&["await_data:", &name]),
                 tp,
                 rt: rt.clone(),
                 channel,
@@ -323,7 +328,7 @@ impl PartitionStream {
             inner
                 .rt
                 .race_first(
-                    &format!("pull:{}", inner.tp),
+                    &inner.pull_label,
                     async move { poll_or_request(&control).await },
                     async move { interruption.wait().await.map(|()| StreamItem::End) },
                 )
@@ -366,7 +371,7 @@ async fn request_and_await_data(
     inner
         .rt
         .race_first(
-            &format!("await_data:{}", inner.tp),
+            &inner.await_data_label,
             async move { queue.take().await.map_err(queue_failure) },
             async move { interruption.wait().await.map(|()| StreamItem::End) },
         )

@@ -261,7 +261,7 @@ impl RequestChannel {
                 let (race_rt, waiter, done) =
                     (rt.clone(), reply.clone(), self.runloop_done.clone());
                 let label = format!("offer_and_await:{name}");
-                let daemon = rt.fork_daemon(&format!("{label}.daemon"), async move {
+                let daemon = rt.fork_daemon(format!("{label}.daemon"), async move {
                     race_rt
                         .interruptible(race_rt.race_first(
                             &label,

@@ -29,7 +29,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use super::observe::{Event, ObjectRef};
-use super::{Cause, Exit, ExitKind, Interrupted, LocalBoxFuture, Rt};
+use super::{label, Cause, Exit, ExitKind, Interrupted, LocalBoxFuture, Rt};
 
 /// A fiber's id, unique within one run; ids are given in fork order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -339,38 +339,38 @@ enum Parentage {
 
 impl Rt {
     /// Starts a root fiber, interruptible and without parent: the entry point of a workload.
-    pub fn spawn_root<A, E, F>(&self, name: &str, effect: F) -> Fiber<A, E>
+    pub fn spawn_root<A, E, F>(&self, name: impl Into<Rc<str>>, effect: F) -> Fiber<A, E>
     where
         A: Clone + 'static,
         E: Clone + 'static,
         F: Future<Output = Exit<A, E>> + 'static,
     {
-        self.start_fiber(name, Parentage::Root, effect)
+        self.start_fiber(name.into(), Parentage::Root, effect)
     }
 
     /// Forks a child of the current fiber (ZIO `fork`): it inherits the current
     /// interruptibility and is interrupted, and awaited, when the current fiber's effect ends.
-    pub fn fork<A, E, F>(&self, name: &str, effect: F) -> Fiber<A, E>
+    pub fn fork<A, E, F>(&self, name: impl Into<Rc<str>>, effect: F) -> Fiber<A, E>
     where
         A: Clone + 'static,
         E: Clone + 'static,
         F: Future<Output = Exit<A, E>> + 'static,
     {
-        self.start_fiber(name, Parentage::Child, effect)
+        self.start_fiber(name.into(), Parentage::Child, effect)
     }
 
     /// Forks a fiber in the global scope (ZIO `forkDaemon`): it inherits the current
     /// interruptibility but has no parent, so the current fiber's end does not interrupt it.
-    pub fn fork_daemon<A, E, F>(&self, name: &str, effect: F) -> Fiber<A, E>
+    pub fn fork_daemon<A, E, F>(&self, name: impl Into<Rc<str>>, effect: F) -> Fiber<A, E>
     where
         A: Clone + 'static,
         E: Clone + 'static,
         F: Future<Output = Exit<A, E>> + 'static,
     {
-        self.start_fiber(name, Parentage::Daemon, effect)
+        self.start_fiber(name.into(), Parentage::Daemon, effect)
     }
 
-    fn start_fiber<A, E, F>(&self, name: &str, parentage: Parentage, effect: F) -> Fiber<A, E>
+    fn start_fiber<A, E, F>(&self, name: Rc<str>, parentage: Parentage, effect: F) -> Fiber<A, E>
     where
         A: Clone + 'static,
         E: Clone + 'static,
@@ -382,8 +382,11 @@ impl Rt {
         };
         let interruptible = parent.as_ref().is_none_or(|p| p.is_interruptible());
         let id = self.next_fiber_id();
-        let name: Rc<str> = name.into();
-        let object = self.object("fiber", format!("fiber:{name}#{}", id.0));
+        let mut digits = [0; 20];
+        let object = self.object(
+            "fiber",
+            label::join(&["fiber:", &name, "#", label::decimal(id.0, &mut digits)]),
+        );
         let core = Rc::new(FiberCore {
             id,
             name: name.clone(),

@@ -27,6 +27,7 @@
 pub mod cause;
 pub mod fiber;
 pub mod hub;
+pub mod label;
 pub mod observe;
 pub mod promise;
 pub mod queue;

@@ -13,7 +13,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use super::fiber::Blocking;
-use super::{Cause, Exit, Rt};
+use super::{label, Cause, Exit, Rt};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Side {
@@ -33,9 +33,9 @@ impl Rt {
         R: Future<Output = Exit<A, E>> + 'static,
     {
         self.checkpoint().await?;
-        let left = self.fork(&format!("{label}.left"), left);
-        let right = self.fork(&format!("{label}.right"), right);
-        let race = self.object("race", format!("race:{label}"));
+        let left = self.fork(label::join(&[label, ".left"]), left);
+        let right = self.fork(label::join(&[label, ".right"]), right);
+        let race = self.object("race", label::join(&["race:", label]));
         let first = Blocking::new(self, &race, |cx, waiter| {
             // The first to terminate wins, even when both have by the time the caller looks.
             match (left.is_done(), right.is_done()) {
