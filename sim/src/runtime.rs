@@ -362,6 +362,16 @@ impl SimCore {
     /// future is out of its slot while it is polled, so the running fiber is never among them,
     /// nor is a task that has finished.
     /// Fills `into` with the fibers that could run instead of the running one, oldest first.
+    fn another_fiber_is_ready(&self) -> bool {
+        let tasks = self.tasks.borrow();
+        let ready = self.ready.borrow();
+        let state = self.wake_queue.state.lock().expect("wake queue lock");
+        ready
+            .iter()
+            .chain(state.woken.iter())
+            .any(|&task| tasks[task].future.is_some())
+    }
+
     fn ready_fibers(&self, into: &mut Vec<FiberId>) {
         into.clear();
         let tasks = self.tasks.borrow();
@@ -428,14 +438,15 @@ impl Runtime for SimCore {
     }
 
     fn should_yield(&self, fiber: FiberId) -> bool {
+        let mut decisions = self.decisions.borrow_mut();
+        if !decisions.reads_ready_fibers_at_checkpoints() {
+            // The question is asked exactly when another fiber is ready, as below.
+            return self.another_fiber_is_ready() && decisions.yield_at_checkpoint(fiber, &[]);
+        }
         // A scratch buffer: this runs at every scheduling point of every fiber.
         let mut others = self.scratch.borrow_mut();
         self.ready_fibers(&mut others);
-        !others.is_empty()
-            && self
-                .decisions
-                .borrow_mut()
-                .yield_at_checkpoint(fiber, &others)
+        !others.is_empty() && decisions.yield_at_checkpoint(fiber, &others)
     }
 
     fn next_u64(&self) -> u64 {

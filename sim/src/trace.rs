@@ -28,10 +28,19 @@ impl TraceHash {
     /// Folds a text in, with its length, so that adjacent texts cannot run together.
     pub fn text(&mut self, text: &str) {
         self.word(text.len() as u64);
-        for chunk in text.as_bytes().chunks(8) {
-            let mut bytes = [0u8; 8];
-            bytes[..chunk.len()].copy_from_slice(chunk);
-            self.word(u64::from_le_bytes(bytes));
+        // Whole words straight from the text; only the tail is padded with zeros (a copy of a
+        // variable length there costs a `memcpy` call, which showed in the search's profile).
+        let mut chunks = text.as_bytes().chunks_exact(8);
+        for chunk in &mut chunks {
+            self.word(u64::from_le_bytes(chunk.try_into().expect("8-byte chunk")));
+        }
+        let tail = chunks.remainder();
+        if !tail.is_empty() {
+            let mut word = 0u64;
+            for (index, &byte) in tail.iter().enumerate() {
+                word |= u64::from(byte) << (8 * index);
+            }
+            self.word(word);
         }
     }
 
