@@ -3,7 +3,8 @@
 //! command that produced it.
 //!
 //! - Throughput: seeds per second with 1 and 2 worker threads, one plain run per seed (what the
-//!   search does for every passing seed; failing seeds are run again, recorded).
+//!   search does for every passing seed; the search runs a failing seed a second time, to
+//!   check that it reproduces).
 //! - Bug-finding power: for each strategy, the median over disjoint windows of seeds (window w
 //!   is `w*S..(w+1)*S`) of how many seeds it takes to the first `Hang`; `>S` when a window has
 //!   none. The median is the lower one, so that it is always a measured window.

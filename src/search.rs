@@ -5,8 +5,8 @@
 //! run, and the main thread takes their results back *in seed order*, so that what is printed
 //! and written is the same for every `--jobs`.
 //!
-//! Per seed: one run (two with `--check-determinism every`); a failing run is run again with
-//! its events recorded, which gives its report and checks it reproduces (a different trace
+//! Per seed: one run (two with `--check-determinism every`), which gives the verdict and the
+//! report; a failing run is run a second time, to check that it reproduces (a different trace
 //! hash is `Nondeterminism`).
 //!
 //! Findings: one NDJSON line per failing run (`--out`), one fixture per distinct failure
@@ -85,7 +85,7 @@ pub struct SearchArgs {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeterminismCheck {
-    /// Failing runs only: they are run again with events recorded anyway, for their report.
+    /// Failing runs only: each is run a second time and the two traces compared.
     Failing,
     /// Every run (half the throughput).
     Every,
@@ -125,22 +125,23 @@ pub fn examine(
             replayable: true,
         };
     }
-    let mut recorded_spec = spec.clone();
-    recorded_spec.record_events = true;
-    let mut recorded = match guarded(|| run_one(&recorded_spec)) {
-        Ok(record) => record,
-        Err(message) => return runner_panic(&spec, &message),
-    };
-    // The search needs neither the events (they are in the report) nor a second copy of them
-    // crossing threads.
-    recorded.events = None;
-    if first.verdict == Verdict::Nondeterminism || recorded.trace_hash != first.trace_hash {
-        recorded.report = format!(
-            "NONDETERMINISM: the same run gave trace {:#018x}, then {:#018x} when recorded\n{}",
-            first.trace_hash, recorded.trace_hash, recorded.report
-        );
-        recorded.verdict = Verdict::Nondeterminism;
-        recorded.signature = "nondeterminism".into();
+    // A failing run is run again, to tell a real finding from nondeterminism. Its report is
+    // complete already: the command history comes from the watched command queue, not from a
+    // recorded trace.
+    let mut recorded = first;
+    if check == DeterminismCheck::Failing && recorded.verdict != Verdict::Nondeterminism {
+        let again = match guarded(|| run_one(&spec)) {
+            Ok(record) => record,
+            Err(message) => return runner_panic(&spec, &message),
+        };
+        if again.trace_hash != recorded.trace_hash {
+            recorded.report = format!(
+                "NONDETERMINISM: the same run gave trace {:#018x}, then {:#018x}\n{}",
+                recorded.trace_hash, again.trace_hash, recorded.report
+            );
+            recorded.verdict = Verdict::Nondeterminism;
+            recorded.signature = "nondeterminism".into();
+        }
     }
     SeedOutcome {
         verdict: recorded.verdict.clone(),

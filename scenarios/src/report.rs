@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 
 use consumer::rt::ExitKind;
 use sim::liveness::OpenObligation;
-use sim::trace::{format_virtual_time as at, TraceRecord};
-use sim::{Outcome, RunResult};
+use sim::trace::format_virtual_time as at;
+use sim::{Outcome, RunResult, WatchedOp};
 
 use crate::catalogue::{Milestone, Observations};
 use crate::invariants::Broken;
@@ -167,16 +167,7 @@ fn render_hang(
         .iter()
         .filter(|open| open.kind == "request")
         .collect();
-    let history = result
-        .events
-        .as_deref()
-        .map(CommandQueueHistory::from_events);
-    if history.is_none() {
-        let _ = writeln!(
-            out,
-            "(command history: replay this run with its events recorded to see it)"
-        );
-    }
+    let history = Some(CommandQueueHistory::from_watched(&result.watched));
     for request in requests {
         let chain = result.liveness.wait_chain(request.fiber);
         let end = chain
@@ -287,7 +278,10 @@ fn why(
     }
 }
 
-/// What happened on `command_queue`, read from a recorded run's events.
+/// The label of the runloop's command queue, whose operations every run keeps.
+pub const COMMAND_QUEUE: &str = "command_queue";
+
+/// What happened on `command_queue`, read from the run's watched operations.
 struct CommandQueueHistory {
     /// Offers: time and fiber.
     offers: Vec<(std::time::Duration, u64)>,
@@ -300,34 +294,33 @@ struct CommandQueueHistory {
 }
 
 impl CommandQueueHistory {
-    fn from_events(events: &[TraceRecord]) -> CommandQueueHistory {
+    fn from_watched(watched: &[WatchedOp]) -> CommandQueueHistory {
         let mut history = CommandQueueHistory {
             offers: vec![],
             reads: vec![],
             drains: vec![],
             names: BTreeMap::new(),
         };
-        for event in events {
-            let Some(fiber) = event.fiber else { continue };
-            if let Some(rest) = event.what.strip_prefix("started `") {
-                if let Some(name) = rest.split('`').next() {
-                    history.names.insert(fiber, name.to_string());
+        for op in watched.iter().filter(|op| op.object == COMMAND_QUEUE) {
+            history
+                .names
+                .entry(op.fiber)
+                .or_insert_with(|| op.fiber_name.clone());
+            match (op.op, op.detail) {
+                // An offer's detail is whether the queue accepted it.
+                ("queue.offer", 1) => history.offers.push((op.at, op.fiber)),
+                ("queue.take", _) => history.reads.push((op.at, op.fiber, "take")),
+                ("queue.take_all", count) => {
+                    history.reads.push((op.at, op.fiber, "take_all"));
+                    history.drains.push((op.at, op.fiber, "take_all", count));
                 }
-            } else if event.what.starts_with("queue.offer `command_queue` (1)") {
-                history.offers.push((event.at, fiber));
-            } else if event.what.starts_with("queue.take `command_queue`") {
-                history.reads.push((event.at, fiber, "take"));
-            } else {
-                for (prefix, kind) in [
-                    ("queue.take_all `command_queue` (", "take_all"),
-                    ("queue.close_and_drain `command_queue` (", "close_and_drain"),
-                ] {
-                    if let Some(count) = event.what.strip_prefix(prefix) {
-                        let count = count.trim_end_matches(')').parse().unwrap_or(0);
-                        history.reads.push((event.at, fiber, kind));
-                        history.drains.push((event.at, fiber, kind, count));
-                    }
+                ("queue.close_and_drain", count) => {
+                    history.reads.push((op.at, op.fiber, "close_and_drain"));
+                    history
+                        .drains
+                        .push((op.at, op.fiber, "close_and_drain", count));
                 }
+                _ => {}
             }
         }
         history

@@ -24,7 +24,9 @@ pub fn run_one(spec: &RunSpec) -> RunRecord {
     let sink = Arc::new(Mutex::new(Observations::default()));
     let mut config = RunConfig::new(spec.seed)
         .with_strategy(spec.strategy.clone())
-        .with_deadline(DEADLINE);
+        .with_deadline(DEADLINE)
+        // The hang report tells each stuck command's history from these operations.
+        .watching(report::COMMAND_QUEUE);
     if let Some(log) = &spec.replay {
         config = config.replaying(log.clone());
     }

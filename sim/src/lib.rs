@@ -21,7 +21,9 @@ pub mod strategy;
 pub mod trace;
 
 pub use liveness::LivenessSnapshot;
-pub use runtime::{check_determinism, quiet_simulation_panics, run, Outcome, RunConfig, RunResult};
+pub use runtime::{
+    check_determinism, quiet_simulation_panics, run, Outcome, RunConfig, RunResult, WatchedOp,
+};
 pub use strategy::{DecisionLog, SchedulingStrategy, StrategyChoice};
 
 /// Whether this build simulates (`--cfg madsim`). Without it madsim is the real runtime and

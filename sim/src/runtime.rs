@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use consumer::rt::{Event, FiberId, LocalBoxFuture, Rt, Runtime};
+use consumer::rt::{Event, FiberId, LocalBoxFuture, ObjectId, Rt, Runtime};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
@@ -47,6 +47,10 @@ pub struct RunConfig {
     pub replay: Option<DecisionLog>,
     /// Keep a structured record of every event (for reports shown to people; slower).
     pub record_events: bool,
+    /// Labels of objects whose every operation the run keeps in [`RunResult::watched`], even
+    /// when it does not record events: what a hang report needs to tell a command's history,
+    /// for the cost of a few pushes instead of the whole trace in words.
+    pub watch: Vec<&'static str>,
     /// The most fiber polls a run may take: a bound on livelock.
     pub max_steps: u64,
 }
@@ -60,6 +64,7 @@ impl RunConfig {
             strategy: StrategyChoice::default(),
             replay: None,
             record_events: false,
+            watch: Vec::new(),
             max_steps: 2_000_000,
         }
     }
@@ -87,6 +92,27 @@ impl RunConfig {
         self.record_events = true;
         self
     }
+
+    /// The same run, keeping the operations on objects labelled `label`.
+    pub fn watching(mut self, label: &'static str) -> RunConfig {
+        self.watch.push(label);
+        self
+    }
+}
+
+/// One operation on a watched object (see [`RunConfig::watch`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatchedOp {
+    /// Virtual time of the operation.
+    pub at: Duration,
+    /// The watched object's label.
+    pub object: &'static str,
+    /// The fiber that operated, and its name.
+    pub fiber: u64,
+    pub fiber_name: String,
+    /// The operation (`queue.offer`, `queue.take`...) and its op-specific detail.
+    pub op: &'static str,
+    pub detail: u64,
 }
 
 /// How a run ended.
@@ -132,6 +158,8 @@ pub struct RunResult {
     pub steps: u64,
     /// Every event, when the run was asked to record.
     pub events: Option<Vec<TraceRecord>>,
+    /// The operations on watched objects, in order (see [`RunConfig::watch`]).
+    pub watched: Vec<WatchedOp>,
 }
 
 impl RunResult {
@@ -239,6 +267,7 @@ fn executor_failure(config: &RunConfig, message: Option<String>) -> RunResult {
         elapsed: Duration::ZERO,
         steps: 0,
         events: None,
+        watched: Vec::new(),
     }
 }
 
@@ -391,6 +420,11 @@ struct Observer {
     hash: TraceHash,
     liveness: LivenessTracker,
     events: Option<Vec<TraceRecord>>,
+    /// The labels to watch, the objects found with them, and their operations so far (the
+    /// fiber names are filled in when the run ends).
+    watch: Vec<&'static str>,
+    watched_objects: Vec<(ObjectId, &'static str)>,
+    watched: Vec<WatchedOp>,
     panics: Vec<PanicRecord>,
     root: Option<FiberId>,
     root_done: bool,
@@ -476,6 +510,29 @@ impl Observer {
                 self.root = Some(fiber);
             }
             Event::FiberEnded { fiber, .. } if Some(fiber) == self.root => self.root_done = true,
+            Event::ObjectCreated { object } if !self.watch.is_empty() => {
+                if let Some(&label) = self.watch.iter().find(|&&label| *object.label == *label) {
+                    self.watched_objects.push((object.id, label));
+                }
+            }
+            Event::Op {
+                fiber,
+                object,
+                op,
+                detail,
+            } if !self.watched_objects.is_empty() => {
+                if let Some(&(_, label)) = self.watched_objects.iter().find(|(id, _)| *id == object)
+                {
+                    self.watched.push(WatchedOp {
+                        at: now,
+                        object: label,
+                        fiber: fiber.0,
+                        fiber_name: String::new(),
+                        op,
+                        detail,
+                    });
+                }
+            }
             Event::FiberPanicked { fiber, message } => self.panics.push(PanicRecord {
                 fiber: fiber.0,
                 fiber_name: self.liveness.fiber_name(fiber).to_string(),
@@ -742,6 +799,9 @@ impl Executor {
                 hash: TraceHash::default(),
                 liveness: LivenessTracker::default(),
                 events: config.record_events.then(Vec::new),
+                watch: config.watch.clone(),
+                watched_objects: Vec::new(),
+                watched: Vec::new(),
                 panics: Vec::new(),
                 root: None,
                 root_done: false,
@@ -821,6 +881,10 @@ impl Executor {
         let (decisions, replay_diverged) = self.core.decisions.borrow_mut().finish();
         let mut observer = self.core.observer.borrow_mut();
         observer.closed = true;
+        let mut watched = std::mem::take(&mut observer.watched);
+        for op in &mut watched {
+            op.fiber_name = observer.liveness.fiber_name(FiberId(op.fiber)).to_string();
+        }
         let result = RunResult {
             seed: self.config.seed,
             outcome,
@@ -832,6 +896,7 @@ impl Executor {
             elapsed: now,
             steps: self.steps,
             events: observer.events.take(),
+            watched,
         };
         // The tracker's records are in the snapshot now; what a hanging run leaves reachable
         // must not keep them alive.

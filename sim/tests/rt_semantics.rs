@@ -377,7 +377,7 @@ fn promise_completes_at_most_once() {
             for value in 0..4u32 {
                 let (p, o) = (promise.clone(), outcome.clone());
                 fibers.push(
-                    rt.fork::<(), (), _>(&format!("completer{value}"), async move {
+                    rt.fork::<(), (), _>(format!("completer{value}"), async move {
                         let won = if value % 2 == 0 {
                             p.succeed(value).await?
                         } else {
@@ -460,7 +460,7 @@ fn close_race(seed: u64, atomic: bool) -> CloseRace {
         let mut offerers = Vec::new();
         for item in 0..4u32 {
             let (q, s) = (queue.clone(), state.clone());
-            offerers.push(rt.fork::<(), (), _>(&format!("caller{item}"), async move {
+            offerers.push(rt.fork::<(), (), _>(format!("caller{item}"), async move {
                 match q.offer(item).await {
                     Ok(()) => s.lock().unwrap().accepted.push(item),
                     Err(QueueError::Closed("runloop crashed")) => {

@@ -26,7 +26,7 @@ async fn busy_workload(rt: Rt) {
     for worker in 0..3 {
         let (rt2, queue2) = (rt.clone(), queue.clone());
         workers.push(
-            rt.fork::<u64, (), _>(&format!("consumer{worker}"), async move {
+            rt.fork::<u64, (), _>(format!("consumer{worker}"), async move {
                 let mut sum = 0;
                 while let Ok(item) = queue2.take().await {
                     sum += item;
@@ -257,7 +257,7 @@ async fn gated_rounds(rt: Rt, actions: ActionLog) {
     for worker in 0..WORKERS {
         let (gates, acks, actions) = (gates.clone(), acks.clone(), actions.clone());
         workers.push(
-            rt.fork::<(), (), _>(&format!("worker{worker}"), async move {
+            rt.fork::<(), (), _>(format!("worker{worker}"), async move {
                 for (round, gate) in gates.iter().enumerate() {
                     let _ = gate.wait().await;
                     actions.lock().expect("actions lock").push((round, worker));
