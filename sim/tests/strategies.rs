@@ -256,16 +256,14 @@ async fn gated_rounds(rt: Rt, actions: ActionLog) {
     let mut workers = Vec::new();
     for worker in 0..WORKERS {
         let (gates, acks, actions) = (gates.clone(), acks.clone(), actions.clone());
-        workers.push(
-            rt.fork::<(), (), _>(format!("worker{worker}"), async move {
-                for (round, gate) in gates.iter().enumerate() {
-                    let _ = gate.wait().await;
-                    actions.lock().expect("actions lock").push((round, worker));
-                    acks.offer(worker).await.expect("the queue is open");
-                }
-                Ok(())
-            }),
-        );
+        workers.push(rt.fork::<(), (), _>(format!("worker{worker}"), async move {
+            for (round, gate) in gates.iter().enumerate() {
+                let _ = gate.wait().await;
+                actions.lock().expect("actions lock").push((round, worker));
+                acks.offer(worker).await.expect("the queue is open");
+            }
+            Ok(())
+        }));
     }
     for gate in &gates {
         gate.succeed(()).await.expect("the root is not interrupted");

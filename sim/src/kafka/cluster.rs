@@ -78,6 +78,9 @@ struct ClusterInner {
 #[derive(Default)]
 struct ClusterState {
     topics: BTreeMap<Rc<str>, Vec<Vec<StoredRecord>>>,
+    /// Partitions per topic, kept up to date by `create_topic` (the only place topics change):
+    /// the coordinator needs it at every poll.
+    partition_counts: Rc<BTreeMap<Rc<str>, i32>>,
     timeline: BTreeMap<(Duration, u64), TimelineEvent>,
     next_event_seq: u64,
     producers: Vec<ProducerSpec>,
@@ -220,6 +223,8 @@ impl FakeCluster {
             while logs.len() < partitions as usize {
                 logs.push(Vec::new());
             }
+            let count = logs.len() as i32;
+            Rc::make_mut(&mut state.partition_counts).insert(Rc::from(name), count);
             if grew {
                 // Members reading the topic see new partitions: Kafka's metadata change rejoin.
                 let now = self.inner.rt.now();
@@ -533,10 +538,12 @@ impl FakeCluster {
         let now = self.inner.rt.now();
         let mut state = self.inner.state.borrow_mut();
         let partitions = state.partition_counts();
-        let group = state
-            .groups
-            .entry(Rc::from(group))
-            .or_insert_with(|| Group::new(Rc::from(group), protocol));
+        if !state.groups.contains_key(group) {
+            state
+                .groups
+                .insert(Rc::from(group), Group::new(Rc::from(group), protocol));
+        }
+        let group = state.groups.get_mut(group).expect("the group exists now");
         f(group, now, &partitions)
     }
 
@@ -688,11 +695,8 @@ impl FakeCluster {
 }
 
 impl ClusterState {
-    fn partition_counts(&self) -> BTreeMap<Rc<str>, i32> {
-        self.topics
-            .iter()
-            .map(|(topic, logs)| (topic.clone(), logs.len() as i32))
-            .collect()
+    fn partition_counts(&self) -> Rc<BTreeMap<Rc<str>, i32>> {
+        self.partition_counts.clone()
     }
 
     fn log_len(&self, partition: &TopicPartition) -> i64 {
