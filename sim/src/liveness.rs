@@ -84,7 +84,7 @@ impl LivenessTracker {
                     "fiber ids are dense"
                 );
                 self.fibers.push(FiberRecord {
-                    name: name.into(),
+                    name: name.clone(),
                     parent,
                     object,
                     daemon,

@@ -380,7 +380,7 @@ struct SimCore {
     /// Virtual time, read from madsim once per executor poll: madsim's clock only moves between
     /// its task runs, and the whole run is one madsim task, so it cannot change during a poll.
     now: Cell<Duration>,
-    /// Reused by `should_yield`, which runs at every scheduling point.
+    /// Reused by `should_yield` and the executor's picks, which run at every scheduling point.
     scratch: RefCell<Vec<FiberId>>,
 }
 
@@ -848,8 +848,9 @@ impl Executor {
             0 => None,
             1 => ready.pop_front(),
             _ => {
-                let candidates: Vec<FiberId> =
-                    ready.iter().map(|&task| tasks[task].fiber).collect();
+                let mut candidates = self.core.scratch.borrow_mut();
+                candidates.clear();
+                candidates.extend(ready.iter().map(|&task| tasks[task].fiber));
                 let index = self.core.decisions.borrow_mut().pick_next(&candidates);
                 ready.remove(index)
             }

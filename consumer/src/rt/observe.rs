@@ -31,7 +31,7 @@ pub enum Event<'a> {
     FiberStarted {
         fiber: FiberId,
         parent: Option<FiberId>,
-        name: &'a str,
+        name: &'a Rc<str>,
         object: ObjectId,
         interruptible: bool,
         daemon: bool,
