@@ -173,6 +173,16 @@ fn run_exits_1_on_a_hang_and_0_on_a_pass() {
     assert_eq!(status, 1, "{stdout}");
     assert!(stdout.starts_with("verdict: hang\n"), "{stdout}");
     assert!(stdout.contains("why: "), "{stdout}");
+    // The stuck command's history, from the run's watched command queue.
+    assert!(
+        stdout.contains("history of `RemoveSubscription#"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("offered to command_queue at "), "{stdout}");
+    assert!(
+        stdout.contains("never dequeued: nothing read command_queue after it was offered"),
+        "{stdout}"
+    );
     let (status, stdout, _) = hangsim(&[
         "run",
         "--scenario",
@@ -639,5 +649,25 @@ fn a_tiny_bench_prints_its_table() {
             .parse::<u64>()
             .is_ok(),
         "{master}"
+    );
+}
+
+/// The report of check-offer-drain's narrow window (a committed fixture found by `pct:3`) names
+/// the drain the command came after.
+#[test]
+fn replay_report_tells_the_drain_a_command_missed() {
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/auth-crash.check-offer-drain.pct-3.hang-removesubscription-n-promise-remove-975cc3da.toml"
+    );
+    let (status, stdout, _) = hangsim(&["replay", fixture]);
+    assert_eq!(status, 0, "{stdout}");
+    assert!(
+        stdout.contains("drain: take_all of command_queue at 3.209000s by fiber#5 took 0"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("after the runloop ended (3.209000s) and after the last drain (3.209000s)"),
+        "{stdout}"
     );
 }

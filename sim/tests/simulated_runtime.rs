@@ -271,3 +271,36 @@ fn recorded_run_keeps_readable_events() {
         "recording does not change the run"
     );
 }
+
+/// A watched object's operations are kept, in order, with the fiber that made each; other
+/// objects' are not, and a run that watches nothing keeps nothing. The trace is the same either
+/// way: watching is bookkeeping, not behaviour.
+#[test]
+fn watched_objects_keep_their_operations_in_order() {
+    assert!(sim::SIMULATED, "needs --cfg madsim");
+    let plain = run(&RunConfig::new(7), busy_workload);
+    assert!(plain.watched.is_empty());
+    let watched = run(&RunConfig::new(7).watching("work_queue"), busy_workload);
+    assert_eq!(watched.trace_hash, plain.trace_hash);
+    let ops = &watched.watched;
+    assert!(ops.iter().all(|op| op.object == "work_queue"));
+    assert!(ops.windows(2).all(|pair| pair[0].at <= pair[1].at));
+    let offers: Vec<_> = ops.iter().filter(|op| op.op == "queue.offer").collect();
+    assert_eq!(offers.len(), 30, "the main fiber offers 30 items");
+    assert!(offers
+        .iter()
+        .all(|op| op.fiber_name == "main" && op.detail == 1));
+    let takers: BTreeSet<&str> = ops
+        .iter()
+        .filter(|op| op.op == "queue.take")
+        .map(|op| op.fiber_name.as_str())
+        .collect();
+    assert_eq!(
+        takers,
+        BTreeSet::from(["consumer0", "consumer1", "consumer2"])
+    );
+    let shutdowns: Vec<_> = ops.iter().filter(|op| op.op == "queue.shutdown").collect();
+    assert_eq!(shutdowns.len(), 1);
+    assert_eq!(shutdowns[0].fiber_name, "main");
+    assert!(shutdowns[0].at >= offers[29].at);
+}
