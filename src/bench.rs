@@ -4,7 +4,9 @@
 //!
 //! - Throughput: seeds per second with 1 and 2 worker threads, one plain run per seed (what the
 //!   search does for every passing seed; the search runs a failing seed a second time, to
-//!   check that it reproduces).
+//!   check that it reproduces). Measured `--throughput-repeats` times per job count,
+//!   alternately; the table shows the medians, and the median of the ratios of adjacent
+//!   pairs, because a shared machine's load comes in bursts longer than one measurement.
 //! - Bug-finding power: for each strategy, the median over disjoint windows of seeds (window w
 //!   is `w*S..(w+1)*S`) of how many seeds it takes to the first `Hang`; `>S` when a window has
 //!   none. The median is the lower one, so that it is always a measured window.
@@ -38,6 +40,10 @@ pub struct BenchArgs {
     /// Seeds per throughput measurement.
     #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub throughput_seeds: u64,
+    /// Throughput measurements per job count, taken alternately (1 job, 2 jobs, 1 job...); the
+    /// table shows medians, so that a burst of load on a shared machine moves no figure.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub throughput_repeats: u64,
     /// Disjoint seed windows for seeds-to-first-hang.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub windows: u64,
@@ -58,8 +64,10 @@ pub struct BenchArgs {
 /// One protocol's row.
 struct Row {
     protocol: ShutdownProtocol,
+    /// Medians of the measurements with 1 and 2 jobs, and of the ratios of adjacent pairs.
     one_job: f64,
     two_jobs: f64,
+    speedup: f64,
     /// Per strategy: the median seeds to the first hang, `None` for more than a window.
     to_first_hang: Vec<Option<u64>>,
     memory_first_kib: Option<u64>,
@@ -89,8 +97,9 @@ pub fn bench(bench_args: BenchArgs) -> ExitCode {
         bench_args.strategies.clone()
     };
     println!(
-        "bench: {} ({} seeds per throughput figure; seeds to the first hang: median over {} windows of {} seeds; memory after {} and {} seeds)",
+        "bench: {} (throughput: median of {} measurements of {} seeds per job count; seeds to the first hang: median over {} windows of {} seeds; memory after {} and {} seeds)",
         bench_args.scenario,
+        bench_args.throughput_repeats,
         bench_args.throughput_seeds,
         bench_args.windows,
         bench_args.window_size,
@@ -100,8 +109,14 @@ pub fn bench(bench_args: BenchArgs) -> ExitCode {
     let mut rows = Vec::with_capacity(protocols.len());
     for protocol in protocols {
         let template = RunSpec::new(bench_args.scenario, protocol, 0);
-        let one_job = throughput(&template, bench_args.throughput_seeds, 1);
-        let two_jobs = throughput(&template, bench_args.throughput_seeds, 2);
+        let (mut one_job, mut two_jobs, mut speedup) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..bench_args.throughput_repeats {
+            let one = throughput(&template, bench_args.throughput_seeds, 1);
+            let two = throughput(&template, bench_args.throughput_seeds, 2);
+            one_job.push(one);
+            two_jobs.push(two);
+            speedup.push(two / one.max(1e-9));
+        }
         let to_first_hang = strategies
             .iter()
             .map(|strategy| {
@@ -127,8 +142,9 @@ pub fn bench(bench_args: BenchArgs) -> ExitCode {
             memory(&template, bench_args.memory_first, bench_args.memory_seeds);
         let row = Row {
             protocol,
-            one_job,
-            two_jobs,
+            one_job: median(one_job),
+            two_jobs: median(two_jobs),
+            speedup: median(speedup),
             to_first_hang,
             memory_first_kib,
             memory_last_kib,
@@ -239,6 +255,12 @@ fn mib(kib: Option<u64>) -> String {
     }
 }
 
+/// The median of `values` (the lower middle one of an even count, so always a measured value).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[(values.len() - 1) / 2]
+}
+
 fn print_table(bench_args: &BenchArgs, strategies: &[StrategyChoice], rows: &[Row]) {
     let mut header = vec![
         "protocol".to_string(),
@@ -256,7 +278,7 @@ fn print_table(bench_args: &BenchArgs, strategies: &[StrategyChoice], rows: &[Ro
             row.protocol.name().to_string(),
             format!("{:.0}", row.one_job),
             format!("{:.0}", row.two_jobs),
-            format!("{:.2}", row.two_jobs / row.one_job.max(1e-9)),
+            format!("{:.2}", row.speedup),
         ];
         cells.extend(row.to_first_hang.iter().map(|seeds| match seeds {
             Some(seeds) => seeds.to_string(),

@@ -612,6 +612,8 @@ fn a_tiny_bench_prints_its_table() {
         "closed-queue",
         "--throughput-seeds",
         "20",
+        "--throughput-repeats",
+        "1",
         "--windows",
         "3",
         "--window-size",
