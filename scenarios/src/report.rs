@@ -167,57 +167,55 @@ fn render_hang(
         .iter()
         .filter(|open| open.kind == "request")
         .collect();
-    let history = Some(CommandQueueHistory::from_watched(&result.watched));
+    let history = CommandQueueHistory::from_watched(&result.watched);
     for request in requests {
         let chain = result.liveness.wait_chain(request.fiber);
         let end = chain
             .last()
             .map(|waiting| waiting.waits_on.object.clone())
             .unwrap_or_default();
-        let offered = history.as_ref().and_then(|h| h.offer_of(request));
-        if let Some(history) = &history {
-            let _ = writeln!(out, "history of `{}`:", request.label);
-            let _ = writeln!(
-                out,
-                "  requested at {} by fiber#{} ({})",
-                at(request.opened_at),
-                request.fiber,
-                request.fiber_name
-            );
-            match offered {
-                Some((time, fiber)) => {
-                    let _ = writeln!(
-                        out,
-                        "  offered to command_queue at {} by fiber#{fiber}",
-                        at(time)
-                    );
-                    match history.take_after(time) {
-                        Some((taken, by, kind)) => {
-                            let _ = writeln!(
-                                out,
-                                "  the queue was next read at {} by fiber#{by} ({kind})",
-                                at(taken)
-                            );
-                        }
-                        None => {
-                            let _ = writeln!(
-                                out,
-                                "  never dequeued: nothing read command_queue after it was offered"
-                            );
-                        }
-                    }
-                }
-                None => {
-                    let _ = writeln!(out, "  never offered to command_queue");
-                }
-            }
-            for (time, by, kind, count) in &history.drains {
+        let offered = history.offer_of(request);
+        let _ = writeln!(out, "history of `{}`:", request.label);
+        let _ = writeln!(
+            out,
+            "  requested at {} by fiber#{} ({})",
+            at(request.opened_at),
+            request.fiber,
+            request.fiber_name
+        );
+        match offered {
+            Some((time, fiber)) => {
                 let _ = writeln!(
                     out,
-                    "  drain: {kind} of command_queue at {} by fiber#{by} took {count}",
-                    at(*time)
+                    "  offered to command_queue at {} by fiber#{fiber}",
+                    at(time)
                 );
+                match history.take_after(time) {
+                    Some((taken, by, kind)) => {
+                        let _ = writeln!(
+                            out,
+                            "  the queue was next read at {} by fiber#{by} ({kind})",
+                            at(taken)
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(
+                            out,
+                            "  never dequeued: nothing read command_queue after it was offered"
+                        );
+                    }
+                }
             }
+            None => {
+                let _ = writeln!(out, "  never offered to command_queue");
+            }
+        }
+        for (time, by, kind, count) in &history.drains {
+            let _ = writeln!(
+                out,
+                "  drain: {kind} of command_queue at {} by fiber#{by} took {count}",
+                at(*time)
+            );
         }
         let _ = writeln!(
             out,
@@ -227,7 +225,7 @@ fn render_hang(
                 &end,
                 offered.map(|(time, _)| time),
                 runloop_exit,
-                history.as_ref()
+                &history
             )
         );
     }
@@ -238,7 +236,7 @@ fn why(
     end: &str,
     offered: Option<std::time::Duration>,
     runloop_exit: Option<(std::time::Duration, ExitKind)>,
-    history: Option<&CommandQueueHistory>,
+    history: &CommandQueueHistory,
 ) -> String {
     let command = &request.label;
     if end == "promise:runloop_done" {
@@ -248,7 +246,7 @@ fn why(
              which closes only after this caller returns"
         );
     }
-    let last_drain = history.and_then(|h| h.drains.last().map(|(time, ..)| *time));
+    let last_drain = history.drains.last().map(|(time, ..)| *time);
     match (offered, runloop_exit, last_drain) {
         (Some(offered), Some((exited, _)), Some(drained)) if offered >= drained => format!(
             "{command} was offered at {}, after the runloop ended ({}) and after the last drain ({}); \

@@ -385,12 +385,8 @@ struct SimCore {
 }
 
 impl SimCore {
-    /// The fibers that could run instead of the running one, oldest first, in the order the
-    /// executor would queue them (ready, then woken since it last looked). Strategies that rank
-    /// fibers (PCT) need them to answer whether the running fiber gives way. The running task's
-    /// future is out of its slot while it is polled, so the running fiber is never among them,
-    /// nor is a task that has finished.
-    /// Fills `into` with the fibers that could run instead of the running one, oldest first.
+    /// Whether a fiber other than the running one could run now: what `should_yield` needs to
+    /// know for strategies that do not read the list (see [`SimCore::ready_fibers`]).
     fn another_fiber_is_ready(&self) -> bool {
         let tasks = self.tasks.borrow();
         let ready = self.ready.borrow();
@@ -401,6 +397,11 @@ impl SimCore {
             .any(|&task| tasks[task].future.is_some())
     }
 
+    /// Fills `into` with the fibers that could run instead of the running one, oldest first, in
+    /// the order the executor would queue them (ready, then woken since it last looked).
+    /// Strategies that rank fibers (PCT) need them to answer whether the running fiber gives
+    /// way. The running task's future is out of its slot while it is polled, so the running
+    /// fiber is never among them, nor is a task that has finished.
     fn ready_fibers(&self, into: &mut Vec<FiberId>) {
         into.clear();
         let tasks = self.tasks.borrow();
