@@ -156,16 +156,18 @@ pub fn bench(bench_args: BenchArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn throughput(template: &RunSpec, seeds: u64, jobs: u32) -> f64 {
-    let plan = SeedPlan::new(
-        SeedRange {
-            start: 0,
-            end: seeds,
-        },
-        Shard::WHOLE,
-    );
-    let started = Instant::now();
-    let ran = in_seed_order(
+/// Runs the seeds `start..end` of `template` on `jobs` threads, one plain run each, and hands
+/// each verdict to `emit` in seed order, with the seed's index in the range. Returns how many
+/// seeds were handed over (`emit` may stop early).
+fn verdicts_in_order(
+    template: &RunSpec,
+    start: u64,
+    end: u64,
+    jobs: u32,
+    mut emit: impl FnMut(u64, Verdict) -> Flow,
+) -> u64 {
+    let plan = SeedPlan::new(SeedRange { start, end }, Shard::WHOLE);
+    in_seed_order(
         plan,
         0,
         plan.len,
@@ -175,76 +177,41 @@ fn throughput(template: &RunSpec, seeds: u64, jobs: u32) -> f64 {
                 seed,
                 ..template.clone()
             };
-            run_one(&spec).verdict.is_failure()
+            run_one(&spec).verdict
         },
-        |_, _, _| Flow::Continue,
-    );
+        |index, _, verdict| emit(index, verdict),
+    )
+}
+
+fn throughput(template: &RunSpec, seeds: u64, jobs: u32) -> f64 {
+    let started = Instant::now();
+    let ran = verdicts_in_order(template, 0, seeds, jobs, |_, _| Flow::Continue);
     ran as f64 / started.elapsed().as_secs_f64().max(1e-9)
 }
 
 /// How many seeds from `start` it takes to the first hang, within `size` seeds.
 fn seeds_to_first_hang(template: &RunSpec, start: u64, size: u64, jobs: u32) -> Option<u64> {
-    let plan = SeedPlan::new(
-        SeedRange {
-            start,
-            end: start + size,
-        },
-        Shard::WHOLE,
-    );
     let mut first = None;
-    in_seed_order(
-        plan,
-        0,
-        plan.len,
-        jobs,
-        |seed| {
-            let spec = RunSpec {
-                seed,
-                ..template.clone()
-            };
-            run_one(&spec).verdict == Verdict::Hang
-        },
-        |index, _, hung| {
-            if hung {
-                first = Some(index + 1);
-                Flow::Stop
-            } else {
-                Flow::Continue
-            }
-        },
-    );
+    verdicts_in_order(template, start, start + size, jobs, |index, verdict| {
+        if verdict == Verdict::Hang {
+            first = Some(index + 1);
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    });
     first
 }
 
 /// Resident memory after the first `first` seeds and after `last`, one thread.
 fn memory(template: &RunSpec, first: u64, last: u64) -> (Option<u64>, Option<u64>) {
-    let plan = SeedPlan::new(
-        SeedRange {
-            start: 0,
-            end: last,
-        },
-        Shard::WHOLE,
-    );
     let mut at_first = None;
-    in_seed_order(
-        plan,
-        0,
-        plan.len,
-        1,
-        |seed| {
-            let spec = RunSpec {
-                seed,
-                ..template.clone()
-            };
-            run_one(&spec).verdict.is_failure()
-        },
-        |index, _, _| {
-            if index + 1 == first {
-                at_first = sim::memory::resident_kib();
-            }
-            Flow::Continue
-        },
-    );
+    verdicts_in_order(template, 0, last, 1, |index, _| {
+        if index + 1 == first {
+            at_first = sim::memory::resident_kib();
+        }
+        Flow::Continue
+    });
     (at_first, sim::memory::resident_kib())
 }
 

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::Args;
+
 use consumer::ShutdownProtocol;
 use scenarios::fixture::{read_fixture, replay_fixture, write_fixture, Fixture, Provenance};
 use scenarios::{run_one, RunRecord, RunSpec, ScenarioName};
@@ -28,14 +30,26 @@ pub fn list() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// What `hangsim run` was asked.
+/// What `hangsim run` takes.
+#[derive(Args, Clone, Debug)]
 pub struct RunArgs {
+    #[arg(long, value_parser = args::scenario)]
     pub scenario: ScenarioName,
+    #[arg(long, value_parser = args::protocol)]
     pub protocol: ShutdownProtocol,
+    #[arg(long)]
     pub seed: u64,
+    /// The scheduling strategy (`hangsim list` names them).
+    #[arg(long, value_parser = args::strategy, default_value = "yields")]
     pub strategy: StrategyChoice,
+    /// Print every event of the run, stamped with virtual time.
+    #[arg(long)]
     pub trace: bool,
+    /// Keep the run as a fixture in this file (written atomically), whatever its verdict.
+    #[arg(long, value_name = "FILE")]
     pub write_fixture: Option<PathBuf>,
+    /// The date the fixture records as its provenance (default: today, UTC).
+    #[arg(long)]
     pub date: Option<String>,
 }
 

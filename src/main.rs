@@ -16,9 +16,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use consumer::ShutdownProtocol;
-use scenarios::ScenarioName;
-use sim::StrategyChoice;
 
 // Every run allocates thousands of small, short-lived objects (fibers, promises, futures); glibc's
 // allocator spent a quarter of the search's time on them.
@@ -46,26 +43,7 @@ enum Command {
     List,
     /// Runs one seed, with every event recorded; prints the verdict and the report. Exits 0 on
     /// pass, 1 on any other verdict.
-    Run {
-        #[arg(long, value_parser = args::scenario)]
-        scenario: ScenarioName,
-        #[arg(long, value_parser = args::protocol)]
-        protocol: ShutdownProtocol,
-        #[arg(long)]
-        seed: u64,
-        /// The scheduling strategy (`hangsim list` names them).
-        #[arg(long, value_parser = args::strategy, default_value = "yields")]
-        strategy: StrategyChoice,
-        /// Print every event of the run, stamped with virtual time.
-        #[arg(long)]
-        trace: bool,
-        /// Keep the run as a fixture in this file (written atomically), whatever its verdict.
-        #[arg(long, value_name = "FILE")]
-        write_fixture: Option<PathBuf>,
-        /// The date the fixture records as its provenance (default: today, UTC).
-        #[arg(long)]
-        date: Option<String>,
-    },
+    Run(commands::RunArgs),
     /// Searches a range of seeds; prints the report of the first run of each failure shape, and
     /// last a summary line. Exits 0 when no run failed, 1 when one did.
     Search(search::SearchArgs),
@@ -142,23 +120,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::List => commands::list(),
-        Command::Run {
-            scenario,
-            protocol,
-            seed,
-            strategy,
-            trace,
-            write_fixture,
-            date,
-        } => commands::run(commands::RunArgs {
-            scenario,
-            protocol,
-            seed,
-            strategy,
-            trace,
-            write_fixture,
-            date,
-        }),
+        Command::Run(run_args) => commands::run(run_args),
         Command::Search(search_args) => search::search(search_args),
         Command::Replay { files } => commands::replay(&files),
         Command::Bench(bench_args) => bench::bench(bench_args),
