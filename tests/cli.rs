@@ -15,20 +15,26 @@ fn hangsim(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Asserts that `output` contains every one of `parts`, showing the whole output if not.
+fn assert_mentions(output: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(output.contains(part), "missing {part:?} in:\n{output}");
+    }
+}
+
 /// `demo` finds the miniature hang, explains it, and exits 1 because a run hung.
 #[test]
 fn demo_finds_and_explains_the_hang() {
     let (status, stdout, _) = hangsim(&["demo", "--seeds", "20"]);
     assert_eq!(status, 1, "{stdout}");
-    assert!(stdout.contains("HANG"), "{stdout}");
-    assert!(
-        stdout.contains("waits on promise `promise:RemoveSubscription#1`"),
-        "{stdout}"
-    );
-    assert!(stdout.contains("uninterruptible"), "{stdout}");
-    assert!(
-        stdout.contains("why: RemoveSubscription was offered at"),
-        "{stdout}"
+    assert_mentions(
+        &stdout,
+        &[
+            "HANG",
+            "waits on promise `promise:RemoveSubscription#1`",
+            "uninterruptible",
+            "why: RemoveSubscription was offered at",
+        ],
     );
     assert!(
         stdout
@@ -172,16 +178,15 @@ fn run_exits_1_on_a_hang_and_0_on_a_pass() {
     ]);
     assert_eq!(status, 1, "{stdout}");
     assert!(stdout.starts_with("verdict: hang\n"), "{stdout}");
-    assert!(stdout.contains("why: "), "{stdout}");
-    // The stuck command's history, from the run's watched command queue.
-    assert!(
-        stdout.contains("history of `RemoveSubscription#"),
-        "{stdout}"
-    );
-    assert!(stdout.contains("offered to command_queue at "), "{stdout}");
-    assert!(
-        stdout.contains("never dequeued: nothing read command_queue after it was offered"),
-        "{stdout}"
+    assert_mentions(
+        &stdout,
+        &[
+            "why: ",
+            // The stuck command's history, from the run's watched command queue.
+            "history of `RemoveSubscription#",
+            "offered to command_queue at ",
+            "never dequeued: nothing read command_queue after it was offered",
+        ],
     );
     let (status, stdout, _) = hangsim(&[
         "run",
@@ -664,12 +669,11 @@ fn replay_report_tells_the_drain_a_command_missed() {
     );
     let (status, stdout, _) = hangsim(&["replay", fixture]);
     assert_eq!(status, 0, "{stdout}");
-    assert!(
-        stdout.contains("drain: take_all of command_queue at 3.209000s by fiber#5 took 0"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("after the runloop ended (3.209000s) and after the last drain (3.209000s)"),
-        "{stdout}"
+    assert_mentions(
+        &stdout,
+        &[
+            "drain: take_all of command_queue at 3.209000s by fiber#5 took 0",
+            "after the runloop ended (3.209000s) and after the last drain (3.209000s)",
+        ],
     );
 }
