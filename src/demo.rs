@@ -32,7 +32,7 @@ struct Story {
 
 /// Offers a command with a reply promise and waits for the reply (zio-kafka's `Master`).
 async fn offer_and_await(rt: &Rt, queue: &Queue<Command>, name: &str) -> Result<(), Cause<String>> {
-    let call = rt.obligation("request", name);
+    let call = rt.obligation(consumer::rt::ObligationKind::Request, name);
     let reply = Promise::new(rt, format!("promise:{name}"));
     queue
         .offer(Command::Request {

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use std::rc::Rc;
 use std::time::Duration;
 
-use consumer::rt::{Event, ExitKind, FiberId, ObjectId, ObjectRef};
+use consumer::rt::{Event, ExitKind, FiberId, ObjectId, ObjectRef, ObligationKind};
 
 use crate::trace::format_virtual_time;
 
@@ -39,7 +39,7 @@ struct WaitRecord {
 
 #[derive(Clone, Debug)]
 struct ObligationRecord {
-    kind: &'static str,
+    kind: ObligationKind,
     label: Rc<str>,
     fiber: FiberId,
     opened_at: Duration,
@@ -274,8 +274,8 @@ pub struct Wait {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpenObligation {
     pub id: u64,
-    /// What kind of obligation: `request`, `user call`...
-    pub kind: &'static str,
+    /// What kind of obligation: a request, a user call...
+    pub kind: ObligationKind,
     pub label: String,
     /// The fiber that opened it, and its name.
     pub fiber: u64,

@@ -1,5 +1,5 @@
-//! Traces: a stable hash of everything a run did, optional structured records, and `tracing`
-//! output stamped with virtual time.
+//! Traces: a stable hash of everything a run did, optional structured records, and virtual time
+//! in words.
 //!
 //! The hash folds every runtime event (with its virtual timestamp) in order. Its mixing function
 //! is written here rather than taken from `std`, whose `DefaultHasher` may change between Rust
@@ -75,32 +75,6 @@ impl fmt::Display for TraceRecord {
 /// Virtual time as people read it: `1.250000s`.
 pub fn format_virtual_time(at: Duration) -> String {
     format!("{}.{:06}s", at.as_secs(), at.subsec_micros())
-}
-
-/// A `tracing-subscriber` timer that prints madsim's virtual time instead of the wall clock.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct VirtualTime;
-
-impl tracing_subscriber::fmt::time::FormatTime for VirtualTime {
-    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> fmt::Result {
-        match madsim::time::TimeHandle::try_current() {
-            Some(handle) => write!(w, "{}", format_virtual_time(handle.elapsed())),
-            None => write!(w, "{:>9}", "-"),
-        }
-    }
-}
-
-/// Installs a `tracing` subscriber on stderr, stamped with virtual time, for this thread's
-/// runs. Events of the runtime layer are at level TRACE under the target `hangsim::rt`.
-/// Returns a guard: the subscriber is active until it is dropped.
-pub fn trace_to_stderr() -> tracing::subscriber::DefaultGuard {
-    let subscriber = tracing_subscriber::fmt()
-        .with_timer(VirtualTime)
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .finish();
-    tracing::subscriber::set_default(subscriber)
 }
 
 #[cfg(test)]

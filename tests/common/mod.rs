@@ -104,7 +104,7 @@ where
         let client = cluster.client(client_config);
         let diagnostics = Diagnostics::new(&rt);
         let (rt2, client2) = (rt.clone(), client.clone());
-        let call = rt.obligation("user call", "spec body");
+        let call = rt.obligation(consumer::rt::ObligationKind::UserCall, "spec body");
         let exit = rt
             .scoped("consumer_scope", move |scope| async move {
                 let as_client: Rc<dyn KafkaClient> = client2.clone();

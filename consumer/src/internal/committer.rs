@@ -75,7 +75,7 @@ impl Committer {
         let number = label::decimal(number, &mut digits);
         let obligation = inner
             .rt
-            .obligation("commit", label::join(&["Commit#", number]));
+            .obligation(crate::rt::ObligationKind::Commit, label::join(&["Commit#", number]));
         let reply: Promise<(), ConsumerError> =
             Promise::new(&inner.rt, label::join(&["promise:Commit#", number]));
         inner

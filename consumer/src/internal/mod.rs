@@ -22,6 +22,7 @@ pub mod committer;
 pub mod consumer;
 pub mod diagnostics;
 pub mod error;
+pub mod labels;
 pub mod partition_stream;
 pub mod protocol;
 pub mod rebalance;

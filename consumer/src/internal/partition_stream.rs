@@ -151,8 +151,9 @@ impl PartitionStreamControl {
         if self.inner.has_ended.get().await? {
             return Err(Cause::Die(
                 format!(
-                    "Partition stream {} has already ended, cannot offer more records",
-                    self.inner.tp
+                    "Partition stream {} {}",
+                    self.inner.tp,
+                    super::labels::RECORDS_AFTER_END
                 )
                 .into(),
             ));

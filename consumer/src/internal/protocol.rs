@@ -209,8 +209,8 @@ impl RequestChannel {
         make_command: impl FnOnce(Reply) -> RunloopCommand + 'static,
     ) -> Exit<(), ConsumerError> {
         let rt = &self.rt;
-        let obligation = rt.obligation("request", name);
-        let reply: Reply = Promise::new(rt, format!("promise:{name}"));
+        let obligation = rt.obligation(crate::rt::ObligationKind::Request, name);
+        let reply: Reply = Promise::new(rt, super::labels::promise_label(name));
         let command = make_command(reply.clone());
         let result = match self.protocol {
             ShutdownProtocol::Master | ShutdownProtocol::ClosedQueue => {

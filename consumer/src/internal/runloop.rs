@@ -111,8 +111,8 @@ impl Runloop {
         let channel = RequestChannel {
             rt: rt.clone(),
             protocol: settings.protocol,
-            command_queue: Queue::new(rt, "command_queue"),
-            runloop_done: Promise::new(rt, "promise:runloop_done"),
+            command_queue: Queue::new(rt, super::labels::COMMAND_QUEUE),
+            runloop_done: Promise::new(rt, super::labels::RUNLOOP_DONE),
         };
         let committer = Committer::new(
             rt,

@@ -46,7 +46,7 @@ use std::time::Duration;
 pub use cause::{Cause, Exit, ExitKind, Interrupted};
 pub use fiber::{Fiber, FiberId};
 pub use hub::{Hub, HubSubscription};
-pub use observe::{Event, ObjectId, ObjectRef, Obligation, ObligationId};
+pub use observe::{Event, ObjectId, ObjectRef, Obligation, ObligationId, ObligationKind};
 pub use promise::Promise;
 pub use queue::{Queue, QueueError};
 pub use reference::Ref;
@@ -225,7 +225,7 @@ impl Rt {
     /// Opens a liveness obligation held by the current fiber: something that must finish (a
     /// request awaiting its reply, a user-facing call). It closes when the guard is closed or
     /// dropped; one still open at the end of a run is a hang.
-    pub fn obligation(&self, kind: &'static str, label: impl Into<Rc<str>>) -> Obligation {
+    pub fn obligation(&self, kind: ObligationKind, label: impl Into<Rc<str>>) -> Obligation {
         let id = ObligationId(self.core.next_obligation.get());
         self.core.next_obligation.set(id.0 + 1);
         let label = label.into();

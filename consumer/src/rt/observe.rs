@@ -18,6 +18,36 @@ pub struct ObjectRef {
     pub label: Rc<str>,
 }
 
+/// What kind of thing an obligation is: every kind a run may leave open is named here, so that
+/// reports and verdicts match on it instead of on text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ObligationKind {
+    /// A command offered to the runloop, awaiting its reply (`offer_and_await`).
+    Request,
+    /// A call the user made and that must return (`consume_with`, closing a scope).
+    UserCall,
+    /// A commit awaiting its callback.
+    Commit,
+}
+
+impl ObligationKind {
+    /// The kind in words, as reports print it and the trace hash folds it (so it must never
+    /// change: fixtures pin trace hashes).
+    pub fn name(self) -> &'static str {
+        match self {
+            ObligationKind::Request => "request",
+            ObligationKind::UserCall => "user call",
+            ObligationKind::Commit => "commit",
+        }
+    }
+}
+
+impl std::fmt::Display for ObligationKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The id of a liveness obligation, unique within one run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ObligationId(pub u64);
@@ -63,7 +93,7 @@ pub enum Event<'a> {
     ObligationOpened {
         obligation: ObligationId,
         fiber: FiberId,
-        kind: &'static str,
+        kind: ObligationKind,
         label: &'a str,
     },
     /// A liveness obligation was met.

@@ -22,6 +22,25 @@ use std::task::Poll;
 use super::fiber::{Blocking, WaiterList};
 use super::{FiberId, Interrupted, ObjectRef, Releasable, Rt};
 
+/// The names of the queue's operations as events report them ([`crate::rt::Event::Op`]): what a
+/// hang report reads a command queue's history from.
+pub mod ops {
+    /// `offer`; detail 1 when the queue accepted the element, 0 when it refused it.
+    pub const OFFER: &str = "queue.offer";
+    /// `offer_all`; detail as for [`OFFER`].
+    pub const OFFER_ALL: &str = "queue.offer_all";
+    /// `take` or `take_chunk`; detail: how many elements were taken.
+    pub const TAKE: &str = "queue.take";
+    /// `poll`; detail 1 when an element was taken.
+    pub const POLL: &str = "queue.poll";
+    /// `take_all`; detail: how many elements were taken.
+    pub const TAKE_ALL: &str = "queue.take_all";
+    /// `shutdown`; detail 1 for the first shutdown.
+    pub const SHUTDOWN: &str = "queue.shutdown";
+    /// `close_and_drain`; detail: how many elements were drained.
+    pub const CLOSE_AND_DRAIN: &str = "queue.close_and_drain";
+}
+
 /// Why a queue operation did not happen.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum QueueError<C> {
@@ -113,7 +132,7 @@ impl<T, C: Clone> Queue<T, C> {
     pub(crate) fn offer_now(&self, item: T) -> Result<(), QueueError<C>> {
         let accepted = self.check_open();
         self.rt
-            .observe_op(&self.inner.object, "queue.offer", accepted.is_ok() as u64);
+            .observe_op(&self.inner.object, ops::OFFER, accepted.is_ok() as u64);
         accepted?;
         self.inner.items.borrow_mut().push_back(item);
         self.inner.takers.wake_all();
@@ -126,7 +145,7 @@ impl<T, C: Clone> Queue<T, C> {
         let accepted = self.check_open();
         self.rt.observe_op(
             &self.inner.object,
-            "queue.offer_all",
+            ops::OFFER_ALL,
             accepted.is_ok() as u64,
         );
         accepted?;
@@ -165,7 +184,7 @@ impl<T, C: Clone> Queue<T, C> {
         .deregister_from(&inner.takers)
         .await?;
         let detail = taken.as_ref().map_or(0, |items| items.len() as u64);
-        self.rt.observe_op(&inner.object, "queue.take", detail);
+        self.rt.observe_op(&inner.object, ops::TAKE, detail);
         taken
     }
 
@@ -175,7 +194,7 @@ impl<T, C: Clone> Queue<T, C> {
         self.check_open()?;
         let item = self.inner.items.borrow_mut().pop_front();
         self.rt
-            .observe_op(&self.inner.object, "queue.poll", item.is_some() as u64);
+            .observe_op(&self.inner.object, ops::POLL, item.is_some() as u64);
         Ok(item)
     }
 
@@ -185,7 +204,7 @@ impl<T, C: Clone> Queue<T, C> {
         self.check_open()?;
         let items: Vec<T> = self.inner.items.borrow_mut().drain(..).collect();
         self.rt
-            .observe_op(&self.inner.object, "queue.take_all", items.len() as u64);
+            .observe_op(&self.inner.object, ops::TAKE_ALL, items.len() as u64);
         Ok(items)
     }
 
@@ -205,7 +224,7 @@ impl<T, C: Clone> Queue<T, C> {
             self.inner.items.borrow_mut().clear();
         }
         self.rt
-            .observe_op(&self.inner.object, "queue.shutdown", first as u64);
+            .observe_op(&self.inner.object, ops::SHUTDOWN, first as u64);
         self.inner.takers.wake_all();
     }
 
@@ -223,7 +242,7 @@ impl<T, C: Clone> Queue<T, C> {
         };
         self.rt.observe_op(
             &self.inner.object,
-            "queue.close_and_drain",
+            ops::CLOSE_AND_DRAIN,
             drained.len() as u64,
         );
         self.inner.takers.wake_all();
