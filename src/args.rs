@@ -1,23 +1,77 @@
-//! Parsers for what the command line names: scenarios, protocols, strategies, seed ranges and
-//! shards. Each refuses bad input with one line that clap turns into `error: ...` and exit 2.
+//! What the command line names, as clap sees it: scenarios, protocols and determinism checks
+//! are `clap::ValueEnum`s (so `--help` lists them with what each is, and a wrong name gets
+//! clap's one-line error); strategies (`pct:3`, `yields:0.1` carry a number) and seed ranges
+//! parse through their own `FromStr`.
+//!
+//! The enums belong to the library crates, which know nothing of clap; each is wrapped here in
+//! a newtype whose `ValueEnum` takes its names and descriptions from the library, so that no
+//! name is written twice.
 
-use std::fmt;
-
+use clap::builder::PossibleValue;
+use clap::ValueEnum;
 use consumer::ShutdownProtocol;
-use scenarios::ScenarioName;
+use scenarios::search::{SeedRange, Shard};
+use scenarios::{DeterminismCheck, ScenarioName};
 use sim::StrategyChoice;
 
-pub fn scenario(text: &str) -> Result<ScenarioName, String> {
-    text.parse()
+/// Defines a `ValueEnum` newtype over a library enum with `ALL`, `name()` and `description()`.
+macro_rules! value_enum {
+    ($(#[$doc:meta])* $wrapper:ident($inner:ty), $count:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct $wrapper(pub $inner);
+
+        impl $wrapper {
+            const VARIANTS: [$wrapper; $count] = {
+                let mut variants = [$wrapper(<$inner>::ALL[0]); $count];
+                let mut index = 0;
+                while index < $count {
+                    variants[index] = $wrapper(<$inner>::ALL[index]);
+                    index += 1;
+                }
+                variants
+            };
+        }
+
+        impl ValueEnum for $wrapper {
+            fn value_variants<'a>() -> &'a [Self] {
+                &Self::VARIANTS
+            }
+
+            fn to_possible_value(&self) -> Option<PossibleValue> {
+                Some(PossibleValue::new(self.0.name()).help(self.0.description()))
+            }
+        }
+    };
 }
 
-pub fn protocol(text: &str) -> Result<ShutdownProtocol, String> {
-    text.parse()
-}
+value_enum!(
+    /// A scenario of the catalogue.
+    ScenarioArg(ScenarioName),
+    ScenarioName::ALL.len()
+);
+value_enum!(
+    /// A shutdown protocol.
+    ProtocolArg(ShutdownProtocol),
+    ShutdownProtocol::ALL.len()
+);
+value_enum!(
+    /// Which runs are run twice and compared.
+    CheckArg(DeterminismCheck),
+    DeterminismCheck::ALL.len()
+);
 
 /// Strategies parse only through [`StrategyChoice`]'s own `FromStr`, so that new strategies
 /// need no change here.
 pub fn strategy(text: &str) -> Result<StrategyChoice, String> {
+    text.parse()
+}
+
+pub fn seed_range(text: &str) -> Result<SeedRange, String> {
+    text.parse()
+}
+
+pub fn shard(text: &str) -> Result<Shard, String> {
     text.parse()
 }
 
@@ -60,154 +114,42 @@ pub fn bench_strategies() -> Vec<StrategyChoice> {
         .collect()
 }
 
-/// A half-open range of seeds, `A..B`, never empty.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SeedRange {
-    pub start: u64,
-    pub end: u64,
-}
-
-impl fmt::Display for SeedRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}..{}", self.start, self.end)
-    }
-}
-
-pub fn seed_range(text: &str) -> Result<SeedRange, String> {
-    let (start, end) = text
-        .split_once("..")
-        .ok_or_else(|| format!("bad seed range {text:?}: expected A..B, for example 0..1000"))?;
-    let number = |part: &str| {
-        part.trim().parse::<u64>().map_err(|_| {
-            format!("bad seed range {text:?}: {part:?} is not a seed (a number from 0 to 2^64-1)")
-        })
-    };
-    let (start, end) = (number(start)?, number(end)?);
-    if start >= end {
-        return Err(format!(
-            "bad seed range {text:?}: it is empty; A..B runs the seeds from A up to B-1, so B must be greater than A"
-        ));
-    }
-    Ok(SeedRange { start, end })
-}
-
-/// `K/N`: the seeds with `seed % N == K`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Shard {
-    pub index: u64,
-    pub count: u64,
-}
-
-impl Shard {
-    /// Every seed.
-    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
-}
-
-impl fmt::Display for Shard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.index, self.count)
-    }
-}
-
-pub fn shard(text: &str) -> Result<Shard, String> {
-    let bad = || format!("bad shard {text:?}: expected K/N with N > 0 and K < N, for example 0/4");
-    let (index, count) = text.split_once('/').ok_or_else(bad)?;
-    let index: u64 = index.trim().parse().map_err(|_| bad())?;
-    let count: u64 = count.trim().parse().map_err(|_| bad())?;
-    if count == 0 || index >= count {
-        return Err(bad());
-    }
-    Ok(Shard { index, count })
-}
-
-/// The seeds of a range that fall in a shard, in order, by index.
-#[derive(Clone, Copy, Debug)]
-pub struct SeedPlan {
-    first: u64,
-    step: u64,
-    /// How many seeds.
-    pub len: u64,
-}
-
-impl SeedPlan {
-    pub fn new(range: SeedRange, shard: Shard) -> SeedPlan {
-        let offset = (shard.index + shard.count - range.start % shard.count) % shard.count;
-        let len = match range.start.checked_add(offset) {
-            Some(first) if first < range.end => (range.end - 1 - first) / shard.count + 1,
-            _ => 0,
-        };
-        SeedPlan {
-            first: range.start.wrapping_add(offset),
-            step: shard.count,
-            len,
-        }
-    }
-
-    /// The `index`th seed (`index < len`).
-    pub fn seed(&self, index: u64) -> u64 {
-        assert!(
-            index < self.len,
-            "seed index {index} past the plan's {}",
-            self.len
-        );
-        self.first + index * self.step
-    }
-}
-
 /// Today's date in UTC, `YYYY-MM-DD`, for fixture provenance. The driver reads the wall clock
 /// here; no simulated run ever sees it.
 pub fn today_utc() -> String {
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs())
-        .unwrap_or(0);
-    // Howard Hinnant's days-to-civil algorithm.
-    let days = (seconds / 86_400) as i64 + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    stamp[..10].to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A shard plan holds exactly the seeds of the range with `seed % N == K`, in order.
+    /// The wrapped enums list every library value, by its library name.
     #[test]
-    fn shard_plans_hold_exactly_their_seeds() {
-        for (start, end) in [(0, 10), (3, 17), (5, 6), (7, 8)] {
-            for count in 1..5 {
-                for index in 0..count {
-                    let plan = SeedPlan::new(SeedRange { start, end }, Shard { index, count });
-                    let planned: Vec<u64> = (0..plan.len).map(|i| plan.seed(i)).collect();
-                    let expected: Vec<u64> =
-                        (start..end).filter(|seed| seed % count == index).collect();
-                    assert_eq!(planned, expected, "{start}..{end} shard {index}/{count}");
-                }
-            }
-        }
+    fn value_enums_list_every_library_value() {
+        let names: Vec<String> = ScenarioArg::value_variants()
+            .iter()
+            .map(|v| v.to_possible_value().unwrap().get_name().to_string())
+            .collect();
+        let expected: Vec<&str> = ScenarioName::ALL.iter().map(|s| s.name()).collect();
+        assert_eq!(names, expected);
+        assert_eq!(
+            ProtocolArg::value_variants().len(),
+            ShutdownProtocol::ALL.len()
+        );
+        assert_eq!(
+            ProtocolArg::from_str("closed-queue", false),
+            Ok(ProtocolArg(ShutdownProtocol::ClosedQueue))
+        );
     }
 
-    /// Bad ranges and shards are refused: empty, reversed, unparsable, K >= N, N = 0.
+    /// Today's date has the shape YYYY-MM-DD.
     #[test]
-    fn bad_ranges_and_shards_are_refused() {
-        for bad in ["5..5", "9..3", "x..3", "3", "1..2..3", "-1..4", ""] {
-            assert!(seed_range(bad).is_err(), "{bad:?}");
-        }
-        assert_eq!(seed_range("0..10"), Ok(SeedRange { start: 0, end: 10 }));
-        for bad in ["1/1", "0/0", "3/2", "a/2", "1"] {
-            assert!(shard(bad).is_err(), "{bad:?}");
-        }
+    fn today_is_a_date() {
+        let today = today_utc();
+        assert_eq!(today.len(), 10, "{today}");
+        assert_eq!(today.as_bytes()[4], b'-');
+        assert_eq!(today.as_bytes()[7], b'-');
     }
 }

@@ -19,20 +19,23 @@ use std::time::Instant;
 
 use clap::Args;
 use consumer::ShutdownProtocol;
-use scenarios::{run_one, RunSpec, ScenarioName, Verdict};
+use scenarios::{run_one, RunSpec, Verdict};
 use sim::StrategyChoice;
 
-use crate::args::{self, SeedPlan, SeedRange, Shard};
-use crate::search::{in_seed_order, Flow};
+use scenarios::search::{in_seed_order, Flow, SeedPlan, SeedRange, Shard};
+
+use crate::args::{self, ProtocolArg, ScenarioArg};
+use crate::output::outln;
 
 /// What `hangsim bench` takes.
 #[derive(Args, Clone, Debug)]
 pub struct BenchArgs {
-    #[arg(long, value_parser = args::scenario, default_value = "auth-crash")]
-    pub scenario: ScenarioName,
+    /// The scenario to measure.
+    #[arg(long, value_enum, default_value = "auth-crash")]
+    pub scenario: ScenarioArg,
     /// Only these protocols (repeatable; default: all seven).
-    #[arg(long = "protocol", value_parser = args::protocol)]
-    pub protocols: Vec<ShutdownProtocol>,
+    #[arg(long = "protocol", value_enum)]
+    pub protocols: Vec<ProtocolArg>,
     /// Only these strategies for seeds-to-first-hang (repeatable; default: every family this
     /// build knows, one setting each).
     #[arg(long = "strategy", value_parser = args::strategy)]
@@ -89,16 +92,20 @@ pub fn bench(bench_args: BenchArgs) -> ExitCode {
     let protocols = if bench_args.protocols.is_empty() {
         ShutdownProtocol::ALL.to_vec()
     } else {
-        bench_args.protocols.clone()
+        bench_args
+            .protocols
+            .iter()
+            .map(|protocol| protocol.0)
+            .collect()
     };
     let strategies = if bench_args.strategies.is_empty() {
         args::bench_strategies()
     } else {
         bench_args.strategies.clone()
     };
-    println!(
+    outln!(
         "bench: {} (throughput: median of {} measurements of {} seeds per job count; seeds to the first hang: median over {} windows of {} seeds; memory after {} and {} seeds)",
-        bench_args.scenario,
+        bench_args.scenario.0,
         bench_args.throughput_repeats,
         bench_args.throughput_seeds,
         bench_args.windows,
@@ -108,7 +115,7 @@ pub fn bench(bench_args: BenchArgs) -> ExitCode {
     );
     let mut rows = Vec::with_capacity(protocols.len());
     for protocol in protocols {
-        let template = RunSpec::new(bench_args.scenario, protocol, 0);
+        let template = RunSpec::new(bench_args.scenario.0, protocol, 0);
         let (mut one_job, mut two_jobs, mut speedup) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..bench_args.throughput_repeats {
             let one = throughput(&template, bench_args.throughput_seeds, 1);
@@ -277,6 +284,6 @@ fn print_table(bench_args: &BenchArgs, strategies: &[StrategyChoice], rows: &[Ro
                 }
             })
             .collect();
-        println!("{}", line.join("  "));
+        outln!("{}", line.join("  "));
     }
 }

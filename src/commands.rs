@@ -8,24 +8,30 @@ use clap::Args;
 
 use consumer::ShutdownProtocol;
 use scenarios::fixture::{read_fixture, replay_fixture, write_fixture, Fixture, Provenance};
-use scenarios::{run_one, RunRecord, RunSpec, ScenarioName};
+use scenarios::{run_one, Invariant, RunRecord, RunSpec, ScenarioName};
 use sim::StrategyChoice;
 
-use crate::args;
+use crate::args::{self, ProtocolArg, ScenarioArg};
+use crate::output::{out, outln};
 
-/// Prints the scenarios, protocols and strategies, one per line with a one-line description.
+/// Prints the scenarios, protocols, strategies and invariants, one per line with a one-line
+/// description.
 pub fn list() -> ExitCode {
-    println!("scenarios:");
+    outln!("scenarios:");
     for scenario in ScenarioName::ALL {
-        println!("  {:<26} {}", scenario.name(), scenario.description());
+        outln!("  {:<26} {}", scenario.name(), scenario.description());
     }
-    println!("protocols:");
+    outln!("protocols:");
     for protocol in ShutdownProtocol::ALL {
-        println!("  {:<26} {}", protocol.name(), protocol.description());
+        outln!("  {:<26} {}", protocol.name(), protocol.description());
     }
-    println!("strategies:");
+    outln!("strategies:");
     for (name, description) in args::known_strategies() {
-        println!("  {name:<26} {description}");
+        outln!("  {name:<26} {description}");
+    }
+    outln!("invariants:");
+    for invariant in Invariant::ALL {
+        outln!("  {:<26} {}", invariant.name(), invariant.description());
     }
     ExitCode::SUCCESS
 }
@@ -33,19 +39,24 @@ pub fn list() -> ExitCode {
 /// What `hangsim run` takes.
 #[derive(Args, Clone, Debug)]
 pub struct RunArgs {
-    #[arg(long, value_parser = args::scenario)]
-    pub scenario: ScenarioName,
-    #[arg(long, value_parser = args::protocol)]
-    pub protocol: ShutdownProtocol,
+    /// The scenario to run.
+    #[arg(long, value_enum)]
+    pub scenario: ScenarioArg,
+    /// The shutdown protocol the consumer uses.
+    #[arg(long, value_enum)]
+    pub protocol: ProtocolArg,
+    /// The seed: it fixes the scenario's parameters, the faults and the schedule.
     #[arg(long)]
     pub seed: u64,
-    /// The scheduling strategy (`hangsim list` names them).
+    /// The scheduling strategy: yields, yields:P, random or pct:D (`hangsim list` says what
+    /// each is).
     #[arg(long, value_parser = args::strategy, default_value = "yields")]
     pub strategy: StrategyChoice,
     /// Print every event of the run, stamped with virtual time.
     #[arg(long)]
     pub trace: bool,
-    /// Keep the run as a fixture in this file (written atomically), whatever its verdict.
+    /// Keep the run as a fixture in this file (written atomically), whatever its verdict. Its
+    /// directory must exist.
     #[arg(long, value_name = "FILE")]
     pub write_fixture: Option<PathBuf>,
     /// The date the fixture records as its provenance (default: today, UTC).
@@ -53,17 +64,51 @@ pub struct RunArgs {
     pub date: Option<String>,
 }
 
+/// Whether a fixture can be written at `path`, checked before the run so that a bad path is
+/// refused (exit 2) before it could hide the run's verdict: its directory must exist and be a
+/// directory, and the path must not be one.
+fn check_fixture_destination(path: &Path) -> Result<(), String> {
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if path.is_dir() {
+        return Err(format!(
+            "cannot write fixture {}: it is a directory",
+            path.display()
+        ));
+    }
+    match std::fs::metadata(directory) {
+        Ok(metadata) if metadata.is_dir() => Ok(()),
+        Ok(_) => Err(format!(
+            "cannot write fixture {}: {} is not a directory",
+            path.display(),
+            directory.display()
+        )),
+        Err(error) => Err(format!(
+            "cannot write fixture {}: {}: {error}",
+            path.display(),
+            directory.display()
+        )),
+    }
+}
+
 /// One run, recorded: the verdict, the report, and with `--trace` every event.
 pub fn run(run_args: RunArgs) -> ExitCode {
+    if let Some(path) = &run_args.write_fixture {
+        if let Err(message) = check_fixture_destination(path) {
+            return crate::bad_input(&message);
+        }
+    }
     sim::quiet_simulation_panics();
-    let mut spec = RunSpec::new(run_args.scenario, run_args.protocol, run_args.seed);
+    let mut spec = RunSpec::new(run_args.scenario.0, run_args.protocol.0, run_args.seed);
     spec.strategy = run_args.strategy;
     spec.record_events = true;
     let record = run_one(&spec);
-    println!("verdict: {}", record.verdict);
-    println!("signature: {}", record.signature);
-    println!("trace hash: {:#018x}", record.trace_hash);
-    print!("{}", with_newline(&record.report));
+    outln!("verdict: {}", record.verdict);
+    outln!("signature: {}", record.signature);
+    outln!("trace hash: {:#018x}", record.trace_hash);
+    out!("{}", record.report);
     if run_args.trace {
         print_events(&record);
     }
@@ -75,9 +120,11 @@ pub fn run(run_args: RunArgs) -> ExitCode {
         };
         let fixture = Fixture::from_record(&record, provenance);
         if let Err(error) = write_fixture(path, &fixture) {
+            // The verdict and report are printed above; the error line says the fixture is
+            // missing.
             return crate::bad_input(&format!("cannot write fixture {}: {error}", path.display()));
         }
-        println!("wrote fixture {}", path.display());
+        outln!("wrote fixture {}", path.display());
     }
     if record.verdict.is_failure() {
         ExitCode::from(1)
@@ -88,26 +135,27 @@ pub fn run(run_args: RunArgs) -> ExitCode {
 
 fn print_events(record: &RunRecord) {
     let events = record.events.as_deref().unwrap_or(&[]);
-    println!("events ({}):", events.len());
+    outln!("events ({}):", events.len());
     for event in events {
-        println!("{event}");
+        outln!("{event}");
     }
 }
 
-fn with_newline(text: &str) -> String {
-    if text.ends_with('\n') || text.is_empty() {
-        text.to_string()
-    } else {
-        format!("{text}\n")
-    }
+/// What `hangsim replay` takes.
+#[derive(Args, Clone, Debug)]
+pub struct ReplayArgs {
+    /// The fixture files to replay (for example tests/fixtures/*.toml). Each must be a regular
+    /// file of at most 1 MiB.
+    #[arg(required = true, value_name = "FIXTURE")]
+    pub files: Vec<PathBuf>,
 }
 
-/// Replays fixtures. Every file is read first, so that a malformed one is reported (exit 2)
-/// before anything runs.
-pub fn replay(files: &[PathBuf]) -> ExitCode {
+/// Replays fixtures, strictly. Every file is read first, so that a malformed one is reported
+/// (exit 2) before anything runs.
+pub fn replay(replay_args: ReplayArgs) -> ExitCode {
     sim::quiet_simulation_panics();
-    let mut fixtures: Vec<(&Path, Fixture)> = Vec::with_capacity(files.len());
-    for path in files {
+    let mut fixtures: Vec<(&Path, Fixture)> = Vec::with_capacity(replay_args.files.len());
+    for path in &replay_args.files {
         match read_fixture(path) {
             Ok(fixture) => fixtures.push((path, fixture)),
             Err(error) => return crate::bad_input(&error),
@@ -117,8 +165,8 @@ pub fn replay(files: &[PathBuf]) -> ExitCode {
     for (path, fixture) in &fixtures {
         let outcome = replay_fixture(fixture);
         let record = &outcome.record;
-        println!(
-            "{}: {}: verdict {} (expected {}), trace hash {:#018x} (expected {:#018x}){}",
+        outln!(
+            "{}: {}: verdict {} (expected {}), trace hash {:#018x} (expected {:#018x})",
             path.display(),
             if outcome.matched() {
                 "matched"
@@ -129,16 +177,14 @@ pub fn replay(files: &[PathBuf]) -> ExitCode {
             fixture.expected,
             record.trace_hash,
             fixture.trace_hash,
-            if record.replay_diverged {
-                "; the replay left its decision log"
-            } else {
-                ""
-            },
         );
-        print!("{}", with_newline(&record.report));
+        for mismatch in &outcome.mismatches {
+            outln!("  differs: {mismatch}");
+        }
+        out!("{}", record.report);
         matched += usize::from(outcome.matched());
     }
-    println!(
+    outln!(
         "replayed {} fixtures: {matched} matched, {} did not",
         fixtures.len(),
         fixtures.len() - matched

@@ -8,13 +8,32 @@
 //! reply promise, then wait on the promise. When the runloop died first, nobody will ever
 //! complete that promise.
 
+use std::cell::RefCell;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::rc::Rc;
 use std::time::Duration;
 
-use consumer::rt::{Cause, Promise, Queue, Rt};
+use clap::Args;
+use consumer::internal::labels::{promise_label, COMMAND_QUEUE};
+use consumer::rt::{Cause, ObligationKind, Promise, Queue, Rt};
 use sim::trace::format_virtual_time;
 use sim::{run, RunConfig, RunResult};
+
+use crate::output::say;
+
+/// What `hangsim demo` takes.
+#[derive(Args, Clone, Debug)]
+pub struct DemoArgs {
+    /// The first seed to run.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// How many seeds to run, from `--seed` on (the last must be at most 2^64-1).
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub seeds: u64,
+    /// Print every event of the first hanging run, stamped with virtual time.
+    #[arg(long)]
+    pub trace: bool,
+}
 
 const POLL_TIMEOUT: Duration = Duration::from_millis(5);
 
@@ -32,8 +51,8 @@ struct Story {
 
 /// Offers a command with a reply promise and waits for the reply (zio-kafka's `Master`).
 async fn offer_and_await(rt: &Rt, queue: &Queue<Command>, name: &str) -> Result<(), Cause<String>> {
-    let call = rt.obligation(consumer::rt::ObligationKind::Request, name);
-    let reply = Promise::new(rt, format!("promise:{name}"));
+    let call = rt.obligation(ObligationKind::Request, name);
+    let reply = Promise::new(rt, promise_label(name));
     queue
         .offer(Command::Request {
             reply: reply.clone(),
@@ -72,11 +91,11 @@ async fn runloop(rt: Rt, queue: Queue<Command>, crash_at: Duration) -> Result<()
     Ok(())
 }
 
-async fn workload(rt: Rt, story: Arc<Mutex<Story>>) {
-    let queue: Queue<Command> = Queue::new(&rt, "command_queue");
+async fn workload(rt: Rt, story: Rc<RefCell<Story>>) {
+    let queue: Queue<Command> = Queue::new(&rt, COMMAND_QUEUE);
     let crash_at = Duration::from_micros(rt.random_below(20_000));
     let stop_at = Duration::from_micros(rt.random_below(20_000));
-    *story.lock().expect("story") = Story {
+    *story.borrow_mut() = Story {
         crash_at: Some(crash_at),
         stop_at: Some(stop_at),
     };
@@ -145,19 +164,25 @@ fn explain(result: &RunResult, story: &Story) -> String {
     out
 }
 
-/// Writes to stdout; a closed pipe (`hangsim demo | head`) is not an error worth a panic.
-fn say(text: &str) {
-    use std::io::Write;
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
-}
-
-/// Runs seeds `first..first + count`; prints each hang's report for the first one and a summary.
-pub fn run_demo(first: u64, count: u64, trace: bool) -> ExitCode {
+/// Runs seeds `first..first + count`; prints the first hang's report and a summary.
+pub fn run_demo(demo_args: DemoArgs) -> ExitCode {
+    let DemoArgs {
+        seed: first,
+        seeds: count,
+        trace,
+    } = demo_args;
+    let Some(last) = first.checked_add(count - 1) else {
+        return crate::bad_input(&format!(
+            "--seed {first} with --seeds {count} runs past the last seed, 2^64-1: at most {} seeds \
+             start at {first}",
+            u64::MAX - first + 1
+        ));
+    };
     sim::quiet_simulation_panics();
     let mut hangs = 0u64;
     let mut first_hang: Option<u64> = None;
-    for seed in first..first.saturating_add(count) {
-        let story = Arc::new(Mutex::new(Story::default()));
+    for seed in first..=last {
+        let story = Rc::new(RefCell::new(Story::default()));
         let story_in = story.clone();
         let config = RunConfig::new(seed).with_deadline(Duration::from_secs(60));
         let result = run(&config, move |rt| workload(rt, story_in));
@@ -165,10 +190,10 @@ pub fn run_demo(first: u64, count: u64, trace: bool) -> ExitCode {
             hangs += 1;
             if first_hang.is_none() {
                 first_hang = Some(seed);
-                let story = story.lock().expect("story").clone();
+                let story = story.borrow().clone();
                 let mut text = explain(&result, &story);
                 if trace {
-                    let story_in = Arc::new(Mutex::new(Story::default()));
+                    let story_in = Rc::new(RefCell::new(Story::default()));
                     let recorded = run(&config.clone().recording(), move |rt| {
                         workload(rt, story_in)
                     });

@@ -1,18 +1,19 @@
-//! `hangsim`: the command line.
+//! `hangsim`: the command line. It parses arguments and prints; what the commands do is
+//! library code (`scenarios`: runs, reports, fixtures, the search).
 //!
 //! Map:
-//! - this file: the commands and their arguments (clap), and how errors become one `error:`
+//! - this file: the commands (one clap `Args` struct each), and how errors become one `error:`
 //!   line with exit status 2;
-//! - [`args`]: parsers for scenario, protocol and strategy names, seed ranges and shards;
+//! - [`args`]: clap's view of scenario, protocol and strategy names, seed ranges and shards;
 //! - [`commands`]: `list`, `run` and `replay`;
-//! - [`search`]: the seed search (threads, NDJSON, fixtures, resume);
+//! - [`search`]: `search`, printing what the library's search finds, with a progress bar;
 //! - [`bench`]: throughput, bug-finding power and memory, as a table;
-//! - [`demo`]: the request/response hang in miniature.
+//! - [`demo`]: the request/response hang in miniature;
+//! - [`output`]: stdout that ends quietly when its reader has gone.
 //!
 //! Exit statuses are a contract (tests/cli.rs): 0 when every run passed (or every fixture
-//! matched), 1 when one did not, 2 on bad input.
+//! matched), 1 when one did not, 2 on bad input, 141 when stdout was closed under the command.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -26,7 +27,7 @@ mod args;
 mod bench;
 mod commands;
 mod demo;
-mod json;
+mod output;
 mod search;
 
 /// Deterministic simulation testbed for Kafka consumer shutdown races.
@@ -47,29 +48,17 @@ enum Command {
     /// Searches a range of seeds; prints the report of the first run of each failure shape, and
     /// last a summary line. Exits 0 when no run failed, 1 when one did.
     Search(search::SearchArgs),
-    /// Replays fixtures from their decision logs; prints each verdict, whether it matched, and
-    /// the report. Exits 0 when every verdict and trace hash matches, 1 otherwise.
-    Replay {
-        #[arg(required = true, value_name = "FILE")]
-        files: Vec<PathBuf>,
-    },
+    /// Replays fixtures from their decision logs, strictly; prints each verdict, whether it
+    /// matched and what differed, and the report. Exits 0 when every fixture matches, 1
+    /// otherwise.
+    Replay(commands::ReplayArgs),
     /// Measures throughput, seeds to the first hang per strategy, and memory, per protocol on
     /// `auth-crash`; prints a table.
     Bench(bench::BenchArgs),
     /// Runs the request/response hang in miniature: a runloop serving a command queue crashes
     /// while a subscription finalizer, uninterruptible, waits for its reply. Prints the verdict
     /// and the hang report; exits 0 when no run hung, 1 when one did.
-    Demo {
-        /// The first seed to run.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// How many seeds to run, from `--seed` on.
-        #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
-        seeds: u64,
-        /// Print every event of the first hanging run, stamped with virtual time.
-        #[arg(long)]
-        trace: bool,
-    },
+    Demo(demo::DemoArgs),
 }
 
 /// Bad input: prints the one `error:` line and returns exit status 2.
@@ -79,7 +68,7 @@ pub fn bad_input(message: &str) -> ExitCode {
 }
 
 /// A clap error as one line: clap writes the message, then a blank line and usage; missing
-/// arguments come on their own indented lines, which we join.
+/// arguments and possible values come on their own indented lines, which we join.
 fn clap_error_line(error: &clap::Error) -> String {
     let rendered = error.render().to_string();
     let mut parts = Vec::new();
@@ -104,9 +93,10 @@ fn main() -> ExitCode {
             use clap::error::ErrorKind;
             return match error.kind() {
                 ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-                    let _ = error.print();
+                    output::say(&error.render().to_string());
                     ExitCode::SUCCESS
                 }
+                // `hangsim` alone: clap's usage on stderr, exit 2.
                 ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
                     let _ = error.print();
                     ExitCode::from(2)
@@ -122,8 +112,8 @@ fn main() -> ExitCode {
         Command::List => commands::list(),
         Command::Run(run_args) => commands::run(run_args),
         Command::Search(search_args) => search::search(search_args),
-        Command::Replay { files } => commands::replay(&files),
+        Command::Replay(replay_args) => commands::replay(replay_args),
         Command::Bench(bench_args) => bench::bench(bench_args),
-        Command::Demo { seed, seeds, trace } => demo::run_demo(seed, seeds, trace),
+        Command::Demo(demo_args) => demo::run_demo(demo_args),
     }
 }

@@ -5,17 +5,18 @@
 //! Every scenario runs one consumer on the fake cluster: one `consume_with` per subscription
 //! (topic `topicN`, each its own fiber and its own user-call obligation), a group-managed client,
 //! and the consumer scope closed at the end (another obligation). What a workload saw that
-//! invariants need (how each `consume_with` ended, what was processed, how commits went) is
-//! collected in [`Observations`] and checked by [`crate::invariants`].
+//! invariants need (how each `consume_with` ended, what was processed, how commits went) goes
+//! to one [`Observations`] sink as it happens, and is checked by [`crate::invariants`].
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
+use consumer::internal::labels::RECORDS_AFTER_END;
 use consumer::internal::RecordHandler;
 use consumer::kafka::{KafkaClient, Offset, Subscription, TopicPartition};
-use consumer::rt::{Cause, Exit, ExitKind, Fiber, Rt, Schedule};
+use consumer::rt::{Cause, Exit, ExitKind, Fiber, ObligationKind, Rt, Schedule};
 use consumer::{
     CommittableRecord, Consumer, ConsumerError, ConsumerSettings, Diagnostics, ShutdownProtocol,
 };
@@ -110,14 +111,22 @@ impl ScenarioName {
 /// How one `consume_with` ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConsumeOutcome {
+    /// The topic it consumed.
     pub topic: String,
-    /// Whether the driver interrupted it.
-    pub interrupted_by_driver: bool,
     pub exit: ExitKind,
     /// The failure's text, if it failed.
     pub failure: Option<String>,
     pub at: Duration,
     /// Its place in the order of everything observed (several things happen at one instant).
+    pub seq: u64,
+}
+
+/// The driver asked the `consume_with` of `topic` to stop (interrupted its fiber).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InterruptRequest {
+    pub topic: String,
+    pub at: Duration,
+    /// Its place in the order of everything observed.
     pub seq: u64,
 }
 
@@ -135,10 +144,12 @@ pub enum Milestone {
     SubscriptionFinalized,
     RunloopFinalized,
     ConsumerFinalized,
-    /// The runloop ended: how, and its cause's text.
+    /// The runloop ended: how, its cause's text, and whether that cause is the defect of
+    /// offering records to a partition stream that had ended.
     RunloopExited {
         exit: ExitKind,
         cause: Option<String>,
+        offered_records_after_end: bool,
     },
     /// A `consume_with`'s processing ended, before its subscription's finalizers.
     ConsumptionEnded {
@@ -157,6 +168,12 @@ impl Milestone {
             Event::RunloopExited { exit, cause } => Some(Milestone::RunloopExited {
                 exit: *exit,
                 cause: cause.clone(),
+                // The consumer reports its cause as text; it owns the words of this defect, so
+                // the check names its constant rather than repeating them.
+                offered_records_after_end: *exit == ExitKind::Die
+                    && cause
+                        .as_deref()
+                        .is_some_and(|text| text.contains(RECORDS_AFTER_END)),
             }),
             Event::ConsumptionEnded { topics, exit } => Some(Milestone::ConsumptionEnded {
                 topics: topics.clone(),
@@ -167,12 +184,14 @@ impl Milestone {
     }
 }
 
-/// What a workload saw, for the invariants. Plain data, sent out of the run.
+/// What a workload saw, for the invariants and the report. The workload writes it as things
+/// happen, so a run cut short keeps everything it observed until then.
 #[derive(Clone, Debug, Default)]
 pub struct Observations {
     pub consume_outcomes: Vec<ConsumeOutcome>,
-    /// The highest offset processed per partition (`topic-partition`). Plain strings and numbers:
-    /// observations leave the run's thread.
+    /// The driver's requests to stop a `consume_with`.
+    pub interrupt_requests: Vec<InterruptRequest>,
+    /// The highest offset processed per partition (`topic-partition`).
     pub processed: BTreeMap<String, i64>,
     /// Committed offsets of the group at the end (offset + 1 of the last committed record).
     pub committed: BTreeMap<String, i64>,
@@ -184,7 +203,8 @@ pub struct Observations {
     pub commit_timeout: Duration,
     /// When the user first called `stop_consumption`, in the order of observations.
     pub stop_requested_seq: Option<u64>,
-    /// Whether the workload ran to its end (the consumer scope closed).
+    /// Whether the workload ran to its end (the consumer scope closed); the committed offsets
+    /// are read then, so they are empty for a run cut short.
     pub finished: bool,
 }
 
@@ -214,14 +234,15 @@ fn auth_schedule(retries: u8) -> Schedule {
     Schedule::recurs(retries as u32).and(Schedule::spaced(Duration::from_millis(500)))
 }
 
-/// Runs one scenario to its end; what it saw goes to `sink` (also when the run is cut short, as
-/// far as it got).
+/// Runs one scenario to its end. What it sees goes to `sink` as it happens: a run cut short
+/// (a hang at the deadline) keeps everything observed until then, but not the committed offsets
+/// and the `finished` mark, which only the end of the workload writes.
 pub async fn workload(
     rt: Rt,
     scenario: ScenarioName,
     params: ScenarioParams,
     protocol: ShutdownProtocol,
-    sink: std::sync::Arc<std::sync::Mutex<Observations>>,
+    sink: Rc<RefCell<Observations>>,
 ) {
     let cluster = FakeCluster::new(&rt);
     cluster.create_group(GROUP, RebalanceProtocol::EagerRange);
@@ -268,10 +289,8 @@ pub async fn workload(
         .with_protocol(protocol)
         .with_auth_error_retry_schedule(auth_schedule(params.auth_retries))
         .with_max_poll_interval(max_poll_interval);
-    let observations = Rc::new(RefCell::new(Observations {
-        commit_timeout: settings.commit_timeout,
-        ..Default::default()
-    }));
+    sink.borrow_mut().commit_timeout = settings.commit_timeout;
+    let observations = sink;
     let world = World {
         rt: rt.clone(),
         scenario,
@@ -281,21 +300,21 @@ pub async fn workload(
         last_record: Rc::new(RefCell::new(None)),
         sequence: Rc::new(Cell::new(0)),
     };
-    let milestone_sink = sink.clone();
     let milestone_world = world.clone();
     let diagnostics = Diagnostics::with_listener(
         &rt,
         Rc::new(move |at: Duration, event: &consumer::DiagnosticEvent| {
             if let Some(milestone) = Milestone::of(event) {
-                milestone_sink
-                    .lock()
-                    .expect("observations")
+                let seq = milestone_world.next_seq();
+                milestone_world
+                    .observations
+                    .borrow_mut()
                     .milestones
-                    .push((at, milestone_world.next_seq(), milestone));
+                    .push((at, seq, milestone));
             }
         }),
     );
-    let close = rt.obligation("user call", "consumer scope close");
+    let close = rt.obligation(ObligationKind::UserCall, "consumer scope close");
     let as_client: Rc<dyn KafkaClient> = client;
     let scoped_world = world.clone();
     let scoped_diagnostics = diagnostics.clone();
@@ -313,8 +332,7 @@ pub async fn workload(
         })
         .await;
     close.close();
-    let mut seen = observations.borrow().clone();
-    seen.milestones = sink.lock().expect("observations").milestones.clone();
+    let mut seen = observations.borrow_mut();
     for topic in world.params.topics() {
         for partition in 0..world.params.partitions_per_topic as i32 {
             let tp = TopicPartition::new(topic.as_str(), partition);
@@ -324,7 +342,6 @@ pub async fn workload(
         }
     }
     seen.finished = true;
-    *sink.lock().expect("observations") = seen;
 }
 
 /// The user's side: the `consume_with` fibers and the scenario's actions, then the end.
@@ -359,7 +376,7 @@ async fn drive_actions(
         ScenarioName::AuthCrashEndStreams => {
             rt.sleep(stop_at).await?;
             if let Some((topic, fiber)) = consumers.last() {
-                mark_interrupted(&world, topic);
+                request_interrupt(&world, topic);
                 fiber.interrupt_fork().await?;
             }
         }
@@ -375,7 +392,7 @@ async fn drive_actions(
             }
             rt.sleep(stop_at.saturating_sub(rt.now())).await?;
             if let Some((topic, fiber)) = consumers.first() {
-                mark_interrupted(&world, topic);
+                request_interrupt(&world, topic);
                 fiber.interrupt_fork().await?;
             }
             if params.peers > 0 {
@@ -384,7 +401,7 @@ async fn drive_actions(
             rt.sleep(Duration::from_millis(params.handler_delay_ms * 10))
                 .await?;
             if let Some((topic, fiber)) = consumers.get(1) {
-                mark_interrupted(&world, topic);
+                request_interrupt(&world, topic);
                 fiber.interrupt_fork().await?;
             }
         }
@@ -425,7 +442,7 @@ async fn drive_actions(
                     1 => {
                         let index = rt.random_below(consumers.len() as u64) as usize;
                         let (topic, fiber) = &consumers[index];
-                        mark_interrupted(&world, topic);
+                        request_interrupt(&world, topic);
                         fiber.interrupt_fork().await?;
                     }
                     // One added subscription at most: two subscriptions of one topic would share its
@@ -442,7 +459,7 @@ async fn drive_actions(
                     2 => {}
                     _ => {
                         for extra in extras.drain(..) {
-                            mark_interrupted(&world, "extra:again");
+                            request_interrupt(&world, CHAOS_EXTRA_TOPIC);
                             extra.interrupt_fork().await?;
                         }
                     }
@@ -451,7 +468,7 @@ async fn drive_actions(
             for extra in extras {
                 rt.sleep(Duration::from_millis(params.handler_delay_ms * 20))
                     .await?;
-                mark_interrupted(&world, "extra:again");
+                request_interrupt(&world, CHAOS_EXTRA_TOPIC);
                 extra.interrupt_fork().await?;
             }
         }
@@ -475,18 +492,17 @@ async fn stop_consumption(world: &World, consumer: &Consumer) -> Exit<(), Consum
     consumer.stop_consumption().await
 }
 
-fn mark_interrupted(world: &World, topic: &str) {
+/// Notes that the driver asks the `consume_with` of `topic` to stop.
+fn request_interrupt(world: &World, topic: &str) {
+    let seq = world.next_seq();
     world
         .observations
         .borrow_mut()
-        .consume_outcomes
-        .push(ConsumeOutcome {
-            topic: format!("{topic} (interrupt requested)"),
-            interrupted_by_driver: true,
-            exit: ExitKind::Interrupt,
-            failure: None,
+        .interrupt_requests
+        .push(InterruptRequest {
+            topic: topic.to_string(),
             at: world.rt.now(),
-            seq: world.next_seq(),
+            seq,
         });
 }
 
@@ -506,26 +522,24 @@ fn start_consume_with(
     world
         .rt
         .fork::<(), ConsumerError, _>(name.clone(), async move {
-            let call = world2.rt.obligation("user call", name.as_str());
+            let call = world2
+                .rt
+                .obligation(ObligationKind::UserCall, name.as_str());
             let handler = record_handler(&world2, &topic2);
             let exit = consumer2
                 .consume_with(Subscription::topics([topic2.as_str()]), handler)
                 .await;
+            let seq = world2.next_seq();
             world2
                 .observations
                 .borrow_mut()
                 .consume_outcomes
                 .push(ConsumeOutcome {
-                    topic: if extra {
-                        format!("{topic2}:again")
-                    } else {
-                        topic2.clone()
-                    },
-                    interrupted_by_driver: false,
+                    topic: topic2.clone(),
                     exit: ExitKind::of(&exit),
                     failure: exit.as_ref().err().map(|cause| cause.to_string()),
                     at: world2.rt.now(),
-                    seq: world2.next_seq(),
+                    seq,
                 });
             call.close();
             exit

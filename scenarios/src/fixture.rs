@@ -1,8 +1,8 @@
 //! Fixtures: a run kept as a small, versioned TOML file, replayed from its decision log.
 //!
 //! Start at [`Fixture`] (what a file holds), [`Fixture::from_record`] (a run becomes a fixture),
-//! [`write_atomically`] and [`read_fixture`] (files), and [`replay_fixture`] (a fixture becomes a
-//! run again, and is judged against what it expects).
+//! [`write_fixture`] and [`read_fixture`] (files), and [`replay_fixture`] (a fixture becomes a
+//! run again, and is judged strictly against what it expects).
 //!
 //! A fixture replays from its decision log and its own parameters, never from its seed alone: a
 //! change that makes the seed schedule differently, or draw different parameters, leaves the
@@ -15,7 +15,7 @@
 //! format_version = 1
 //! scenario = "auth-crash"
 //! protocol = "master"
-//! seed = 0
+//! seed = 0                        # past 2^63-1, a string of digits (TOML integers are i64)
 //! strategy = "yields"
 //! signature = "hang:..."          # the failure signature ("pass" for a passing run)
 //! trace_hash = "0x0123456789abcdef"
@@ -30,47 +30,57 @@
 //! seeds = "0..200"                # the seeds that command covered
 //! date = "2025-01-31"             # given by the caller; never read inside a simulation
 //!
-//! [params]                        # ScenarioParams, as a TOML table
+//! [params]                        # ScenarioParams, as a TOML table, within its bounds
+//!
+//! [report]                        # optional: the run's report as data (crate::report)
 //! ```
+//!
+//! Reading is bounded: only a regular file is read (a FIFO or a device is refused before it is
+//! opened), and at most [`MAX_FIXTURE_BYTES`] of it; the decision log holds at most
+//! [`sim::strategy::MAX_DECISIONS`] decisions; the parameters must lie within
+//! [`crate::params::bounds`]. Everything wrong is one line naming the file and what is wrong.
 
 use std::fmt;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::io::Read as _;
+use std::path::Path;
 
 use consumer::ShutdownProtocol;
 use serde::{Deserialize, Serialize};
-use sim::{DecisionLog, StrategyChoice};
+use sim::{DecisionLog, ReplayDivergence, StrategyChoice, StrategyDisagreement};
 
+use crate::atomic::write_atomically;
 use crate::catalogue::ScenarioName;
+use crate::invariants::Invariant;
 use crate::params::ScenarioParams;
+use crate::report::RunReport;
 use crate::runner::run_one;
-use crate::verdict::{RunRecord, RunSpec, Verdict};
+use crate::verdict::{RunRecord, RunSpec, Verdict, VerdictKind};
 
 /// The fixture format this code writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// The largest fixture file read, a limit on what a stray file can make us parse: a decision
-/// log is run-length encoded, so real fixtures are a few KiB.
-pub const MAX_FIXTURE_BYTES: u64 = 16 * 1024 * 1024;
+/// The largest fixture file read: a limit on what a stray file can make us read and parse. A
+/// decision log is run-length encoded, so real fixtures are a few KiB (the largest committed
+/// one is under 8 KiB).
+pub const MAX_FIXTURE_BYTES: u64 = 1024 * 1024;
 
 /// The verdict a fixture expects.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ExpectedVerdict {
-    /// [`Verdict::kind`].
-    pub kind: String,
-    /// The broken invariant, for violations.
-    pub invariant: Option<String>,
+    #[serde(rename = "verdict")]
+    pub kind: VerdictKind,
+    /// The broken invariant, for violations (and only for them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invariant: Option<Invariant>,
 }
 
 impl ExpectedVerdict {
     /// What `verdict` is, as a fixture records it.
     pub fn of(verdict: &Verdict) -> ExpectedVerdict {
         ExpectedVerdict {
-            kind: verdict.kind().to_string(),
-            invariant: match verdict {
-                Verdict::Violation { invariant, .. } => Some(invariant.clone()),
-                _ => None,
-            },
+            kind: verdict.kind(),
+            invariant: verdict.invariant(),
         }
     }
 
@@ -84,7 +94,7 @@ impl fmt::Display for ExpectedVerdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.invariant {
             Some(invariant) => write!(f, "{} of {invariant}", self.kind),
-            None => f.write_str(&self.kind),
+            None => write!(f, "{}", self.kind),
         }
     }
 }
@@ -114,35 +124,31 @@ pub struct Fixture {
     pub trace_hash: u64,
     pub signature: String,
     pub provenance: Provenance,
+    /// The run's report when it was kept (fixtures written before reports were data have none).
+    pub report: Option<RunReport>,
 }
 
-/// The file's shape; names and decision logs are checked when it becomes a [`Fixture`].
+/// The file's shape; the decision log and trace hash are checked when it becomes a
+/// [`Fixture`].
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FixtureFile {
     format_version: u32,
-    scenario: String,
-    protocol: String,
+    scenario: ScenarioName,
+    #[serde(with = "crate::serde_as::protocol")]
+    protocol: ShutdownProtocol,
+    #[serde(with = "crate::serde_as::seed")]
     seed: u64,
-    strategy: String,
+    strategy: StrategyChoice,
     signature: String,
     trace_hash: String,
     decisions: String,
-    expected: ExpectedFile,
+    expected: ExpectedVerdict,
     provenance: Provenance,
     params: ScenarioParams,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ExpectedFile {
-    verdict: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    invariant: Option<String>,
+    report: Option<RunReport>,
 }
-
-/// The verdict kinds a fixture may expect.
-const VERDICT_KINDS: [&str; 5] = ["pass", "hang", "violation", "panic", "nondeterminism"];
 
 impl Fixture {
     /// The fixture of a finished run.
@@ -158,6 +164,7 @@ impl Fixture {
             trace_hash: record.trace_hash,
             signature: record.signature.clone(),
             provenance,
+            report: Some(record.report.clone()),
         }
     }
 
@@ -171,93 +178,96 @@ impl Fixture {
         }
     }
 
-    /// The file text.
-    pub fn to_toml(&self) -> String {
+    /// The file text, or why it cannot be written.
+    pub fn to_toml(&self) -> Result<String, String> {
         let file = FixtureFile {
             format_version: FORMAT_VERSION,
-            scenario: self.scenario.name().to_string(),
-            protocol: self.protocol.name().to_string(),
+            scenario: self.scenario,
+            protocol: self.protocol,
             seed: self.seed,
-            strategy: self.strategy.to_string(),
+            strategy: self.strategy.clone(),
             signature: self.signature.clone(),
             trace_hash: format!("{:#018x}", self.trace_hash),
             decisions: self.decisions.encode(),
-            expected: ExpectedFile {
-                verdict: self.expected.kind.clone(),
-                invariant: self.expected.invariant.clone(),
-            },
+            expected: self.expected.clone(),
             provenance: self.provenance.clone(),
             params: self.params.clone(),
+            report: self.report.clone(),
         };
-        let body = toml::to_string(&file).expect("fixtures serialize");
-        format!(
+        let body = toml::to_string(&file)
+            .map_err(|error| format!("cannot write the fixture as TOML: {error}"))?;
+        Ok(format!(
             "# A hangsim fixture (format {FORMAT_VERSION}): `cargo test` and `hangsim replay` run it again\n\
              # from its decision log and check its verdict and trace hash.\n{body}"
-        )
+        ))
     }
 
     /// Parses a fixture's text; the error is one line saying what is wrong (without the file
     /// name, which [`read_fixture`] adds).
     pub fn from_toml(text: &str) -> Result<Fixture, String> {
+        if text.len() as u64 > MAX_FIXTURE_BYTES {
+            return Err(format!(
+                "{} bytes, more than the {MAX_FIXTURE_BYTES} a fixture may hold",
+                text.len()
+            ));
+        }
+        // The version first, so that a fixture of another format says so rather than failing
+        // on a key this version does not know.
+        #[derive(Deserialize)]
+        struct VersionOnly {
+            format_version: Option<i64>,
+        }
+        if let Ok(VersionOnly {
+            format_version: Some(version),
+        }) = toml::from_str::<VersionOnly>(text)
+        {
+            if version != i64::from(FORMAT_VERSION) {
+                return Err(format!(
+                    "format_version {version} is not supported: expected {FORMAT_VERSION}"
+                ));
+            }
+        }
         let file: FixtureFile = toml::from_str(text).map_err(|error| one_line(&error, text))?;
-        if file.format_version != FORMAT_VERSION {
-            return Err(format!(
-                "format_version {} is not supported: expected {FORMAT_VERSION}",
-                file.format_version
-            ));
-        }
-        let scenario = file.scenario.parse::<ScenarioName>()?;
-        let protocol = file.protocol.parse::<ShutdownProtocol>()?;
-        let strategy = file.strategy.parse::<StrategyChoice>()?;
         let decisions = DecisionLog::decode(&file.decisions)?;
-        let hex = file
-            .trace_hash
-            .strip_prefix("0x")
-            .ok_or_else(|| bad_hash(&file.trace_hash))?;
-        if hex.is_empty() || hex.len() > 16 {
-            return Err(bad_hash(&file.trace_hash));
-        }
-        let trace_hash = u64::from_str_radix(hex, 16).map_err(|_| bad_hash(&file.trace_hash))?;
-        if !VERDICT_KINDS.contains(&file.expected.verdict.as_str()) {
-            return Err(format!(
-                "unknown expected verdict {:?}: expected one of {}",
-                file.expected.verdict,
-                VERDICT_KINDS.join(", ")
-            ));
-        }
+        let trace_hash = parse_trace_hash(&file.trace_hash)?;
         // A violation names its invariant, and only a violation does: either way round the
         // expectation could never match a verdict.
-        match (file.expected.verdict.as_str(), &file.expected.invariant) {
-            ("violation", None) => {
+        match (file.expected.kind, file.expected.invariant) {
+            (VerdictKind::Violation, None) => {
                 return Err("an expected violation needs `invariant` in [expected]".into())
             }
-            (kind, Some(_)) if kind != "violation" => {
+            (kind, Some(_)) if kind != VerdictKind::Violation => {
                 return Err(format!(
-                    "[expected] has an `invariant` but its verdict is {kind:?}, not a violation"
+                    "[expected] has an `invariant` but its verdict is {kind}, not a violation"
                 ))
             }
             _ => {}
         }
+        file.params.check_bounds()?;
         Ok(Fixture {
-            scenario,
-            protocol,
+            scenario: file.scenario,
+            protocol: file.protocol,
             seed: file.seed,
-            strategy,
+            strategy: file.strategy,
             params: file.params,
             decisions,
-            expected: ExpectedVerdict {
-                kind: file.expected.verdict,
-                invariant: file.expected.invariant,
-            },
+            expected: file.expected,
             trace_hash,
             signature: file.signature,
             provenance: file.provenance,
+            report: file.report,
         })
     }
 }
 
-fn bad_hash(text: &str) -> String {
-    format!("bad trace_hash {text:?}: expected 0x and up to 16 hex digits")
+/// `0x` and one to sixteen hex digits, nothing else (no sign, no spaces).
+fn parse_trace_hash(text: &str) -> Result<u64, String> {
+    let bad = || format!("bad trace_hash {text:?}: expected 0x and 1 to 16 hex digits");
+    let hex = text.strip_prefix("0x").ok_or_else(bad)?;
+    if hex.is_empty() || hex.len() > 16 || !hex.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    u64::from_str_radix(hex, 16).map_err(|_| bad())
 }
 
 /// A TOML error in one line: where (line and column) and what, without the source excerpt toml
@@ -266,7 +276,13 @@ fn one_line(error: &toml::de::Error, text: &str) -> String {
     let what = error.message().trim().replace('\n', "; ");
     match error.span() {
         Some(span) => {
-            let before = &text[..span.start.min(text.len())];
+            let start = span.start.min(text.len());
+            // A span inside a multi-byte character would make the slice below panic.
+            let start = (0..=start)
+                .rev()
+                .find(|&at| text.is_char_boundary(at))
+                .unwrap_or(0);
+            let before = &text[..start];
             let line = before.matches('\n').count() + 1;
             let column = before.len() - before.rfind('\n').map_or(0, |at| at + 1) + 1;
             format!("line {line}, column {column}: {what}")
@@ -275,52 +291,86 @@ fn one_line(error: &toml::de::Error, text: &str) -> String {
     }
 }
 
+/// Reads a file that must be a regular file of at most `limit` bytes: a FIFO, a device (a
+/// symlink to `/dev/zero`) or a directory is refused before it is opened, and the read itself
+/// stops past the limit, whatever the file claims to be. The error says what is wrong, without
+/// the file's name.
+pub fn read_bounded(path: &Path, limit: u64) -> Result<String, String> {
+    let metadata = std::fs::metadata(path).map_err(|error| error.to_string())?;
+    if !metadata.is_file() {
+        return Err("not a regular file".into());
+    }
+    if metadata.len() > limit {
+        return Err(format!(
+            "{} bytes, more than the {limit} it may hold",
+            metadata.len()
+        ));
+    }
+    let file = std::fs::File::open(path).map_err(|error| error.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|error| error.to_string())?;
+    if bytes.len() as u64 > limit {
+        return Err(format!("more than the {limit} bytes it may hold"));
+    }
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())
+}
+
 /// Reads and parses a fixture file. The error is one line naming the file and what is wrong.
 pub fn read_fixture(path: &Path) -> Result<Fixture, String> {
     let name = path.display();
-    let size = std::fs::metadata(path)
-        .map_err(|error| format!("cannot read fixture {name}: {error}"))?
-        .len();
-    if size > MAX_FIXTURE_BYTES {
-        return Err(format!(
-            "bad fixture {name}: {size} bytes, more than the {MAX_FIXTURE_BYTES} a fixture may hold"
-        ));
-    }
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| format!("cannot read fixture {name}: {error}"))?;
+    let text = read_bounded(path, MAX_FIXTURE_BYTES)
+        .map_err(|what| format!("cannot read fixture {name}: {what}"))?;
     Fixture::from_toml(&text).map_err(|what| format!("bad fixture {name}: {what}"))
 }
 
-/// Writes `text` to `path` atomically: a temporary file in the same directory, flushed to disk,
-/// then renamed over `path`, so that a reader (or a search stopped midway) sees either the old
-/// file or the whole new one.
-pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::other(format!("{} names no file", path.display())))?;
-    let mut temporary_name = std::ffi::OsString::from(".");
-    temporary_name.push(file_name);
-    temporary_name.push(format!(".tmp{}", std::process::id()));
-    let temporary = directory.join(temporary_name);
-    let result = (|| {
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result
+/// Writes a fixture atomically (see [`write_atomically`]).
+pub fn write_fixture(path: &Path, fixture: &Fixture) -> Result<(), String> {
+    let text = fixture.to_toml()?;
+    write_atomically(path, &text).map_err(|error| error.to_string())
 }
 
-/// Writes a fixture atomically.
-pub fn write_fixture(path: &Path, fixture: &Fixture) -> std::io::Result<()> {
-    write_atomically(path, &fixture.to_toml())
+/// One way a replay differs from its fixture.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mismatch {
+    /// The verdict is not the expected one.
+    Verdict {
+        expected: ExpectedVerdict,
+        got: ExpectedVerdict,
+    },
+    /// The trace hash differs.
+    TraceHash { expected: u64, got: u64 },
+    /// The failure signature differs.
+    Signature { expected: String, got: String },
+    /// The replay did not take its decision log exactly.
+    DecisionLog(ReplayDivergence),
+    /// The log holds a decision the fixture's strategy could not have taken.
+    Strategy {
+        strategy: StrategyChoice,
+        disagreement: StrategyDisagreement,
+    },
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mismatch::Verdict { expected, got } => {
+                write!(f, "verdict {got}, expected {expected}")
+            }
+            Mismatch::TraceHash { expected, got } => {
+                write!(f, "trace hash {got:#018x}, expected {expected:#018x}")
+            }
+            Mismatch::Signature { expected, got } => {
+                write!(f, "signature {got:?}, expected {expected:?}")
+            }
+            Mismatch::DecisionLog(divergence) => write!(f, "decision log: {divergence}"),
+            Mismatch::Strategy {
+                strategy,
+                disagreement,
+            } => write!(f, "strategy {strategy}: {disagreement}"),
+        }
+    }
 }
 
 /// A fixture run again.
@@ -328,30 +378,55 @@ pub fn write_fixture(path: &Path, fixture: &Fixture) -> std::io::Result<()> {
 pub struct ReplayOutcome {
     /// The replayed run.
     pub record: RunRecord,
-    /// Whether its verdict is the expected one.
-    pub verdict_matches: bool,
-    /// Whether its trace hash is the fixture's.
-    pub trace_hash_matches: bool,
+    /// Every way it differs from the fixture; empty when it reproduced the fixture.
+    pub mismatches: Vec<Mismatch>,
 }
 
 impl ReplayOutcome {
-    /// Whether the replay reproduced the fixture: same verdict and same trace hash.
+    /// Whether the replay reproduced the fixture exactly: the same verdict, trace hash and
+    /// signature, its whole decision log taken and nothing more, every decision one its strategy
+    /// could have taken.
     pub fn matched(&self) -> bool {
-        self.verdict_matches && self.trace_hash_matches
+        self.mismatches.is_empty()
     }
 }
 
-/// Runs a fixture again from its parameters and decision log, with events recorded so that its
-/// report is complete, and compares it with what the fixture expects.
+/// Runs a fixture again from its parameters and decision log, with events recorded, and
+/// compares it strictly with what the fixture expects (see [`ReplayOutcome::matched`]).
+/// `cargo test`'s fixture replay and `hangsim replay` both judge by this.
 pub fn replay_fixture(fixture: &Fixture) -> ReplayOutcome {
     let mut spec = fixture.spec();
     spec.record_events = true;
     let record = run_one(&spec);
-    ReplayOutcome {
-        verdict_matches: fixture.expected.matches(&record.verdict),
-        trace_hash_matches: record.trace_hash == fixture.trace_hash,
-        record,
+    let mut mismatches = Vec::new();
+    if !fixture.expected.matches(&record.verdict) {
+        mismatches.push(Mismatch::Verdict {
+            expected: fixture.expected.clone(),
+            got: ExpectedVerdict::of(&record.verdict),
+        });
     }
+    if record.trace_hash != fixture.trace_hash {
+        mismatches.push(Mismatch::TraceHash {
+            expected: fixture.trace_hash,
+            got: record.trace_hash,
+        });
+    }
+    if record.signature != fixture.signature {
+        mismatches.push(Mismatch::Signature {
+            expected: fixture.signature.clone(),
+            got: record.signature.clone(),
+        });
+    }
+    if let Some(divergence) = &record.replay_divergence {
+        mismatches.push(Mismatch::DecisionLog(divergence.clone()));
+    }
+    if let Some(disagreement) = record.strategy_disagreement {
+        mismatches.push(Mismatch::Strategy {
+            strategy: fixture.strategy.clone(),
+            disagreement,
+        });
+    }
+    ReplayOutcome { record, mismatches }
 }
 
 #[cfg(test)]
@@ -374,11 +449,28 @@ mod tests {
         )
     }
 
-    /// A fixture reads back from its text to the same fixture.
+    /// A fixture reads back from its text to the same fixture, report included.
     #[test]
     fn fixture_round_trips_through_toml() {
         let fixture = master_seed_0();
-        assert_eq!(Fixture::from_toml(&fixture.to_toml()).unwrap(), fixture);
+        assert!(fixture.report.as_ref().is_some_and(|r| r.hang.is_some()));
+        assert_eq!(
+            Fixture::from_toml(&fixture.to_toml().unwrap()).unwrap(),
+            fixture
+        );
+    }
+
+    /// A seed past what a TOML integer holds is written as digits and read back.
+    #[test]
+    fn the_largest_seeds_round_trip() {
+        let mut fixture = master_seed_0();
+        fixture.seed = u64::MAX;
+        if let Some(report) = &mut fixture.report {
+            report.seed = u64::MAX;
+        }
+        let text = fixture.to_toml().unwrap();
+        assert!(text.contains("seed = \"18446744073709551615\""), "{text}");
+        assert_eq!(Fixture::from_toml(&text).unwrap(), fixture);
     }
 
     /// A fixture replays to its verdict and trace hash, twice in one process.
@@ -387,19 +479,18 @@ mod tests {
         let fixture = master_seed_0();
         let first = replay_fixture(&fixture);
         let second = replay_fixture(&fixture);
-        assert!(first.matched(), "{}", first.record.report);
-        assert!(second.matched(), "{}", second.record.report);
+        assert!(first.matched(), "{:?}", first.mismatches);
+        assert!(second.matched(), "{:?}", second.mismatches);
         assert_eq!(first.record.report, second.record.report);
     }
 
     /// The decision log, not the seed's strategy, drives a replay: with another strategy the
-    /// seed alone schedules differently, but the replay still reproduces the run.
+    /// seed alone schedules differently, but the replay still reproduces the run's trace; and
+    /// strict replay names the strategy that could not have taken the log's decisions.
     #[test]
     fn fixture_replays_from_its_log_not_its_seed() {
-        let mut fixture = master_seed_0();
-        // Seeds whose schedule depends on the strategy: find one where a fixed strategy
-        // changes the run, so that the test proves something.
-        let mut proved = false;
+        let base = master_seed_0();
+        let mut proved = None;
         for seed in 0..50u64 {
             let mut record_spec =
                 RunSpec::new(ScenarioName::AuthCrash, ShutdownProtocol::Master, seed);
@@ -410,24 +501,71 @@ mod tests {
             if run_one(&other).trace_hash == record.trace_hash {
                 continue;
             }
-            fixture = Fixture::from_record(&record, fixture.provenance.clone());
-            fixture.strategy = StrategyChoice::Yields(0.0);
-            proved = true;
+            proved = Some(Fixture::from_record(&record, base.provenance.clone()));
             break;
         }
-        assert!(
-            proved,
-            "no seed in 0..50 schedules differently under yields:0.6 and yields:0"
-        );
+        let mut fixture =
+            proved.expect("no seed in 0..50 schedules differently under yields:0.6 and yields:0");
+        assert!(replay_fixture(&fixture).matched());
+        fixture.strategy = StrategyChoice::Yields(0.0);
         let outcome = replay_fixture(&fixture);
-        assert!(outcome.matched(), "{}", outcome.record.report);
-        assert!(!outcome.record.replay_diverged);
+        assert_eq!(outcome.record.trace_hash, fixture.trace_hash);
+        assert!(!outcome.record.replay_diverged());
+        assert!(
+            matches!(outcome.mismatches[..], [Mismatch::Strategy { .. }]),
+            "{:?}",
+            outcome.mismatches
+        );
+    }
+
+    /// Strict replay: a log that is empty, cut short, lengthened, or impossible at its first
+    /// decision, and a wrong signature, are each a mismatch that says what differed.
+    #[test]
+    fn replay_is_strict_about_the_log_and_the_signature() {
+        let fixture = master_seed_0();
+        let decisions = fixture.decisions.decisions().to_vec();
+        assert!(decisions.len() > 2);
+        let with_log = |log: Vec<u32>| Fixture {
+            decisions: DecisionLog::from_decisions(log),
+            ..fixture.clone()
+        };
+        let mut appended = decisions.clone();
+        appended.push(0);
+        let mut impossible = decisions.clone();
+        impossible[0] = 1_000;
+        let cases = [
+            (with_log(Vec::new()), "the log holds only 0"),
+            (
+                with_log(decisions[..decisions.len() - 1].to_vec()),
+                "the log holds only",
+            ),
+            (with_log(appended), "but the log holds"),
+            (with_log(impossible), "decision 0 of the log is 1000"),
+        ];
+        for (broken, expected) in cases {
+            let outcome = replay_fixture(&broken);
+            let said: Vec<String> = outcome.mismatches.iter().map(|m| m.to_string()).collect();
+            assert!(
+                said.iter().any(|line| line.contains(expected)),
+                "{expected}: {said:?}"
+            );
+        }
+        let wrong_signature = Fixture {
+            signature: "hang:something-else".into(),
+            ..fixture.clone()
+        };
+        let outcome = replay_fixture(&wrong_signature);
+        assert!(
+            matches!(outcome.mismatches[..], [Mismatch::Signature { .. }]),
+            "{:?}",
+            outcome.mismatches
+        );
     }
 
     /// Malformed fixtures are refused with one line that says what is wrong, never a panic.
     #[test]
     fn malformed_fixtures_are_refused_in_one_line() {
-        let good = master_seed_0().to_toml();
+        let good = master_seed_0().to_toml().unwrap();
         let cases = [
             ("not toml at all [".to_string(), "line"),
             (
@@ -447,11 +585,26 @@ mod tests {
                 "bad trace_hash",
             ),
             (
+                good.replace("trace_hash = \"0x", "trace_hash = \"0x+"),
+                "bad trace_hash",
+            ),
+            (
                 good.replace("verdict = \"hang\"", "verdict = \"meh\""),
-                "unknown expected verdict",
+                "unknown variant",
             ),
             (good.replace("format_version = 1\n", ""), "format_version"),
-            (format!("{good}\nextra = 3\n"), "extra"),
+            (
+                good.replace("format_version = 1\n", "format_version = 1\nextra = 3\n"),
+                "extra",
+            ),
+            (
+                good.replace("partitions_per_topic = 2", "partitions_per_topic = 0"),
+                "partitions_per_topic",
+            ),
+            (
+                good.replace("subscriptions = 2", "subscriptions = 255"),
+                "subscriptions",
+            ),
         ];
         for (text, needle) in cases {
             let error = Fixture::from_toml(&text).expect_err(needle);
@@ -460,22 +613,34 @@ mod tests {
         }
     }
 
+    /// Only regular files are read: a directory and a device are refused, and so is a file
+    /// past the limit, without reading it whole.
+    #[test]
+    fn only_bounded_regular_files_are_read() {
+        let directory = tempfile::tempdir().unwrap();
+        let error = read_fixture(directory.path()).unwrap_err();
+        assert!(error.contains("not a regular file"), "{error}");
+        let error = read_fixture(Path::new("/dev/zero")).unwrap_err();
+        assert!(error.contains("not a regular file"), "{error}");
+        let big = directory.path().join("big.toml");
+        std::fs::write(&big, vec![b'#'; MAX_FIXTURE_BYTES as usize + 1]).unwrap();
+        let error = read_fixture(&big).unwrap_err();
+        assert!(error.contains("more than the"), "{error}");
+    }
+
     /// Writing is atomic: the file appears whole and no temporary file is left behind.
     #[test]
     fn fixtures_are_written_atomically() {
-        let directory =
-            std::env::temp_dir().join(format!("hangsim-fixture-{}", std::process::id()));
-        std::fs::create_dir_all(&directory).unwrap();
-        let path = directory.join("one.toml");
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("one.toml");
         let fixture = master_seed_0();
         write_fixture(&path, &fixture).unwrap();
         write_fixture(&path, &fixture).unwrap();
         assert_eq!(read_fixture(&path).unwrap(), fixture);
-        let names: Vec<_> = std::fs::read_dir(&directory)
+        let names: Vec<_> = std::fs::read_dir(directory.path())
             .unwrap()
             .map(|entry| entry.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("one.toml")]);
-        std::fs::remove_dir_all(&directory).unwrap();
     }
 }

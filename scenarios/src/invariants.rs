@@ -1,45 +1,103 @@
 //! The invariants checked on every run (DESIGN.md 3.4), over what the workload observed.
-//! Each has a name that verdicts, fixtures and signatures use.
+//!
+//! [`check`] returns the broken invariants in the order of [`Invariant::ALL`], and that order
+//! matters: the runner's verdict is a violation of the *first* one (after a panic and a hang,
+//! which come before any invariant), so the fixtures and signatures of a run that breaks two
+//! invariants name the earlier one.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{Milestone, Observations, ScenarioName};
 use consumer::rt::ExitKind;
 
-/// A broken invariant: its name, and what broke it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An invariant every run is checked against. Its name is what verdicts, fixtures, NDJSON lines
+/// and signatures use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Invariant {
+    CrashCauseReturned,
+    FinalizerOrder,
+    NoRecordsAfterEnd,
+    CommittedOffsetsProcessed,
+    GracefulEndCommitsEverything,
+    CommitAnswersInTime,
+}
+
+impl Invariant {
+    /// Every invariant, in the order [`check`] reports them (the first broken one decides the
+    /// verdict).
+    pub const ALL: [Invariant; 6] = [
+        Invariant::CrashCauseReturned,
+        Invariant::FinalizerOrder,
+        Invariant::NoRecordsAfterEnd,
+        Invariant::CommittedOffsetsProcessed,
+        Invariant::GracefulEndCommitsEverything,
+        Invariant::CommitAnswersInTime,
+    ];
+
+    /// The invariant's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Invariant::CrashCauseReturned => "crash-cause-returned",
+            Invariant::FinalizerOrder => "finalizer-order",
+            Invariant::NoRecordsAfterEnd => "no-records-after-end",
+            Invariant::CommittedOffsetsProcessed => "committed-offsets-processed",
+            Invariant::GracefulEndCommitsEverything => "graceful-end-commits-everything",
+            Invariant::CommitAnswersInTime => "commit-answers-in-time",
+        }
+    }
+
+    /// What the invariant asserts, in one line.
+    pub fn description(self) -> &'static str {
+        match self {
+            Invariant::CrashCauseReturned => {
+                "a consume_with that returns after a runloop crash fails (with the crash's cause, or a failure of the same consumption at that moment)"
+            }
+            Invariant::FinalizerOrder => "finalizers run in the order subscriptions, runloop, consumer",
+            Invariant::NoRecordsAfterEnd => "no records are offered to a partition stream after it ended",
+            Invariant::CommittedOffsetsProcessed => "every committed offset was processed",
+            Invariant::GracefulEndCommitsEverything => {
+                "after consumption ends gracefully (every consume_with succeeded), every processed record is committed"
+            }
+            Invariant::CommitAnswersInTime => "every commit returns within the commit timeout",
+        }
+    }
+}
+
+impl fmt::Display for Invariant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Invariant {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Invariant::ALL
+            .into_iter()
+            .find(|invariant| invariant.name() == text)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Invariant::ALL.iter().map(|i| i.name()).collect();
+                format!(
+                    "unknown invariant {text:?}: expected one of {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// A broken invariant, and what broke it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Broken {
-    pub invariant: &'static str,
+    pub invariant: Invariant,
     pub detail: String,
 }
 
-/// Every invariant, with a line saying what it asserts (for `hangsim list` and docs).
-pub const INVARIANTS: [(&str, &str); 6] = [
-    (
-        "crash-cause-returned",
-        "a consume_with that returns after a runloop crash fails (with the crash's cause, or a failure of the same consumption at that moment)",
-    ),
-    (
-        "finalizer-order",
-        "finalizers run in the order subscriptions, runloop, consumer",
-    ),
-    (
-        "no-records-after-end",
-        "no records are offered to a partition stream after it ended",
-    ),
-    (
-        "committed-offsets-processed",
-        "every committed offset was processed",
-    ),
-    (
-        "graceful-end-commits-everything",
-        "after consumption ends gracefully (every consume_with succeeded), every processed record is committed",
-    ),
-    (
-        "commit-answers-in-time",
-        "every commit returns within the commit timeout",
-    ),
-];
-
-/// The invariants the observations break, in the order of [`INVARIANTS`].
+/// The invariants the observations break, in the order of [`Invariant::ALL`].
 pub fn check(scenario: ScenarioName, seen: &Observations) -> Vec<Broken> {
     let mut broken = Vec::new();
     let crash = seen
@@ -49,16 +107,13 @@ pub fn check(scenario: ScenarioName, seen: &Observations) -> Vec<Broken> {
             Milestone::RunloopExited {
                 exit,
                 cause: Some(cause),
-            } if *exit != ExitKind::Success => Some((*seq, cause.clone())),
+                offered_records_after_end,
+            } if *exit != ExitKind::Success => {
+                Some((*seq, cause.clone(), *offered_records_after_end))
+            }
             _ => None,
         });
-    if let Some((crashed_seq, cause)) = &crash {
-        let interrupted: Vec<&str> = seen
-            .consume_outcomes
-            .iter()
-            .filter(|o| o.interrupted_by_driver)
-            .map(|o| o.topic.trim_end_matches(" (interrupt requested)"))
-            .collect();
+    if let Some((crashed_seq, cause, records_after_end)) = &crash {
         // A consume_with whose processing ended after the crash must fail. One whose processing
         // had ended before (its own subscription's finalizer may be what crashed the runloop),
         // or that the user had already stopped, is not held to the crash.
@@ -67,9 +122,9 @@ pub fn check(scenario: ScenarioName, seen: &Observations) -> Vec<Broken> {
                 continue;
             };
             let was_interrupted = topics.iter().any(|topic| {
-                interrupted
+                seen.interrupt_requests
                     .iter()
-                    .any(|name| *name == topic || name.starts_with(&format!("{topic}:")))
+                    .any(|request| request.topic == *topic)
             });
             let stopped_before = seen
                 .stop_requested_seq
@@ -80,7 +135,7 @@ pub fn check(scenario: ScenarioName, seen: &Observations) -> Vec<Broken> {
                 && *exit != ExitKind::Failure
             {
                 broken.push(Broken {
-                    invariant: "crash-cause-returned",
+                    invariant: Invariant::CrashCauseReturned,
                     detail: format!(
                         "consume_with({}) ended its processing with {exit} after the runloop crashed with `{cause}`",
                         topics.join(",")
@@ -88,9 +143,9 @@ pub fn check(scenario: ScenarioName, seen: &Observations) -> Vec<Broken> {
                 });
             }
         }
-        if cause.contains("has already ended") {
+        if *records_after_end {
             broken.push(Broken {
-                invariant: "no-records-after-end",
+                invariant: Invariant::NoRecordsAfterEnd,
                 detail: cause.clone(),
             });
         }
@@ -108,7 +163,7 @@ pub fn check(scenario: ScenarioName, seen: &Observations) -> Vec<Broken> {
             .collect();
         if order.windows(2).any(|pair| pair[0] > pair[1]) {
             broken.push(Broken {
-                invariant: "finalizer-order",
+                invariant: Invariant::FinalizerOrder,
                 detail: format!("finalizations in the order {order:?}"),
             });
         }
@@ -117,7 +172,7 @@ pub fn check(scenario: ScenarioName, seen: &Observations) -> Vec<Broken> {
         let processed = seen.processed.get(tp).map(|offset| offset + 1).unwrap_or(0);
         if *committed > processed {
             broken.push(Broken {
-                invariant: "committed-offsets-processed",
+                invariant: Invariant::CommittedOffsetsProcessed,
                 detail: format!("{tp}: committed {committed}, processed only up to {processed}"),
             });
         }
@@ -126,6 +181,7 @@ pub fn check(scenario: ScenarioName, seen: &Observations) -> Vec<Broken> {
     // `consume_with` returned successfully, and its last batch commit covers what it processed.
     let graceful = scenario == ScenarioName::GracefulShutdown
         && seen.finished
+        && seen.interrupt_requests.is_empty()
         && !seen.consume_outcomes.is_empty()
         && seen
             .consume_outcomes
@@ -136,7 +192,7 @@ pub fn check(scenario: ScenarioName, seen: &Observations) -> Vec<Broken> {
             let committed = seen.committed.get(tp).copied().unwrap_or(0);
             if committed != processed + 1 {
                 broken.push(Broken {
-                    invariant: "graceful-end-commits-everything",
+                    invariant: Invariant::GracefulEndCommitsEverything,
                     detail: format!(
                         "{tp}: processed up to {processed}, but the group has {committed}"
                     ),
@@ -148,7 +204,7 @@ pub fn check(scenario: ScenarioName, seen: &Observations) -> Vec<Broken> {
     for commit in &seen.explicit_commits {
         if commit.ended.saturating_sub(commit.started) > limit {
             broken.push(Broken {
-                invariant: "commit-answers-in-time",
+                invariant: Invariant::CommitAnswersInTime,
                 detail: format!(
                     "a commit took {:?} (limit {:?})",
                     commit.ended - commit.started,
@@ -175,6 +231,7 @@ mod tests {
             Milestone::RunloopExited {
                 exit: ExitKind::Failure,
                 cause,
+                offered_records_after_end: false,
             },
         )
     }
@@ -190,7 +247,7 @@ mod tests {
         )
     }
 
-    fn names(broken: &[Broken]) -> Vec<&'static str> {
+    fn names(broken: &[Broken]) -> Vec<Invariant> {
         broken.iter().map(|b| b.invariant).collect()
     }
 
@@ -202,7 +259,7 @@ mod tests {
         seen.milestones = vec![crash(1), ended(2, "topic0", ExitKind::Success)];
         assert_eq!(
             names(&check(ScenarioName::AuthCrash, &seen)),
-            vec!["crash-cause-returned"]
+            vec![Invariant::CrashCauseReturned]
         );
         seen.milestones = vec![crash(1), ended(2, "topic0", ExitKind::Failure)];
         assert!(check(ScenarioName::AuthCrash, &seen).is_empty());
@@ -236,7 +293,7 @@ mod tests {
         seen.milestones.swap(0, 1);
         assert_eq!(
             names(&check(ScenarioName::GracefulShutdown, &seen)),
-            vec!["finalizer-order"]
+            vec![Invariant::FinalizerOrder]
         );
     }
 
@@ -251,7 +308,6 @@ mod tests {
         };
         seen.consume_outcomes.push(ConsumeOutcome {
             topic: "topic0".into(),
-            interrupted_by_driver: false,
             exit: ExitKind::Success,
             failure: None,
             at: Duration::ZERO,
@@ -268,8 +324,8 @@ mod tests {
         assert_eq!(
             broken,
             vec![
-                "committed-offsets-processed",
-                "graceful-end-commits-everything"
+                Invariant::CommittedOffsetsProcessed,
+                Invariant::GracefulEndCommitsEverything
             ]
         );
         seen.committed.insert("topic0-0".into(), 5);
@@ -280,7 +336,7 @@ mod tests {
         });
         assert_eq!(
             names(&check(ScenarioName::GracefulShutdown, &seen)),
-            vec!["commit-answers-in-time"]
+            vec![Invariant::CommitAnswersInTime]
         );
     }
 }

@@ -1,24 +1,34 @@
-//! The scenario catalogue, the runner and its verdicts, hang reports, and (with their issues)
-//! seed search, shrinking and fixtures.
+//! The scenario catalogue, the runner and its verdicts, reports, fixtures and the seed search.
 //!
 //! Map:
 //! - [`catalogue`]: the named scenarios ([`ScenarioName`]) and their workloads; what a workload
 //!   observed ([`catalogue::Observations`]).
-//! - [`params`]: [`ScenarioParams`], proptest strategies per scenario, drawn from a seed.
-//! - [`runner`]: [`run_one`] (one run, judged) and [`run_checked`] (twice, for nondeterminism).
-//! - [`verdict`]: [`RunSpec`], [`Verdict`], [`RunRecord`].
-//! - [`invariants`]: the invariants every run is checked against.
-//! - [`report`]: hang reports in plain words, and failure signatures.
+//! - [`params`]: [`ScenarioParams`] and their bounds, proptest strategies per scenario, drawn
+//!   from a seed.
+//! - [`runner`]: [`run_one`] (one run, judged) and [`run_checked`] (the one place a run is run
+//!   twice and compared).
+//! - [`verdict`]: [`RunSpec`], [`Verdict`] and [`VerdictKind`], [`RunRecord`].
+//! - [`invariants`]: the [`Invariant`]s every run is checked against.
+//! - [`report`]: the [`RunReport`] of a run and, for a hang, the hang report, as data that
+//!   prints itself; failure signatures.
+//! - [`fixture`]: fixtures, read with bounds, written atomically, replayed strictly.
+//! - [`search`]: the seed search (worker pool, seed plan, NDJSON findings, fixtures, resume).
+//! - [`atomic`]: atomic file writes. [`serde_as`]: how other crates' types are serialized.
 
+pub mod atomic;
 pub mod catalogue;
 pub mod fixture;
 pub mod invariants;
 pub mod params;
 pub mod report;
 pub mod runner;
+pub mod search;
+pub mod serde_as;
 pub mod verdict;
 
 pub use catalogue::ScenarioName;
+pub use invariants::Invariant;
 pub use params::ScenarioParams;
-pub use runner::{run_checked, run_one};
-pub use verdict::{RunRecord, RunSpec, Verdict};
+pub use report::RunReport;
+pub use runner::{run_checked, run_one, DeterminismCheck};
+pub use verdict::{RunRecord, RunSpec, Verdict, VerdictKind};

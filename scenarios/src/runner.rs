@@ -1,14 +1,20 @@
-//! The runner: one run of a scenario under a protocol, seed and strategy, judged.
+//! The runner: one run of a scenario under a protocol, seed and strategy, judged; and the one
+//! place where a run is run twice and the two compared.
 
-use std::sync::{Arc, Mutex};
+use std::cell::RefCell;
+use std::fmt;
+use std::rc::Rc;
+use std::str::FromStr;
 use std::time::Duration;
 
+use consumer::internal::labels::COMMAND_QUEUE;
+use serde::{Deserialize, Serialize};
 use sim::{run, RunConfig, RunResult};
 
 use crate::catalogue::{workload, Observations};
 use crate::invariants;
 use crate::params;
-use crate::report;
+use crate::report::{self, Nondeterminism, RunReport};
 use crate::verdict::{RunRecord, RunSpec, Verdict};
 
 /// A run's virtual deadline: far past the driver's final stop (30 s), a commit timeout (15 s)
@@ -21,12 +27,12 @@ pub fn run_one(spec: &RunSpec) -> RunRecord {
         .params
         .clone()
         .unwrap_or_else(|| params::draw(spec.scenario, spec.seed));
-    let sink = Arc::new(Mutex::new(Observations::default()));
+    let sink = Rc::new(RefCell::new(Observations::default()));
     let mut config = RunConfig::new(spec.seed)
         .with_strategy(spec.strategy.clone())
         .with_deadline(DEADLINE)
         // The hang report tells each stuck command's history from these operations.
-        .watching(report::COMMAND_QUEUE);
+        .watching(COMMAND_QUEUE);
     if let Some(log) = &spec.replay {
         config = config.replaying(log.clone());
     }
@@ -38,22 +44,86 @@ pub fn run_one(spec: &RunSpec) -> RunRecord {
     let result = run(&config, move |rt| {
         workload(rt, scenario, workload_params, protocol, workload_sink)
     });
-    let observations = sink.lock().expect("observations").clone();
+    let observations = sink.take();
     judge(spec, params, result, &observations)
 }
 
-/// Runs `spec` twice: a `Nondeterminism` verdict if the traces differ, else the first run.
-pub fn run_checked(spec: &RunSpec) -> RunRecord {
+/// Which runs are run twice and compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeterminismCheck {
+    /// Failing runs only: a finding must reproduce before it is reported.
+    Failing,
+    /// Every run (half the throughput).
+    Every,
+}
+
+impl DeterminismCheck {
+    /// Both, for the command line's list.
+    pub const ALL: [DeterminismCheck; 2] = [DeterminismCheck::Failing, DeterminismCheck::Every];
+
+    /// The name on the command line and in progress files.
+    pub fn name(self) -> &'static str {
+        match self {
+            DeterminismCheck::Failing => "failing",
+            DeterminismCheck::Every => "every",
+        }
+    }
+
+    /// One line for `--help`.
+    pub fn description(self) -> &'static str {
+        match self {
+            DeterminismCheck::Failing => {
+                "failing runs only: each is run a second time and the two traces compared"
+            }
+            DeterminismCheck::Every => "every run (half the throughput)",
+        }
+    }
+}
+
+impl fmt::Display for DeterminismCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for DeterminismCheck {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        DeterminismCheck::ALL
+            .into_iter()
+            .find(|check| check.name() == text)
+            .ok_or_else(|| format!("unknown determinism check {text:?}: expected failing or every"))
+    }
+}
+
+/// Runs `spec`, and again when `check` asks for it (every run, or a failing one): the second
+/// run must give the same trace hash and the same decision log, else the record's verdict is
+/// `Nondeterminism`. This is the only place that runs a spec twice and compares.
+pub fn run_checked(spec: &RunSpec, check: DeterminismCheck) -> RunRecord {
     let first = run_one(spec);
+    if check == DeterminismCheck::Failing && !first.verdict.is_failure() {
+        return first;
+    }
     let second = run_one(spec);
-    if first.trace_hash == second.trace_hash {
+    compare(first, &second)
+}
+
+/// The first record, or a `Nondeterminism` verdict when the second run differs from it.
+fn compare(first: RunRecord, second: &RunRecord) -> RunRecord {
+    let decisions_differ = first.decisions != second.decisions;
+    if first.trace_hash == second.trace_hash && !decisions_differ {
         return first;
     }
     let mut record = first;
-    record.report = format!(
-        "NONDETERMINISM: the same run gave trace {:#018x} then {:#018x}\n{}",
-        record.trace_hash, second.trace_hash, record.report
-    );
+    record.report.nondeterminism = Some(Nondeterminism {
+        first_trace_hash: record.trace_hash,
+        second_trace_hash: second.trace_hash,
+        decisions_differ,
+    });
+    record.report.verdict = crate::verdict::VerdictKind::Nondeterminism;
+    record.report.invariant = None;
     record.verdict = Verdict::Nondeterminism;
     record.signature = "nondeterminism".into();
     record
@@ -66,23 +136,14 @@ fn judge(
     seen: &Observations,
 ) -> RunRecord {
     let broken = invariants::check(spec.scenario, seen);
-    let (verdict, signature) = if !result.panics.is_empty() {
-        let message = result.panics[0]
-            .message
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_string();
-        (
-            Verdict::Panic,
-            format!("panic:{}", report::without_numbers(&message)),
-        )
+    let (verdict, signature) = if let Some(panic) = result.panics.first() {
+        (Verdict::Panic, report::panic_signature(&panic.message))
     } else if result.is_hang() {
         (Verdict::Hang, report::hang_signature(&result))
     } else if let Some(first) = broken.first() {
         (
             Verdict::Violation {
-                invariant: first.invariant.to_string(),
+                invariant: first.invariant,
                 detail: first.detail.clone(),
             },
             format!("violation:{}", first.invariant),
@@ -90,7 +151,7 @@ fn judge(
     } else {
         (Verdict::Pass, "pass".to_string())
     };
-    let report = report::render(spec, &verdict, &result, seen, &broken);
+    let report = RunReport::of(spec, &verdict, &result, seen, &broken);
     RunRecord {
         spec: RunSpec {
             params: Some(params.clone()),
@@ -102,7 +163,8 @@ fn judge(
         report,
         trace_hash: result.trace_hash,
         decisions: result.decisions,
-        replay_diverged: result.replay_diverged,
+        replay_divergence: result.replay_divergence,
+        strategy_disagreement: result.strategy_disagreement,
         signature,
         virtual_elapsed: result.elapsed,
         events: result.events,

@@ -2,27 +2,92 @@
 //!
 //! A run is (scenario, parameters, protocol, seed, strategy) and ends in one [`Verdict`]:
 //! `Pass`; `Hang` (an obligation still open when the run ended, or nothing could run again);
-//! `Violation` of a named invariant; `Panic` of the system under test (never of the search); or
-//! `Nondeterminism` (the same run twice gave two traces).
+//! `Violation` of a named [`Invariant`]; `Panic` of the system under test (never of the search);
+//! or `Nondeterminism` (the same run twice gave two traces).
 
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
 use consumer::ShutdownProtocol;
-use sim::{DecisionLog, StrategyChoice};
+use serde::{Deserialize, Serialize};
+use sim::{DecisionLog, ReplayDivergence, StrategyChoice, StrategyDisagreement};
 
 use crate::catalogue::ScenarioName;
+use crate::invariants::Invariant;
 use crate::params::ScenarioParams;
+use crate::report::RunReport;
+
+/// A verdict's kind, without its details: what fixtures expect, NDJSON lines carry and
+/// summaries count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VerdictKind {
+    Pass,
+    Hang,
+    Violation,
+    Panic,
+    Nondeterminism,
+}
+
+impl VerdictKind {
+    /// Every kind, passing first.
+    pub const ALL: [VerdictKind; 5] = [
+        VerdictKind::Pass,
+        VerdictKind::Hang,
+        VerdictKind::Violation,
+        VerdictKind::Panic,
+        VerdictKind::Nondeterminism,
+    ];
+
+    /// The kind's name in fixtures, NDJSON lines and summaries.
+    pub fn name(self) -> &'static str {
+        match self {
+            VerdictKind::Pass => "pass",
+            VerdictKind::Hang => "hang",
+            VerdictKind::Violation => "violation",
+            VerdictKind::Panic => "panic",
+            VerdictKind::Nondeterminism => "nondeterminism",
+        }
+    }
+
+    /// Whether a run of this kind failed.
+    pub fn is_failure(self) -> bool {
+        self != VerdictKind::Pass
+    }
+}
+
+impl fmt::Display for VerdictKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for VerdictKind {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        VerdictKind::ALL
+            .into_iter()
+            .find(|kind| kind.name() == text)
+            .ok_or_else(|| {
+                let names: Vec<&str> = VerdictKind::ALL.iter().map(|kind| kind.name()).collect();
+                format!(
+                    "unknown verdict {text:?}: expected one of {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
 
 /// How a run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
     Pass,
     Hang,
-    /// The named invariant was broken; the text says how.
+    /// The invariant was broken; the detail says how.
     Violation {
-        invariant: String,
+        invariant: Invariant,
         detail: String,
     },
     Panic,
@@ -30,20 +95,28 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// The verdict's kind, as fixtures and NDJSON name it.
-    pub fn kind(&self) -> &'static str {
+    /// The verdict's kind.
+    pub fn kind(&self) -> VerdictKind {
         match self {
-            Verdict::Pass => "pass",
-            Verdict::Hang => "hang",
-            Verdict::Violation { .. } => "violation",
-            Verdict::Panic => "panic",
-            Verdict::Nondeterminism => "nondeterminism",
+            Verdict::Pass => VerdictKind::Pass,
+            Verdict::Hang => VerdictKind::Hang,
+            Verdict::Violation { .. } => VerdictKind::Violation,
+            Verdict::Panic => VerdictKind::Panic,
+            Verdict::Nondeterminism => VerdictKind::Nondeterminism,
+        }
+    }
+
+    /// The broken invariant, for a violation.
+    pub fn invariant(&self) -> Option<Invariant> {
+        match self {
+            Verdict::Violation { invariant, .. } => Some(*invariant),
+            _ => None,
         }
     }
 
     /// Whether the run failed.
     pub fn is_failure(&self) -> bool {
-        *self != Verdict::Pass
+        self.kind().is_failure()
     }
 }
 
@@ -51,7 +124,7 @@ impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Verdict::Violation { invariant, .. } => write!(f, "violation of {invariant}"),
-            other => f.write_str(other.kind()),
+            other => f.write_str(other.kind().name()),
         }
     }
 }
@@ -94,13 +167,16 @@ pub struct RunRecord {
     pub spec: RunSpec,
     pub params: ScenarioParams,
     pub verdict: Verdict,
-    /// The plain-words report: the verdict, and for a hang who waits on what and why.
-    pub report: String,
+    /// The report: how the run ended and, for a hang, who waits on what and why. Data that
+    /// prints itself (`Display`) and serializes into NDJSON lines and fixtures.
+    pub report: RunReport,
     pub trace_hash: u64,
     /// The decisions the run took; replaying them reproduces it.
     pub decisions: DecisionLog,
-    /// Whether a replayed log ran out before the run ended.
-    pub replay_diverged: bool,
+    /// How a replay left its decision log, if it did.
+    pub replay_divergence: Option<ReplayDivergence>,
+    /// The first logged decision the strategy could not have taken, if any.
+    pub strategy_disagreement: Option<StrategyDisagreement>,
     /// A short text that is the same for failures of the same shape (stuck command and what it
     /// waits on, or the invariant), without numbers: the search keeps one fixture per signature.
     pub signature: String,
@@ -108,6 +184,13 @@ pub struct RunRecord {
     pub virtual_elapsed: Duration,
     /// Every event, when recorded.
     pub events: Option<Vec<sim::trace::TraceRecord>>,
+}
+
+impl RunRecord {
+    /// Whether a replay left its decision log.
+    pub fn replay_diverged(&self) -> bool {
+        self.replay_divergence.is_some()
+    }
 }
 
 impl FromStr for ScenarioName {
@@ -130,5 +213,18 @@ impl FromStr for ScenarioName {
 impl fmt::Display for ScenarioName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+impl Serialize for ScenarioName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for ScenarioName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }

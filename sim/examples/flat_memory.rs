@@ -21,7 +21,10 @@ async fn hanging_workload(rt: Rt) {
             ticker.sleep(Duration::from_millis(100)).await?;
         }
     });
-    let call = rt.obligation(consumer::rt::ObligationKind::Request, "RemoveSubscription#1");
+    let call = rt.obligation(
+        consumer::rt::ObligationKind::Request,
+        "RemoveSubscription#1",
+    );
     let reply: Promise<(), ()> = Promise::new(&rt, "promise:RemoveSubscription#1");
     let _ = reply.wait().await;
     call.close();

@@ -263,10 +263,7 @@ impl Executor {
                 config.replay.clone(),
             )),
             workload_rng: RefCell::new(workload_rng),
-            observer: RefCell::new(Observer::new(
-                config.record_events,
-                config.watch.clone(),
-            )),
+            observer: RefCell::new(Observer::new(config.record_events, config.watch.clone())),
             pending_sleeps: Rc::new(Cell::new(0)),
             now: Cell::new(virtual_now()),
             scratch: RefCell::new(Vec::new()),

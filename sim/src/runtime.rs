@@ -114,7 +114,8 @@ pub struct WatchedOp {
 }
 
 /// How a run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// The root fiber terminated.
     Completed,
@@ -235,7 +236,11 @@ where
         .create_node()
         .name("workload")
         // madsim may call `init` again on a restart; the executor runs once.
-        .init(|| NEXT_EXECUTOR.with(|slot| slot.borrow_mut().take()).unwrap_or_else(|| Box::pin(async {})))
+        .init(|| {
+            NEXT_EXECUTOR
+                .with(|slot| slot.borrow_mut().take())
+                .unwrap_or_else(|| Box::pin(async {}))
+        })
         .build();
     let node_id = node.id();
     // The executor ends itself at the deadline; the backstop only guards against a bug in the

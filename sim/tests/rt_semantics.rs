@@ -98,7 +98,10 @@ fn race_first_interrupts_loser_when_interruptible() {
 #[test]
 fn race_first_waits_for_uninterruptible_loser() {
     let result = run(&calm(2), |rt| async move {
-        let call = rt.obligation(consumer::rt::ObligationKind::UserCall, "remove_subscription from a finalizer");
+        let call = rt.obligation(
+            consumer::rt::ObligationKind::UserCall,
+            "remove_subscription from a finalizer",
+        );
         let never: Promise<(), ()> = Promise::new(&rt, "promise:never");
         let left_rt = rt.clone();
         let _ = rt

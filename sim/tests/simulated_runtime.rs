@@ -49,9 +49,8 @@ fn same_seed_gives_same_trace_hash() {
     assert!(sim::SIMULATED, "needs --cfg madsim");
     for seed in [0, 1, 42, 9_999] {
         let config = RunConfig::new(seed);
-        let hash = run_twice(&config, busy_workload).unwrap_or_else(|(first, second)| {
-            panic!("seed {seed}: {:#x} != {:#x}", first, second)
-        });
+        let hash = run_twice(&config, busy_workload)
+            .unwrap_or_else(|(first, second)| panic!("seed {seed}: {:#x} != {:#x}", first, second));
         assert_eq!(
             run(&config, busy_workload).trace_hash,
             hash,
@@ -135,7 +134,10 @@ fn deadline_with_periodic_timer_reports_open_obligation() {
                 ticker_rt.sleep(Duration::from_millis(100)).await?;
             }
         });
-        let call = rt.obligation(consumer::rt::ObligationKind::Request, "RemoveSubscription#1");
+        let call = rt.obligation(
+            consumer::rt::ObligationKind::Request,
+            "RemoveSubscription#1",
+        );
         let reply: Promise<(), ()> = Promise::new(&rt, "promise:RemoveSubscription#1");
         let _ = reply.wait().await;
         call.close();
@@ -156,7 +158,10 @@ fn deadline_with_periodic_timer_reports_open_obligation() {
     assert_eq!(open.len(), 1);
     assert_eq!(
         (open[0].kind, open[0].label.as_str()),
-        (consumer::rt::ObligationKind::Request, "RemoveSubscription#1")
+        (
+            consumer::rt::ObligationKind::Request,
+            "RemoveSubscription#1"
+        )
     );
     let chain = result.liveness.wait_chain(open[0].fiber);
     assert_eq!(chain[0].waits_on.object, "promise:RemoveSubscription#1");

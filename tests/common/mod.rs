@@ -135,7 +135,7 @@ pub fn stuck_chain(result: &RunResult) -> Vec<(String, String, bool)> {
         .liveness
         .open_obligations
         .iter()
-        .find(|o| o.kind == "request")
+        .find(|o| o.kind == consumer::rt::ObligationKind::Request)
     else {
         return Vec::new();
     };
@@ -183,7 +183,7 @@ pub fn assert_hangs_on(result: &RunResult, command: &str, waits_on: &str, contex
         .liveness
         .open_obligations
         .iter()
-        .find(|o| o.kind == "request" && o.label.starts_with(command))
+        .find(|o| o.kind == consumer::rt::ObligationKind::Request && o.label.starts_with(command))
         .unwrap_or_else(|| {
             panic!(
                 "{context}: expected an open {command} request:\n{}",

@@ -73,9 +73,10 @@ impl Committer {
         inner.commits_made.set(number);
         let mut digits = [0; 20];
         let number = label::decimal(number, &mut digits);
-        let obligation = inner
-            .rt
-            .obligation(crate::rt::ObligationKind::Commit, label::join(&["Commit#", number]));
+        let obligation = inner.rt.obligation(
+            crate::rt::ObligationKind::Commit,
+            label::join(&["Commit#", number]),
+        );
         let reply: Promise<(), ConsumerError> =
             Promise::new(&inner.rt, label::join(&["promise:Commit#", number]));
         inner

@@ -143,11 +143,8 @@ impl<T, C: Clone> Queue<T, C> {
     pub async fn offer_all(&self, items: impl IntoIterator<Item = T>) -> Result<(), QueueError<C>> {
         self.rt.checkpoint().await?;
         let accepted = self.check_open();
-        self.rt.observe_op(
-            &self.inner.object,
-            ops::OFFER_ALL,
-            accepted.is_ok() as u64,
-        );
+        self.rt
+            .observe_op(&self.inner.object, ops::OFFER_ALL, accepted.is_ok() as u64);
         accepted?;
         self.inner.items.borrow_mut().extend(items);
         self.inner.takers.wake_all();

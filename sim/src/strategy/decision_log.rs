@@ -108,7 +108,11 @@ pub enum ReplayDivergence {
     RanOut { at: usize },
     /// Decision number `at` of the log, `logged`, is not one of the `options` choices the run
     /// had there.
-    DoesNotFit { at: usize, logged: u32, options: u32 },
+    DoesNotFit {
+        at: usize,
+        logged: u32,
+        options: u32,
+    },
     /// The run ended after taking `used` decisions of a log of `len`.
     LeftOver { used: usize, len: usize },
 }
@@ -117,7 +121,10 @@ impl std::fmt::Display for ReplayDivergence {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ReplayDivergence::RanOut { at } => {
-                write!(f, "the run needed decision {at}, but the log holds only {at}")
+                write!(
+                    f,
+                    "the run needed decision {at}, but the log holds only {at}"
+                )
             }
             ReplayDivergence::DoesNotFit {
                 at,

@@ -46,8 +46,8 @@ pub mod forced_yields;
 pub mod pct;
 pub mod random_pick;
 
-pub use decision_log::{DecisionLog, ReplayDivergence, StrategyDisagreement, MAX_DECISIONS};
 pub(crate) use decision_log::DecisionSource;
+pub use decision_log::{DecisionLog, ReplayDivergence, StrategyDisagreement, MAX_DECISIONS};
 pub use forced_yields::ForcedYields;
 pub use pct::{Pct, MAX_PCT_DEPTH, PCT_LENGTH_ESTIMATE_LOG2};
 pub use random_pick::RandomPick;
@@ -151,6 +151,20 @@ impl fmt::Display for StrategyChoice {
             StrategyChoice::Random => f.write_str("random"),
             StrategyChoice::Pct(depth) => write!(f, "pct:{depth}"),
         }
+    }
+}
+
+/// A strategy is written by its name (`pct:3`) in NDJSON lines and fixtures.
+impl serde::Serialize for StrategyChoice {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for StrategyChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -348,5 +348,4 @@ mod tests {
         }
         assert_ne!(answers(1), answers(2));
     }
-
 }

@@ -1,0 +1,523 @@
+//! The seed search, as a library: many seeds of one scenario, in parallel, with every finding
+//! kept. The `hangsim search` command parses its arguments into a [`SearchPlan`] and
+//! [`SearchOptions`], calls [`search`], and prints what its [`SearchObserver`] hears.
+//!
+//! Map:
+//! - [`seeds`]: [`SeedRange`], [`Shard`] and the [`SeedPlan`] that numbers a shard's seeds.
+//! - [`pool`]: worker threads running whole runs, results handed back in seed order.
+//! - [`finding`]: a failing seed as one NDJSON line ([`Finding`]).
+//! - [`progress`]: the progress file and resuming.
+//! - [`keep`]: one fixture per failure signature, keeping the smallest seed.
+//! - this file: [`search`] itself, and [`examine`], what the search does with one seed.
+//!
+//! Per seed: one run, and a second one when it failed (or for every seed, with
+//! [`DeterminismCheck::Every`]) to check that it reproduces ([`crate::runner::run_checked`]). A
+//! panic of the runner itself (not of the simulated system, which the runner judges) is a
+//! `Panic` finding, and the search goes on.
+//!
+//! Findings: one NDJSON line per failing seed (`out`), one fixture per distinct failure
+//! signature keeping the smallest seed (`fixtures`), and the first run of each signature handed
+//! to the observer. Everything is in seed order, so it does not depend on the number of jobs.
+
+use std::io::{BufWriter, Write};
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use consumer::ShutdownProtocol;
+use sim::StrategyChoice;
+
+use crate::atomic::{remove_stale_temporaries, write_atomically};
+use crate::catalogue::ScenarioName;
+use crate::fixture::Provenance;
+use crate::report::{without_numbers, RunReport};
+use crate::runner::{run_checked, DeterminismCheck};
+use crate::verdict::{RunRecord, RunSpec, Verdict, VerdictKind};
+
+pub mod finding;
+pub mod keep;
+pub mod pool;
+pub mod progress;
+pub mod seeds;
+
+pub use finding::Finding;
+pub use keep::{fixture_path, keep_fixture, Kept};
+pub use pool::{in_seed_order, Flow};
+pub use progress::{progress_path, Progress};
+pub use seeds::{SeedPlan, SeedRange, Shard};
+
+/// What a search covers: one scenario under one protocol and strategy, over a range of seeds
+/// (or one shard of it). Two searches with the same plan find the same things.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchPlan {
+    pub scenario: ScenarioName,
+    pub protocol: ShutdownProtocol,
+    pub strategy: StrategyChoice,
+    pub seeds: SeedRange,
+    pub shard: Shard,
+}
+
+impl SearchPlan {
+    /// The seeds this plan runs, numbered in order.
+    pub fn seed_plan(&self) -> SeedPlan {
+        SeedPlan::new(self.seeds, self.shard)
+    }
+
+    /// The seeds as fixtures' provenance names them: the range, and the shard if not whole.
+    pub fn seeds_covered(&self) -> String {
+        if self.shard == Shard::WHOLE {
+            self.seeds.to_string()
+        } else {
+            format!("{} shard {}", self.seeds, self.shard)
+        }
+    }
+}
+
+/// How a search runs and what it keeps.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchOptions {
+    /// Worker threads; the results do not depend on it.
+    pub jobs: u32,
+    /// Which runs are run twice to check that they reproduce.
+    pub check: DeterminismCheck,
+    /// One NDJSON line per failing seed here, and the progress file next to it.
+    pub out: Option<PathBuf>,
+    /// One fixture per failure signature here, keeping the smallest seed.
+    pub fixtures: Option<PathBuf>,
+    /// Also keep a fixture of the smallest passing seed.
+    pub keep_passing: bool,
+    /// Continue the search recorded in `out` and its progress file.
+    pub resume: bool,
+    /// Stop after this many seeds in this call (a later call can resume).
+    pub max_seeds: Option<u64>,
+    /// The date fixtures record as their provenance.
+    pub date: String,
+}
+
+impl SearchOptions {
+    /// One job, failing runs checked, nothing written.
+    pub fn new(date: impl Into<String>) -> SearchOptions {
+        SearchOptions {
+            jobs: 1,
+            check: DeterminismCheck::Failing,
+            out: None,
+            fixtures: None,
+            keep_passing: false,
+            resume: false,
+            max_seeds: None,
+            date: date.into(),
+        }
+    }
+}
+
+/// What the caller of [`search`] hears as it goes, on the calling thread, in seed order.
+pub trait SearchObserver {
+    /// The first failing run of a failure signature (its report is `record.report`).
+    fn first_of_signature(&mut self, record: &RunRecord);
+    /// `done` of `total` seeds are complete, `failing` of them failed.
+    fn progress(&mut self, done: u64, total: u64, failing: u64);
+    /// Something worth a `note:` line (a resume's dropped lines, a replaced fixture).
+    fn note(&mut self, message: &str);
+}
+
+/// An observer that hears nothing, for callers that only want the summary.
+pub struct Quiet;
+
+impl SearchObserver for Quiet {
+    fn first_of_signature(&mut self, _record: &RunRecord) {}
+    fn progress(&mut self, _done: u64, _total: u64, _failing: u64) {}
+    fn note(&mut self, _message: &str) {}
+}
+
+/// Runs per verdict kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    counts: [u64; VerdictKind::ALL.len()],
+}
+
+impl Tally {
+    fn slot(kind: VerdictKind) -> usize {
+        match kind {
+            VerdictKind::Pass => 0,
+            VerdictKind::Hang => 1,
+            VerdictKind::Violation => 2,
+            VerdictKind::Panic => 3,
+            VerdictKind::Nondeterminism => 4,
+        }
+    }
+
+    /// Counts one run.
+    pub fn count(&mut self, kind: VerdictKind) {
+        self.counts[Tally::slot(kind)] += 1;
+    }
+
+    /// The runs of `kind`.
+    pub fn of(&self, kind: VerdictKind) -> u64 {
+        self.counts[Tally::slot(kind)]
+    }
+
+    /// The failing runs, of every kind.
+    pub fn failing(&self) -> u64 {
+        VerdictKind::ALL
+            .into_iter()
+            .filter(|kind| kind.is_failure())
+            .map(|kind| self.of(kind))
+            .sum()
+    }
+}
+
+/// One failure signature seen by a search.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signature {
+    pub signature: String,
+    pub smallest_seed: u64,
+    pub runs: u64,
+}
+
+/// What a search found, over all its calls (a resumed search counts the seeds before too).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchSummary {
+    /// Seeds completed, in seed order from the plan's first.
+    pub searched: u64,
+    /// The seeds of the whole plan.
+    pub planned: u64,
+    /// Failing runs by verdict kind (passing runs are not counted here: `searched` minus the
+    /// failing ones).
+    pub tally: Tally,
+    /// Every failure signature, smallest seed first.
+    pub signatures: Vec<Signature>,
+    /// Wall time, over all calls.
+    pub elapsed: Duration,
+}
+
+impl SearchSummary {
+    /// Whether some run failed.
+    pub fn failed(&self) -> bool {
+        self.tally.failing() > 0
+    }
+}
+
+/// What one seed came to.
+pub struct SeedOutcome {
+    pub verdict: VerdictKind,
+    /// The run, kept for failures (report, NDJSON, fixture) and when passing runs are kept.
+    pub record: Option<RunRecord>,
+    /// False when the runner itself panicked: there is no run to keep as a fixture.
+    pub replayable: bool,
+}
+
+/// Runs one seed the way the search does: [`run_checked`], with a panic of the runner itself
+/// turned into a `Panic` outcome.
+pub fn examine(
+    template: &RunSpec,
+    seed: u64,
+    check: DeterminismCheck,
+    keep_passing: bool,
+) -> SeedOutcome {
+    let spec = RunSpec {
+        seed,
+        ..template.clone()
+    };
+    match std::panic::catch_unwind(AssertUnwindSafe(|| run_checked(&spec, check))) {
+        Ok(record) => SeedOutcome {
+            verdict: record.verdict.kind(),
+            replayable: true,
+            record: (record.verdict.is_failure() || keep_passing).then_some(record),
+        },
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|text| text.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".into());
+            SeedOutcome {
+                verdict: VerdictKind::Panic,
+                record: Some(runner_panic(&spec, &message)),
+                replayable: false,
+            }
+        }
+    }
+}
+
+fn runner_panic(spec: &RunSpec, message: &str) -> RunRecord {
+    let first_line = message.lines().next().unwrap_or("");
+    RunRecord {
+        spec: spec.clone(),
+        params: spec
+            .params
+            .clone()
+            .unwrap_or_else(|| crate::params::draw(spec.scenario, spec.seed)),
+        verdict: Verdict::Panic,
+        report: RunReport::runner_panic(spec, first_line),
+        trace_hash: 0,
+        decisions: sim::DecisionLog::default(),
+        replay_divergence: None,
+        strategy_disagreement: None,
+        signature: format!("panic:runner:{}", without_numbers(first_line)),
+        virtual_elapsed: Duration::ZERO,
+        events: None,
+    }
+}
+
+/// How often (in seeds) the progress file is brought up to date; a stop loses at most this
+/// much work, and never a finding (a failing seed updates it at once).
+const PROGRESS_EVERY: u64 = 256;
+
+/// What the search has found so far, on the calling thread.
+struct Findings {
+    tally: Tally,
+    signatures: Vec<Signature>,
+}
+
+impl Findings {
+    /// Counts a failing run; whether it is the first of its signature.
+    fn note(&mut self, kind: VerdictKind, signature: &str, seed: u64) -> bool {
+        self.tally.count(kind);
+        match self
+            .signatures
+            .iter_mut()
+            .find(|known| known.signature == signature)
+        {
+            Some(known) => {
+                known.runs += 1;
+                known.smallest_seed = known.smallest_seed.min(seed);
+                false
+            }
+            None => {
+                self.signatures.push(Signature {
+                    signature: signature.to_string(),
+                    smallest_seed: seed,
+                    runs: 1,
+                });
+                true
+            }
+        }
+    }
+}
+
+/// The NDJSON file and its progress file, while a search writes them.
+struct Out {
+    path: PathBuf,
+    writer: BufWriter<std::fs::File>,
+    progress: Progress,
+}
+
+impl Out {
+    /// Flushes the NDJSON lines to disk, then counts them in the progress file: never the
+    /// other way round (see [`progress`]).
+    fn checkpoint(&mut self, completed: u64, elapsed: Duration) -> Result<(), String> {
+        self.writer
+            .flush()
+            .and_then(|()| self.writer.get_ref().sync_data())
+            .map_err(|error| format!("cannot write {}: {error}", self.path.display()))?;
+        let mut saved = self.progress.clone();
+        saved.completed = completed;
+        saved.elapsed_seconds += elapsed.as_secs_f64();
+        let path = progress_path(&self.path);
+        write_atomically(&path, &saved.to_json())
+            .map_err(|error| format!("cannot write {}: {error}", path.display()))
+    }
+}
+
+/// The search. Errors are one line each: bad input (a shard without seeds, a progress file of
+/// another search) or a file that cannot be read or written.
+pub fn search(
+    plan: &SearchPlan,
+    options: &SearchOptions,
+    observer: &mut dyn SearchObserver,
+) -> Result<SearchSummary, String> {
+    let started = Instant::now();
+    let seed_plan = plan.seed_plan();
+    if seed_plan.len == 0 {
+        return Err(format!(
+            "shard {} holds no seed of {}",
+            plan.shard, plan.seeds
+        ));
+    }
+    if let Some(directory) = &options.fixtures {
+        std::fs::create_dir_all(directory).map_err(|error| {
+            format!(
+                "cannot create fixture directory {}: {error}",
+                directory.display()
+            )
+        })?;
+    }
+    let mut findings = Findings {
+        tally: Tally::default(),
+        signatures: Vec::new(),
+    };
+    let mut progress = Progress::start(plan, options.check);
+    let mut out = match &options.out {
+        Some(path) => {
+            for stale in [path.clone(), progress_path(path)] {
+                remove_stale_temporaries(&stale).map_err(|error| {
+                    format!("cannot clean up next to {}: {error}", stale.display())
+                })?;
+            }
+            let mut kept_lines = Vec::new();
+            if options.resume {
+                match progress::resume(path, &progress, seed_plan)? {
+                    Some(resumed) => {
+                        if resumed.dropped_bytes > 0 {
+                            observer.note(&format!(
+                                "dropping {} bytes of {} past the progress mark (seeds that run again)",
+                                resumed.dropped_bytes,
+                                path.display()
+                            ));
+                        }
+                        for finding in &resumed.findings {
+                            findings.note(finding.verdict, &finding.signature, finding.seed);
+                        }
+                        kept_lines = resumed.lines;
+                        progress = resumed.progress;
+                    }
+                    None => observer.note(&format!(
+                        "no progress file {}; starting the search from its first seed",
+                        progress_path(path).display()
+                    )),
+                }
+            }
+            // The NDJSON file is rewritten with the kept lines (atomically), then appended to.
+            let mut text = kept_lines.join("\n");
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            write_atomically(path, &text)
+                .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+            let file = std::fs::OpenOptions::new()
+                .append(true)
+                .open(path)
+                .map_err(|error| format!("cannot open {}: {error}", path.display()))?;
+            let mut out = Out {
+                path: path.clone(),
+                writer: BufWriter::new(file),
+                progress: progress.clone(),
+            };
+            out.checkpoint(progress.completed, Duration::ZERO)?;
+            Some(out)
+        }
+        None => None,
+    };
+    let resumed_from = progress.completed;
+    let until = match options.max_seeds {
+        Some(budget) => seed_plan.len.min(resumed_from.saturating_add(budget)),
+        None => seed_plan.len,
+    };
+    let provenance = Provenance {
+        found_by: "search".into(),
+        seeds: plan.seeds_covered(),
+        date: options.date.clone(),
+    };
+    let template = RunSpec {
+        strategy: plan.strategy.clone(),
+        ..RunSpec::new(plan.scenario, plan.protocol, 0)
+    };
+    // Workers keep passing records only until the calling thread has kept one: which seed is
+    // the smallest passing one is only known in seed order.
+    let passing_kept = AtomicBool::new(false);
+    let mut failure: Option<String> = None;
+    let searched = in_seed_order(
+        seed_plan,
+        resumed_from,
+        until,
+        options.jobs,
+        |seed| {
+            let keep_passing = options.keep_passing && !passing_kept.load(Ordering::Relaxed);
+            examine(&template, seed, options.check, keep_passing)
+        },
+        |index, seed, outcome| {
+            let handled = take_outcome(
+                seed,
+                &outcome,
+                options,
+                &provenance,
+                &mut findings,
+                out.as_mut(),
+                &passing_kept,
+                observer,
+            )
+            .and_then(|()| {
+                let completed = index + 1;
+                if let Some(out) = out.as_mut() {
+                    if completed % PROGRESS_EVERY == 0
+                        || completed == until
+                        || outcome.verdict.is_failure()
+                    {
+                        out.checkpoint(completed, started.elapsed())?;
+                    }
+                }
+                observer.progress(completed, seed_plan.len, findings.tally.failing());
+                Ok(())
+            });
+            match handled {
+                Ok(()) => Flow::Continue,
+                Err(message) => {
+                    failure = Some(message);
+                    Flow::Stop
+                }
+            }
+        },
+    );
+    if let Some(message) = failure {
+        return Err(message);
+    }
+    let mut signatures = findings.signatures;
+    signatures.sort_by(|a, b| {
+        (a.smallest_seed, a.signature.as_str()).cmp(&(b.smallest_seed, b.signature.as_str()))
+    });
+    Ok(SearchSummary {
+        searched: resumed_from + searched,
+        planned: seed_plan.len,
+        tally: findings.tally,
+        signatures,
+        elapsed: Duration::from_secs_f64(progress.elapsed_seconds.max(0.0)) + started.elapsed(),
+    })
+}
+
+/// What the calling thread does with one seed's outcome: count it, tell the observer about the
+/// first of a signature, write its NDJSON line and keep its fixture.
+#[allow(clippy::too_many_arguments)]
+fn take_outcome(
+    seed: u64,
+    outcome: &SeedOutcome,
+    options: &SearchOptions,
+    provenance: &Provenance,
+    findings: &mut Findings,
+    out: Option<&mut Out>,
+    passing_kept: &AtomicBool,
+    observer: &mut dyn SearchObserver,
+) -> Result<(), String> {
+    let Some(record) = &outcome.record else {
+        return Ok(());
+    };
+    if !outcome.verdict.is_failure() {
+        if let (Some(directory), false) = (&options.fixtures, passing_kept.load(Ordering::Relaxed))
+        {
+            note_kept(keep_fixture(directory, record, provenance)?, observer);
+            passing_kept.store(true, Ordering::Relaxed);
+        }
+        return Ok(());
+    }
+    if findings.note(outcome.verdict, &record.signature, seed) {
+        observer.first_of_signature(record);
+    }
+    if let Some(out) = out {
+        writeln!(out.writer, "{}", Finding::of(record).to_line())
+            .map_err(|error| format!("cannot write {}: {error}", out.path.display()))?;
+        out.progress.findings += 1;
+    }
+    if let (Some(directory), true) = (&options.fixtures, outcome.replayable) {
+        note_kept(keep_fixture(directory, record, provenance)?, observer);
+    }
+    Ok(())
+}
+
+fn note_kept(kept: Kept, observer: &mut dyn SearchObserver) {
+    if let Kept::Replaced(path, error) = kept {
+        observer.note(&format!("replaced {}: {error}", path.display()));
+    }
+}
+
+#[cfg(test)]
+mod tests;
