@@ -665,7 +665,7 @@ fn a_tiny_bench_prints_its_table() {
 fn replay_report_tells_the_drain_a_command_missed() {
     let fixture = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/auth-crash.check-offer-drain.pct-3.hang-removesubscription-n-promise-remove-975cc3da.toml"
+        "/tests/fixtures/auth-crash.check-offer-drain.pct-3.hang-removesubscription-n-promise-remove-ec022b42.toml"
     );
     let (status, stdout, _) = hangsim(&["replay", fixture]);
     assert_eq!(status, 0, "{stdout}");
