@@ -19,19 +19,19 @@ use crate::output::{out, outln};
 pub fn list() -> ExitCode {
     outln!("scenarios:");
     for scenario in ScenarioName::ALL {
-        outln!("  {:<26} {}", scenario.name(), scenario.description());
+        outln!("  {:<32} {}", scenario.name(), scenario.description());
     }
     outln!("protocols:");
     for protocol in ShutdownProtocol::ALL {
-        outln!("  {:<26} {}", protocol.name(), protocol.description());
+        outln!("  {:<32} {}", protocol.name(), protocol.description());
     }
     outln!("strategies:");
     for (name, description) in args::known_strategies() {
-        outln!("  {name:<26} {description}");
+        outln!("  {name:<32} {description}");
     }
     outln!("invariants:");
     for invariant in Invariant::ALL {
-        outln!("  {:<26} {}", invariant.name(), invariant.description());
+        outln!("  {:<32} {}", invariant.name(), invariant.description());
     }
     ExitCode::SUCCESS
 }

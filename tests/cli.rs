@@ -384,17 +384,21 @@ fn resume_neither_repeats_nor_loses_work() {
     // seeds than the NDJSON file holds. Resuming drops the extra lines and redoes their seeds.
     let progress = format!("{parts}.progress");
     let text = std::fs::read_to_string(&progress).unwrap();
+    let findings_before_10 = ndjson_seeds(&expected).iter().filter(|&&s| s < 10).count();
     let rewound = text
         .lines()
         .map(|line| {
-            if line.starts_with("completed = ") {
-                "completed = 10".to_string()
+            if line.trim_start().starts_with("\"completed\":") {
+                "  \"completed\": 10,".to_string()
+            } else if line.trim_start().starts_with("\"findings\":") {
+                format!("  \"findings\": {findings_before_10},")
             } else {
                 line.to_string()
             }
         })
         .collect::<Vec<_>>()
         .join("\n");
+    assert_ne!(rewound, text, "the progress file changed shape:\n{text}");
     std::fs::write(&progress, rewound).unwrap();
     let (_, stdout, _) = run(resumed.clone());
     assert_eq!(std::fs::read_to_string(&parts).unwrap(), expected);
@@ -676,4 +680,451 @@ fn replay_report_tells_the_drain_a_command_missed() {
             "after the runloop ended (3.209000s) and after the last drain (3.209000s)",
         ],
     );
+}
+
+/// Runs hangsim with its stdout read for one line and then closed, as `| head -1` does: it must
+/// end quietly (status 141, nothing on stderr), never panic.
+fn closed_pipe_after_one_line(args: &[&str]) -> (Option<i32>, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hangsim"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hangsim starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    // The reader is dropped here: the pipe is closed under hangsim.
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into(),
+    )
+}
+
+/// Bad input 3: `replay`, `run` and `search` whose stdout is closed after one line (`| head -1`)
+/// end quietly with status 141 instead of panicking with 101.
+#[test]
+fn a_closed_stdout_ends_commands_quietly() {
+    let fixtures: Vec<String> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"))
+            .unwrap()
+            .map(|entry| path_arg(&entry.unwrap().path()))
+            .collect();
+    let mut replay = vec!["replay"];
+    replay.extend(fixtures.iter().map(String::as_str));
+    let run = [
+        "run",
+        "--scenario",
+        "auth-crash",
+        "--protocol",
+        "master",
+        "--seed",
+        "0",
+        "--trace",
+    ];
+    let search = [
+        "search",
+        "--scenario",
+        "auth-crash",
+        "--protocol",
+        "master",
+        "--seeds",
+        "0..200",
+    ];
+    for args in [&replay[..], &run[..], &search[..]] {
+        let (status, stderr) = closed_pipe_after_one_line(args);
+        assert_eq!(status, Some(141), "{:?}: {stderr}", &args[..2]);
+        assert!(stderr.is_empty(), "{:?}: {stderr}", &args[..2]);
+    }
+}
+
+/// A committed fixture's text, to make bad ones from.
+fn committed_fixture() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/auth-crash.master.yields.hang-removesubscription-n-promise-remove-ec022b42.toml"
+    ))
+    .unwrap()
+}
+
+/// Replaces the line starting with `key = ` in a fixture's text.
+fn with_line(text: &str, key: &str, line: &str) -> String {
+    let prefix = format!("{key} = ");
+    let mut found = false;
+    let out: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with(&prefix) && !found {
+                found = true;
+                line.to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    assert!(found, "no {key} in the fixture");
+    out.join("\n") + "\n"
+}
+
+/// Bad inputs 1, 2 and 9: a decision log whose run lengths wrap around, parameters past their
+/// bounds (255 subscriptions of 255 partitions of 65,535 records; no partition at all), and a
+/// trace hash with a sign are refused with one `error:` line and exit 2, at once.
+#[test]
+fn bad_fixtures_are_refused_before_anything_runs() {
+    let directory = scratch("bad-fixtures");
+    let good = committed_fixture();
+    let cases = [
+        (
+            with_line(
+                &good,
+                "decisions",
+                "decisions = \"0 0*18446744073709551615\"",
+            ),
+            "outside 1..=",
+        ),
+        (
+            with_line(
+                &with_line(
+                    &with_line(&good, "subscriptions", "subscriptions = 255"),
+                    "partitions_per_topic",
+                    "partitions_per_topic = 255",
+                ),
+                "records_per_partition",
+                "records_per_partition = 65535",
+            ),
+            "params.subscriptions = 255 is outside its bounds",
+        ),
+        (
+            with_line(&good, "partitions_per_topic", "partitions_per_topic = 0"),
+            "params.partitions_per_topic = 0 is outside its bounds",
+        ),
+        (
+            with_line(&good, "trace_hash", "trace_hash = \"0x+a63e879a7fb3a52\""),
+            "bad trace_hash",
+        ),
+    ];
+    for (index, (text, expected)) in cases.iter().enumerate() {
+        let path = directory.join(format!("bad{index}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let started = std::time::Instant::now();
+        let (status, stdout, stderr) = hangsim(&["replay", &path_arg(&path)]);
+        assert_eq!(status, 2, "{expected}: {stdout}{stderr}");
+        assert!(stderr.starts_with("error: bad fixture"), "{stderr}");
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stdout.is_empty(), "{stdout}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+    std::fs::remove_dir_all(&directory).unwrap();
+}
+
+/// Waits for a child for at most `limit`, killing it past that: a test of "never hangs" must
+/// not hang itself.
+fn wait_at_most(
+    mut child: std::process::Child,
+    limit: std::time::Duration,
+) -> (Option<i32>, String) {
+    use std::io::Read;
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr)
+                .unwrap();
+            return (status.code(), stderr);
+        }
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("hangsim still ran after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Bad input 4: `replay` of a FIFO (which blocked forever) and of a symlink to `/dev/zero`
+/// (which read until memory ran out) is refused at once: not a regular file.
+#[test]
+fn replay_refuses_what_is_not_a_regular_file() {
+    use std::process::Stdio;
+    let directory = scratch("not-files");
+    let fifo = directory.join("fifo.toml");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let zero = directory.join("zero.toml");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    for path in [&fifo, &zero, &directory] {
+        let child = Command::new(env!("CARGO_BIN_EXE_hangsim"))
+            .args(["replay", &path_arg(path)])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (status, stderr) = wait_at_most(child, std::time::Duration::from_secs(30));
+        assert_eq!(status, Some(2), "{}: {stderr}", path.display());
+        assert!(stderr.contains("not a regular file"), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    std::fs::remove_dir_all(&directory).unwrap();
+}
+
+/// Bad input 5: a replay that does not take its decision log exactly (empty, a token dropped
+/// or appended, an impossible first choice), or whose signature differs, is a mismatch (exit
+/// 1) that says what differed.
+#[test]
+fn replay_is_strict() {
+    let directory = scratch("strict");
+    let good = committed_fixture();
+    let decisions = good
+        .lines()
+        .find_map(|line| line.strip_prefix("decisions = \""))
+        .unwrap()
+        .trim_end_matches('"')
+        .to_string();
+    let tokens: Vec<&str> = decisions.split(' ').collect();
+    let dropped = tokens[..tokens.len() - 1].join(" ");
+    let impossible = format!("7 {}", tokens[1..].join(" "));
+    let cases = [
+        (
+            String::new(),
+            "differs: decision log: the run needed decision 0",
+        ),
+        (dropped, "differs: decision log: the run needed decision"),
+        (format!("{decisions} 0"), "but the log holds"),
+        (
+            impossible,
+            "differs: decision log: decision 0 of the log is 7",
+        ),
+    ];
+    for (index, (log, expected)) in cases.iter().enumerate() {
+        let path = directory.join(format!("strict{index}.toml"));
+        std::fs::write(
+            &path,
+            with_line(&good, "decisions", &format!("decisions = \"{log}\"")),
+        )
+        .unwrap();
+        let (status, stdout, stderr) = hangsim(&["replay", &path_arg(&path)]);
+        assert_eq!(status, 1, "{expected}: {stdout}{stderr}");
+        assert_mentions(&stdout, &["MISMATCH", expected]);
+    }
+    let path = directory.join("signature.toml");
+    std::fs::write(
+        &path,
+        with_line(&good, "signature", "signature = \"hang:elsewhere\""),
+    )
+    .unwrap();
+    let (status, stdout, _) = hangsim(&["replay", &path_arg(&path)]);
+    assert_eq!(status, 1, "{stdout}");
+    assert_mentions(&stdout, &["differs: signature"]);
+    std::fs::remove_dir_all(&directory).unwrap();
+}
+
+/// Bad input 6: the last seeds with the largest shard count run exactly the shard's seed
+/// (the seed plan's arithmetic overflowed and ran another).
+#[test]
+fn search_at_the_top_of_the_seed_range_runs_the_right_seed() {
+    let (status, stdout, stderr) = hangsim(&[
+        "search",
+        "--scenario",
+        "auth-crash",
+        "--protocol",
+        "master",
+        "--seeds",
+        "18446744073709551613..18446744073709551615",
+        "--shard",
+        "18446744073709551614/18446744073709551615",
+    ]);
+    assert_eq!(status, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("seed 18446744073709551614: HANG"),
+        "{stdout}"
+    );
+    assert_eq!(summary(&stdout).0, 1);
+}
+
+/// Bad input 7: `demo` refuses seeds past 2^64-1 instead of reporting seeds it never ran.
+#[test]
+fn demo_refuses_seeds_past_the_last() {
+    let (status, stdout, stderr) = hangsim(&[
+        "demo",
+        "--seed",
+        "18446744073709551615",
+        "--seeds",
+        "10000000",
+    ]);
+    assert_eq!(status, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.starts_with("error: --seed 18446744073709551615 with --seeds 10000000"),
+        "{stderr}"
+    );
+    assert!(stdout.is_empty(), "{stdout}");
+    let (status, stdout, _) = hangsim(&["demo", "--seed", "18446744073709551615", "--seeds", "1"]);
+    assert!(status <= 1, "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("ran 1 seeds from 18446744073709551615"),
+        "{stdout}"
+    );
+}
+
+/// Bad input 8: a search killed by a file-size limit (`ulimit -f`) mid-line resumes to the
+/// same NDJSON as a search that ran through; a deleted NDJSON file with its progress file left
+/// is refused.
+#[test]
+fn a_search_cut_by_a_full_disk_resumes_and_a_deleted_ndjson_is_refused() {
+    let directory = scratch("full-disk");
+    let base = |out: &str| {
+        vec![
+            "search".to_string(),
+            "--scenario".into(),
+            "auth-crash".into(),
+            "--protocol".into(),
+            "race-only".into(),
+            "--seeds".into(),
+            "0..30".into(),
+            "--out".into(),
+            out.to_string(),
+        ]
+    };
+    let whole = path_arg(&directory.join("whole.ndjson"));
+    let args = base(&whole);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    hangsim(&args);
+    let expected = std::fs::read_to_string(&whole).unwrap();
+    assert!(
+        expected.len() > 40 * 1024,
+        "the limit below must cut the file"
+    );
+
+    let cut = path_arg(&directory.join("cut.ndjson"));
+    let quoted: Vec<String> = base(&cut).iter().map(|arg| format!("'{arg}'")).collect();
+    let script = format!(
+        "ulimit -f 20; exec '{}' {}",
+        env!("CARGO_BIN_EXE_hangsim"),
+        quoted.join(" ")
+    );
+    let limited = Command::new("bash").args(["-c", &script]).output().unwrap();
+    assert_ne!(
+        limited.status.code(),
+        Some(0),
+        "the file-size limit did not stop the search"
+    );
+    let written = std::fs::read_to_string(&cut).unwrap_or_default();
+    assert!(written.len() < expected.len());
+
+    let mut resume = base(&cut);
+    resume.push("--resume".into());
+    let resume: Vec<&str> = resume.iter().map(String::as_str).collect();
+    let (status, stdout, stderr) = hangsim(&resume);
+    assert!(status <= 1, "{stdout}{stderr}");
+    assert_eq!(std::fs::read_to_string(&cut).unwrap(), expected);
+    assert_eq!(summary(&stdout).0, 30);
+
+    std::fs::remove_file(&cut).unwrap();
+    let (status, _, stderr) = hangsim(&resume);
+    assert_eq!(status, 2, "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot resume:") && stderr.contains("is gone"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&directory).unwrap();
+}
+
+/// Bad input 9: `run --write-fixture` to a path whose directory does not exist is refused
+/// before the run (exit 2, nothing printed), so it cannot hide the run's verdict.
+#[test]
+fn run_refuses_an_unwritable_fixture_path_before_running() {
+    let (status, stdout, stderr) = hangsim(&[
+        "run",
+        "--scenario",
+        "auth-crash",
+        "--protocol",
+        "master",
+        "--seed",
+        "0",
+        "--write-fixture",
+        "/nonexistent/directory/x.toml",
+    ]);
+    assert_eq!(status, 2, "{stdout}{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.starts_with("error: cannot write fixture /nonexistent/directory/x.toml"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+/// Bad input 9: `hangsim` alone prints its usage on stderr with exit 2, as clap does.
+#[test]
+fn hangsim_alone_prints_usage_with_exit_2() {
+    let (status, stdout, stderr) = hangsim(&[]);
+    assert_eq!(status, 2);
+    assert!(stdout.is_empty(), "{stdout}");
+    assert_mentions(
+        &stderr,
+        &["Usage: hangsim <COMMAND>", "Commands:", "search"],
+    );
+}
+
+/// Bad input 9: `--help` describes every option, the names of scenarios and protocols with
+/// what each is, replay's files, and the progress file `--out` keeps.
+#[test]
+fn help_describes_every_option() {
+    let (status, run_help, _) = hangsim(&["run", "--help"]);
+    assert_eq!(status, 0);
+    assert_mentions(
+        &run_help,
+        &[
+            "--scenario <SCENARIO>",
+            "The scenario to run",
+            "auth-crash",
+            "--protocol <PROTOCOL>",
+            "closed-queue",
+            "--seed <SEED>",
+            "The seed: it fixes",
+            "--write-fixture <FILE>",
+        ],
+    );
+    let (_, search_help, _) = hangsim(&["search", "--help"]);
+    assert_mentions(
+        &search_help,
+        &[
+            "--seeds <A..B>",
+            "--out <FILE>",
+            "found.ndjson.progress",
+            "--check-determinism",
+        ],
+    );
+    let (_, replay_help, _) = hangsim(&["replay", "--help"]);
+    assert_mentions(
+        &replay_help,
+        &["<FIXTURE>...", "The fixture files to replay"],
+    );
+    // Every option line of every command is followed by words saying what it is.
+    for help in [&run_help, &search_help, &replay_help] {
+        let lines: Vec<&str> = help.lines().collect();
+        for (index, line) in lines.iter().enumerate() {
+            if line.trim_start().starts_with("--") || line.trim_start().starts_with("-h") {
+                let described = line.trim().contains("  ")
+                    || lines
+                        .get(index + 1)
+                        .is_some_and(|next| !next.trim().is_empty());
+                assert!(described, "undescribed option {line:?} in:\n{help}");
+            }
+        }
+    }
 }

@@ -1,0 +1,208 @@
+//! Printed output pinned as snapshots (expect-test): `hangsim list`, the output of `run`, and
+//! the hang report of committed fixtures. A change of wording shows up here as a reviewed diff;
+//! to accept one, run `UPDATE_EXPECT=1 cargo test --test snapshots` and review the change.
+//!
+//! expect-test rather than insta: the snapshots live inline next to the test that makes them,
+//! updating needs no extra tool (`cargo insta`), and it adds two small crates to the build
+//! instead of insta's dozen.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use expect_test::{expect, Expect};
+use scenarios::fixture::{read_fixture, replay_fixture};
+
+fn hangsim(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_hangsim"))
+        .args(args)
+        .output()
+        .expect("hangsim runs");
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The hang report a committed fixture replays to, as printed.
+fn replayed_report(name: &str, expected: Expect) {
+    sim::quiet_simulation_panics();
+    let fixture = read_fixture(&fixture(name)).unwrap_or_else(|error| panic!("{error}"));
+    let outcome = replay_fixture(&fixture);
+    assert!(outcome.matched(), "{:?}", outcome.mismatches);
+    expected.assert_eq(&outcome.record.report.to_string());
+}
+
+/// `hangsim list` names every scenario, protocol, strategy and invariant with what it is.
+#[test]
+fn list_output() {
+    expect![[r#"
+        scenarios:
+          auth-crash                       consume_with on two subscriptions over four partitions; READ denied; the runloop crashes
+          auth-crash-end-streams           auth-crash while the user interrupts a consume_with, whose graceful shutdown calls end
+          auth-crash-idle-streams          auth-crash with partition streams idle on empty queues (zio-kafka #1705)
+          graceful-shutdown                stop_consumption and consumer close with commits in flight
+          rebalance-during-shutdown        peers join and leave, partitions revoked and lost, while subscriptions end
+          pull-timeout                     a slow handler exceeds the stream pull interval while another runs
+          commit-after-crash               commits issued after the crash fail with CommitTimeout in time
+          chaos                            every fault and user operation the world supports, drawn per seed
+        protocols:
+          master                           zio-kafka before #1712: offer, then await the reply
+          check-then-race                  #1711: check runloop_done, else race the reply against it; done before halting
+          race-only                        review of 2026-06-10: race runloop_done against the reply
+          check-offer-drain                #1712 of 2026-06-15: check-then-race, and the runloop drains the queue at its end
+          offer-then-check                 #1712 as merged: offer, check runloop_done, fail own promise if done
+          daemon-race                      #1733-#1735: race reply and runloop_done on a daemon fiber
+          closed-queue                     ours: offers fail once the queue is closed and drained
+        strategies:
+          yields                           forced yields with a probability drawn per seed (calm and stormy runs)
+          yields:P                         forced yields with probability P at every scheduling point
+          random                           a random ready fiber at every choice, plus forced yields
+          pct:D                            PCT: random fiber priorities with D-1 priority change points
+        invariants:
+          crash-cause-returned             a consume_with that returns after a runloop crash fails (with the crash's cause, or a failure of the same consumption at that moment)
+          finalizer-order                  finalizers run in the order subscriptions, runloop, consumer
+          no-records-after-end             no records are offered to a partition stream after it ended
+          committed-offsets-processed      every committed offset was processed
+          graceful-end-commits-everything  after consumption ends gracefully (every consume_with succeeded), every processed record is committed
+          commit-answers-in-time           every commit returns within the commit timeout
+    "#]].assert_eq(&hangsim(&["list"]));
+}
+
+/// `hangsim run` of master's hang at seed 0: verdict, signature, trace hash and hang report.
+#[test]
+fn run_output_of_a_hang() {
+    expect![[r#"
+        verdict: hang
+        signature: hang:RemoveSubscription#N@promise:RemoveSubscription#N
+        trace hash: 0x93e879a7fb3a52bb
+        auth-crash under master, seed 0 (yields scheduling): HANG
+        the deadline passed at 120.000000s with the workload still running
+        the runloop: crashed at 3.055000s (failure): failed: not authorized to access topics: [topic0]
+        stuck:
+        - user call `consumer scope close` opened by fiber#1 (main) at 0.000000s is still open
+            fiber#1 (main, interruptible) waits on fiber `fiber:consume_with:topic0#2` since 0.000000s
+            fiber#2 (consume_with:topic0, uninterruptible) waits on promise `promise:RemoveSubscription#3` since 3.055000s
+        - user call `consume_with:topic0` opened by fiber#2 (consume_with:topic0) at 0.000000s is still open
+            fiber#2 (consume_with:topic0, uninterruptible) waits on promise `promise:RemoveSubscription#3` since 3.055000s
+        - user call `consume_with:topic1` opened by fiber#3 (consume_with:topic1) at 0.000000s is still open
+            fiber#3 (consume_with:topic1, uninterruptible) waits on promise `promise:RemoveSubscription#4` since 3.055000s
+        - request `RemoveSubscription#3` opened by fiber#2 (consume_with:topic0) at 3.055000s is still open
+            fiber#2 (consume_with:topic0, uninterruptible) waits on promise `promise:RemoveSubscription#3` since 3.055000s
+        - request `RemoveSubscription#4` opened by fiber#3 (consume_with:topic1) at 3.055000s is still open
+            fiber#3 (consume_with:topic1, uninterruptible) waits on promise `promise:RemoveSubscription#4` since 3.055000s
+        history of `RemoveSubscription#3`:
+          requested at 3.055000s by fiber#2 (consume_with:topic0)
+          offered to command_queue at 3.055000s by fiber#2
+          never dequeued: nothing read command_queue after it was offered
+        why: RemoveSubscription#3 was offered at 3.055000s, after the runloop ended at 3.055000s; no live fiber takes from command_queue, so nothing will complete its promise
+        history of `RemoveSubscription#4`:
+          requested at 3.055000s by fiber#3 (consume_with:topic1)
+          offered to command_queue at 3.055000s by fiber#3
+          never dequeued: nothing read command_queue after it was offered
+        why: RemoveSubscription#4 was offered at 3.055000s, after the runloop ended at 3.055000s; no live fiber takes from command_queue, so nothing will complete its promise
+    "#]].assert_eq(&hangsim(&[
+        "run",
+        "--scenario",
+        "auth-crash",
+        "--protocol",
+        "master",
+        "--seed",
+        "0",
+    ]));
+}
+
+/// `hangsim run` of a passing run.
+#[test]
+fn run_output_of_a_pass() {
+    expect![[r#"
+        verdict: pass
+        signature: pass
+        trace hash: 0xdc6ba7f3e57e6aff
+        auth-crash under closed-queue, seed 0 (yields scheduling): PASS
+        the workload ran to its end at 3.055000s
+        the runloop: crashed at 3.055000s (failure): failed: not authorized to access topics: [topic0]
+    "#]].assert_eq(&hangsim(&[
+        "run",
+        "--scenario",
+        "auth-crash",
+        "--protocol",
+        "closed-queue",
+        "--seed",
+        "0",
+    ]));
+}
+
+/// The hang report of check-offer-drain's narrow window: a command offered after the last
+/// drain.
+#[test]
+fn hang_report_of_the_command_enqueued_after_drain() {
+    replayed_report(
+        "auth-crash.check-offer-drain.pct-3.hang-removesubscription-n-promise-remove-ec022b42.toml",
+        expect![[r#"
+            auth-crash under check-offer-drain, seed 1 (pct:3 scheduling): HANG
+            the deadline passed at 120.000000s with the workload still running
+            the runloop: crashed at 3.209000s (failure): failed: not authorized to access topics: [topic0]
+            stuck:
+            - user call `consumer scope close` opened by fiber#1 (main) at 0.000000s is still open
+                fiber#1 (main, interruptible) waits on fiber `fiber:consume_with:topic1#3` since 3.209000s
+                fiber#3 (consume_with:topic1, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#3.left#303` since 3.209000s
+                fiber#303 (offer_and_await:RemoveSubscription#3.left, uninterruptible) waits on promise `promise:RemoveSubscription#3` since 3.209000s; interruption by fiber#3 pending, not deliverable here
+            - user call `consume_with:topic1` opened by fiber#3 (consume_with:topic1) at 0.000000s is still open
+                fiber#3 (consume_with:topic1, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#3.left#303` since 3.209000s
+                fiber#303 (offer_and_await:RemoveSubscription#3.left, uninterruptible) waits on promise `promise:RemoveSubscription#3` since 3.209000s; interruption by fiber#3 pending, not deliverable here
+            - request `RemoveSubscription#3` opened by fiber#3 (consume_with:topic1) at 3.209000s is still open
+                fiber#3 (consume_with:topic1, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#3.left#303` since 3.209000s
+                fiber#303 (offer_and_await:RemoveSubscription#3.left, uninterruptible) waits on promise `promise:RemoveSubscription#3` since 3.209000s; interruption by fiber#3 pending, not deliverable here
+            history of `RemoveSubscription#3`:
+              requested at 3.209000s by fiber#3 (consume_with:topic1)
+              offered to command_queue at 3.209000s by fiber#303
+              the queue was next read at 3.209000s by fiber#5 (take_all)
+              drain: take_all of command_queue at 3.209000s by fiber#5 took 0
+            why: RemoveSubscription#3 was offered at 3.209000s, after the runloop ended (3.209000s) and after the last drain (3.209000s); no live fiber takes from command_queue, so nothing will complete its promise
+        "#]],
+    );
+}
+
+/// The hang report of a graceful shutdown under a racing protocol: the race's loser waits on
+/// runloop_done.
+#[test]
+fn hang_report_of_a_race_loser_waiting_on_runloop_done() {
+    replayed_report(
+        "graceful-shutdown.race-only.yields.hang-removesubscription-n-promise-runloo-c6577821.toml",
+        expect![[r#"
+            graceful-shutdown under race-only, seed 0 (yields scheduling): HANG
+            the deadline passed at 120.000000s with the workload still running
+            the runloop: still running (or never started)
+            stuck:
+            - user call `consumer scope close` opened by fiber#1 (main) at 0.000000s is still open
+                fiber#1 (main, interruptible) waits on fiber `fiber:consume_with:topic0#2` since 0.000000s
+                fiber#2 (consume_with:topic0, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#3.left#357` since 2.554001s
+                fiber#357 (offer_and_await:RemoveSubscription#3.left, uninterruptible) waits on promise `promise:runloop_done` since 2.554001s; interruption by fiber#2 pending, not deliverable here
+            - user call `consume_with:topic0` opened by fiber#2 (consume_with:topic0) at 0.000000s is still open
+                fiber#2 (consume_with:topic0, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#3.left#357` since 2.554001s
+                fiber#357 (offer_and_await:RemoveSubscription#3.left, uninterruptible) waits on promise `promise:runloop_done` since 2.554001s; interruption by fiber#2 pending, not deliverable here
+            - user call `consume_with:topic1` opened by fiber#3 (consume_with:topic1) at 0.000000s is still open
+                fiber#3 (consume_with:topic1, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#4.left#359` since 2.554001s
+                fiber#359 (offer_and_await:RemoveSubscription#4.left, uninterruptible) waits on promise `promise:runloop_done` since 2.554001s; interruption by fiber#3 pending, not deliverable here
+            - request `RemoveSubscription#3` opened by fiber#2 (consume_with:topic0) at 2.554001s is still open
+                fiber#2 (consume_with:topic0, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#3.left#357` since 2.554001s
+                fiber#357 (offer_and_await:RemoveSubscription#3.left, uninterruptible) waits on promise `promise:runloop_done` since 2.554001s; interruption by fiber#2 pending, not deliverable here
+            - request `RemoveSubscription#4` opened by fiber#3 (consume_with:topic1) at 2.554001s is still open
+                fiber#3 (consume_with:topic1, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#4.left#359` since 2.554001s
+                fiber#359 (offer_and_await:RemoveSubscription#4.left, uninterruptible) waits on promise `promise:runloop_done` since 2.554001s; interruption by fiber#3 pending, not deliverable here
+            history of `RemoveSubscription#3`:
+              requested at 2.554001s by fiber#2 (consume_with:topic0)
+              offered to command_queue at 2.554001s by fiber#358
+              the queue was next read at 2.554001s by fiber#5 (take)
+            why: RemoveSubscription#3's caller races uninterruptibly and its race's loser waits on runloop_done, which completes only when the runloop stops; the runloop is stopped by the consumer scope, which closes only after this caller returns
+            history of `RemoveSubscription#4`:
+              requested at 2.554001s by fiber#3 (consume_with:topic1)
+              offered to command_queue at 2.554001s by fiber#360
+              the queue was next read at 2.554001s by fiber#5 (take)
+            why: RemoveSubscription#4's caller races uninterruptibly and its race's loser waits on runloop_done, which completes only when the runloop stops; the runloop is stopped by the consumer scope, which closes only after this caller returns
+        "#]],
+    );
+}
