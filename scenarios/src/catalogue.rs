@@ -590,3 +590,30 @@ fn record_handler(world: &World, topic: &str) -> RecordHandler {
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The runloop's exit milestone marks the defect of offering records to an ended stream,
+    /// whose words the consumer owns, and nothing else.
+    #[test]
+    fn runloop_exit_marks_the_records_after_end_defect() {
+        let offered = |exit: ExitKind, cause: &str| match Milestone::of(
+            &consumer::DiagnosticEvent::RunloopExited {
+                exit,
+                cause: Some(cause.to_string()),
+            },
+        ) {
+            Some(Milestone::RunloopExited {
+                offered_records_after_end,
+                ..
+            }) => offered_records_after_end,
+            other => panic!("{other:?}"),
+        };
+        let defect = format!("died: Partition stream topic0-1 {RECORDS_AFTER_END}");
+        assert!(offered(ExitKind::Die, &defect));
+        assert!(!offered(ExitKind::Failure, "failed: not authorized"));
+        assert!(!offered(ExitKind::Die, "died: something else"));
+    }
+}

@@ -255,8 +255,10 @@ mod tests {
     /// one the user had stopped before the crash.
     #[test]
     fn crash_cause_returned_judges_processing_that_ended_after_the_crash() {
-        let mut seen = Observations::default();
-        seen.milestones = vec![crash(1), ended(2, "topic0", ExitKind::Success)];
+        let mut seen = Observations {
+            milestones: vec![crash(1), ended(2, "topic0", ExitKind::Success)],
+            ..Default::default()
+        };
         assert_eq!(
             names(&check(ScenarioName::AuthCrash, &seen)),
             vec![Invariant::CrashCauseReturned]
@@ -276,19 +278,71 @@ mod tests {
         );
     }
 
+    /// A consumption the driver asked to stop, by its topic, is not held to the crash.
+    #[test]
+    fn crash_cause_returned_spares_a_consumption_the_driver_interrupted() {
+        let mut seen = Observations {
+            milestones: vec![crash(1), ended(3, "topic0", ExitKind::Success)],
+            ..Default::default()
+        };
+        seen.interrupt_requests
+            .push(crate::catalogue::InterruptRequest {
+                topic: "topic1".into(),
+                at: Duration::ZERO,
+                seq: 2,
+            });
+        assert_eq!(
+            names(&check(ScenarioName::AuthCrash, &seen)),
+            vec![Invariant::CrashCauseReturned],
+            "another topic's interruption does not spare topic0"
+        );
+        seen.interrupt_requests[0].topic = "topic0".into();
+        assert!(check(ScenarioName::AuthCrash, &seen).is_empty());
+    }
+
+    /// no-records-after-end is judged by the runloop exit's typed flag, not by the words of its
+    /// cause.
+    #[test]
+    fn no_records_after_end_follows_the_flag_not_the_words() {
+        let exit = |offered_records_after_end: bool, cause: &str| {
+            (
+                Duration::from_secs(3),
+                1,
+                Milestone::RunloopExited {
+                    exit: ExitKind::Die,
+                    cause: Some(cause.to_string()),
+                    offered_records_after_end,
+                },
+            )
+        };
+        let seen = Observations {
+            milestones: vec![exit(true, "died: some other wording")],
+            ..Default::default()
+        };
+        assert_eq!(
+            names(&check(ScenarioName::AuthCrash, &seen)),
+            vec![Invariant::NoRecordsAfterEnd]
+        );
+        let seen = Observations {
+            milestones: vec![exit(false, "died: stream has already ended")],
+            ..Default::default()
+        };
+        assert!(check(ScenarioName::AuthCrash, &seen).is_empty());
+    }
+
     /// Finalizers out of order (the runloop before a subscription) break finalizer-order.
     #[test]
     fn finalizer_order_requires_subscriptions_then_runloop_then_consumer() {
         let at = Duration::ZERO;
         let mut seen = Observations {
             finished: true,
+            milestones: vec![
+                (at, 1, Milestone::SubscriptionFinalized),
+                (at, 2, Milestone::RunloopFinalized),
+                (at, 3, Milestone::ConsumerFinalized),
+            ],
             ..Default::default()
         };
-        seen.milestones = vec![
-            (at, 1, Milestone::SubscriptionFinalized),
-            (at, 2, Milestone::RunloopFinalized),
-            (at, 3, Milestone::ConsumerFinalized),
-        ];
         assert!(check(ScenarioName::GracefulShutdown, &seen).is_empty());
         seen.milestones.swap(0, 1);
         assert_eq!(

@@ -5,7 +5,7 @@
 //! Map, by zio-kafka name:
 //! - [`runloop`]: `Runloop` (the loop, `handleCommand`, `handlePoll`, `shouldPoll`, the crash
 //!   handler) and its `State`.
-//! - [`command`]: `RunloopCommand`.
+//! - [`command`] holds `RunloopCommand`.
 //! - [`protocol`]: the seven `ShutdownProtocol`s: `offerAndAwaitCommand` and the crash and exit
 //!   hooks of each, side by side.
 //! - [`access`]: `RunloopAccess` and `StreamControl`.

@@ -12,7 +12,7 @@
 //!   running, ids, object labels) on top of a [`Runtime`].
 //! - [`fiber`]: [`Fiber`], [`Rt::fork`], [`Rt::fork_daemon`], [`Rt::uninterruptible`],
 //!   [`Rt::interruptible`], and the interruption machinery.
-//! - [`race`]: [`Rt::race_first`].
+//! - [`race`] holds [`Rt::race_first`].
 //! - [`promise`], [`queue`], [`hub`], [`reference`], [`scope`], [`schedule`]: the primitives.
 //! - [`observe`]: the events every operation reports, and liveness obligations.
 //!

@@ -109,10 +109,11 @@ pub(crate) fn swarm_yield_probability(rng: &mut ChaCha8Rng) -> f64 {
 }
 
 /// Which strategy a run uses, as named on the command line and in fixtures.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum StrategyChoice {
     /// `yields`: forced yields with a probability drawn from the seed among
-    /// [`SWARM_YIELD_PROBABILITIES`].
+    /// [`SWARM_YIELD_PROBABILITIES`]. The default.
+    #[default]
     SwarmYields,
     /// `yields:P`: forced yields with probability `P`.
     Yields(f64),
@@ -134,12 +135,6 @@ impl StrategyChoice {
             StrategyChoice::Random => Box::new(RandomPick::new(swarm_yield_probability(rng))),
             StrategyChoice::Pct(depth) => Box::new(Pct::new(*depth, rng)),
         }
-    }
-}
-
-impl Default for StrategyChoice {
-    fn default() -> Self {
-        StrategyChoice::SwarmYields
     }
 }
 
