@@ -7,7 +7,7 @@
 //! - [`args`]: clap's view of scenario, protocol and strategy names, seed ranges and shards;
 //! - [`commands`]: `list`, `run` and `replay`;
 //! - [`search`]: `search`, printing what the library's search finds, with a progress bar;
-//! - [`bench`]: throughput, bug-finding power and memory, as a table;
+//! - [`bench`](mod@bench): throughput, bug-finding power and memory, as a table;
 //! - [`demo`]: the request/response hang in miniature;
 //! - [`output`]: stdout that ends quietly when its reader has gone.
 //!

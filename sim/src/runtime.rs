@@ -11,9 +11,10 @@
 //! A panic of the workload ends its fiber with a defect and is reported; it never unwinds
 //! into the caller.
 //!
-//! Map: this file holds what a caller sees ([`RunConfig`], [`run`], [`RunResult`]);
-//! [`crate::executor`] polls the fibers and implements the runtime port; [`crate::observer`]
-//! folds the events into the trace hash, the liveness tracker and the watched operations.
+//! Map: this file holds what a caller sees ([`RunConfig`], [`run`], [`RunResult`]); the
+//! crate's private `executor` module polls the fibers and implements the runtime port, and its
+//! `observer` module folds the events into the trace hash, the liveness tracker and the watched
+//! operations.
 //!
 //! Memory stays flat over millions of runs: the executor owns every fiber's future and drops
 //! them all when the run ends, whatever state they are in, and the node is killed before

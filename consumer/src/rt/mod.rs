@@ -13,7 +13,7 @@
 //! - [`fiber`]: [`Fiber`], [`Rt::fork`], [`Rt::fork_daemon`], [`Rt::uninterruptible`],
 //!   [`Rt::interruptible`], and the interruption machinery.
 //! - [`race`] holds [`Rt::race_first`].
-//! - [`promise`], [`queue`], [`hub`], [`reference`], [`scope`], [`schedule`]: the primitives.
+//! - [`promise`], [`queue`], [`hub`], [`reference`](mod@reference), [`scope`], [`schedule`]: the primitives.
 //! - [`observe`]: the events every operation reports, and liveness obligations.
 //!
 //! Invariants:
