@@ -166,7 +166,6 @@ fn judge(
         replay_divergence: result.replay_divergence,
         strategy_disagreement: result.strategy_disagreement,
         signature,
-        virtual_elapsed: result.elapsed,
         events: result.events,
     }
 }

@@ -7,7 +7,6 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::Duration;
 
 use consumer::ShutdownProtocol;
 use serde::{Deserialize, Serialize};
@@ -180,8 +179,6 @@ pub struct RunRecord {
     /// A short text that is the same for failures of the same shape (stuck command and what it
     /// waits on, or the invariant), without numbers: the search keeps one fixture per signature.
     pub signature: String,
-    /// Virtual time at the end of the run.
-    pub virtual_elapsed: Duration,
     /// Every event, when recorded.
     pub events: Option<Vec<sim::trace::TraceRecord>>,
 }

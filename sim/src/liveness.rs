@@ -55,7 +55,6 @@ pub struct LivenessTracker {
     fibers: Vec<FiberRecord>,
     /// Indexed by `ObligationId - 1`: ids are dense from 1.
     obligations: Vec<ObligationRecord>,
-    open_obligations: usize,
 }
 
 impl LivenessTracker {
@@ -136,14 +135,10 @@ impl LivenessTracker {
                     opened_at: now,
                     closed: false,
                 });
-                self.open_obligations += 1;
             }
             Event::ObligationClosed { obligation } => {
                 if let Some(record) = self.obligations.get_mut(obligation.0 as usize - 1) {
-                    if !record.closed {
-                        record.closed = true;
-                        self.open_obligations -= 1;
-                    }
+                    record.closed = true;
                 }
             }
             Event::Op { .. } | Event::FiberPanicked { .. } => {}
@@ -172,11 +167,6 @@ impl LivenessTracker {
             Some(record) => record.name.clone(),
             None => format!("fiber#{}", fiber.0).into(),
         }
-    }
-
-    /// How many obligations are open now.
-    pub fn open_obligation_count(&self) -> usize {
-        self.open_obligations
     }
 
     /// Everything still open and waiting, as plain data.

@@ -255,7 +255,6 @@ fn runner_panic(spec: &RunSpec, message: &str) -> RunRecord {
         replay_divergence: None,
         strategy_disagreement: None,
         signature: format!("panic:runner:{}", without_numbers(first_line)),
-        virtual_elapsed: Duration::ZERO,
         events: None,
     }
 }
