@@ -2,7 +2,8 @@
 //! behaviours zio-kafka's hang depends on; a change that breaks one changes what every scenario
 //! means.
 
-use std::sync::{Arc, Mutex};
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::Duration;
 
 use consumer::rt::{Cause, ExitKind, Promise, Queue, QueueError, Rt, Scope};
@@ -10,18 +11,17 @@ use sim::{run, Outcome, RunConfig, RunResult, StrategyChoice};
 
 /// A log the workload writes to and the test reads: `(virtual millis, text)` lines.
 #[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<(u128, String)>>>);
+struct Log(Rc<RefCell<Vec<(u128, String)>>>);
 
 impl Log {
     fn write(&self, rt: &Rt, text: impl Into<String>) {
         self.0
-            .lock()
-            .unwrap()
+            .borrow_mut()
             .push((rt.now().as_millis(), text.into()));
     }
 
     fn lines(&self) -> Vec<(u128, String)> {
-        self.0.lock().unwrap().clone()
+        self.0.borrow().clone()
     }
 }
 
@@ -298,7 +298,7 @@ fn fork_daemon_is_not_interrupted_with_parent() {
 /// as ZIO's does; nothing is enqueued.
 #[test]
 fn queue_offer_after_shutdown_fails_with_interruption() {
-    let outcome = Arc::new(Mutex::new(None));
+    let outcome = Rc::new(RefCell::new(None));
     let seen = outcome.clone();
     let result = run(&calm(6), move |rt| async move {
         let queue: Queue<u32> = Queue::new(&rt, "command_queue");
@@ -306,7 +306,7 @@ fn queue_offer_after_shutdown_fails_with_interruption() {
         queue.shutdown().await.unwrap();
         let offered = queue.offer(2).await;
         let taken = queue.take_all().await;
-        *outcome.lock().unwrap() = Some((
+        *outcome.borrow_mut() = Some((
             rt.current_fiber(),
             offered,
             taken.map(|items| items.len()),
@@ -314,7 +314,7 @@ fn queue_offer_after_shutdown_fails_with_interruption() {
         ));
     });
     assert_completed(&result);
-    let (me, offered, taken, left) = seen.lock().unwrap().take().expect("the workload ran");
+    let (me, offered, taken, left) = seen.borrow_mut().take().expect("the workload ran");
     assert_eq!(
         offered,
         Err(QueueError::Interrupted(consumer::rt::Interrupted {
@@ -371,7 +371,7 @@ fn queue_shutdown_interrupts_waiting_taker() {
 #[test]
 fn promise_completes_at_most_once() {
     for seed in 0..50 {
-        let outcome = Arc::new(Mutex::new(Vec::new()));
+        let outcome = Rc::new(RefCell::new(Vec::new()));
         let seen = outcome.clone();
         let config = RunConfig::new(seed).with_strategy(StrategyChoice::Yields(0.5));
         let result = run(&config, move |rt| async move {
@@ -386,12 +386,9 @@ fn promise_completes_at_most_once() {
                         } else {
                             p.fail(()).await?
                         };
-                        o.lock()
-                            .unwrap()
-                            .push(format!("completer{value} won={won}"));
+                        o.borrow_mut().push(format!("completer{value} won={won}"));
                         let seen = p.wait().await;
-                        o.lock()
-                            .unwrap()
+                        o.borrow_mut()
                             .push(format!("completer{value} saw {seen:?}"));
                         Ok(())
                     }),
@@ -402,12 +399,11 @@ fn promise_completes_at_most_once() {
             }
             let late = promise.succeed(99).await.unwrap();
             outcome
-                .lock()
-                .unwrap()
+                .borrow_mut()
                 .push(format!("late won={late} value={:?}", promise.poll_now()));
         });
         assert_completed(&result);
-        let lines = seen.lock().unwrap().clone();
+        let lines = seen.borrow().clone();
         let winners: Vec<&String> = lines
             .iter()
             .filter(|line| line.ends_with("won=true"))
@@ -451,7 +447,7 @@ struct CloseRace {
 /// Four fibers offer while a closer closes the queue, either atomically (`close_and_drain`) or
 /// in two steps (`take_all`, then `shutdown`) with a scheduling point between them.
 fn close_race(seed: u64, atomic: bool) -> CloseRace {
-    let state = Arc::new(Mutex::new(CloseRace {
+    let state = Rc::new(RefCell::new(CloseRace {
         accepted: vec![],
         rejected_with_cause: vec![],
         drained: vec![],
@@ -465,9 +461,9 @@ fn close_race(seed: u64, atomic: bool) -> CloseRace {
             let (q, s) = (queue.clone(), state.clone());
             offerers.push(rt.fork::<(), (), _>(format!("caller{item}"), async move {
                 match q.offer(item).await {
-                    Ok(()) => s.lock().unwrap().accepted.push(item),
+                    Ok(()) => s.borrow_mut().accepted.push(item),
                     Err(QueueError::Closed("runloop crashed")) => {
-                        s.lock().unwrap().rejected_with_cause.push(item)
+                        s.borrow_mut().rejected_with_cause.push(item)
                     }
                     Err(_) => {}
                 }
@@ -481,13 +477,13 @@ fn close_race(seed: u64, atomic: bool) -> CloseRace {
             queue.shutdown().await.unwrap();
             drained
         };
-        state.lock().unwrap().drained = drained;
+        state.borrow_mut().drained = drained;
         for offerer in offerers {
             offerer.join().await.unwrap();
         }
     });
     assert_completed(&result);
-    let mut outcome = seen.lock().unwrap();
+    let mut outcome = seen.borrow_mut();
     outcome.accepted.sort();
     outcome.drained.sort();
     std::mem::replace(

@@ -4,7 +4,8 @@
 //!
 //! Start with `check_offer_drain_micro_model`, the model; `seeds_to_first_hang` measures it.
 
-use std::sync::{Arc, Mutex};
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use consumer::rt::{Promise, Queue, Rt};
 use sim::{run, RunConfig, RunResult, StrategyChoice};
@@ -237,7 +238,7 @@ fn replay_from_decision_log_reproduces_random_and_pct_runs() {
 }
 
 /// What each fiber did, in order: (round, worker) pairs.
-type ActionLog = Arc<Mutex<Vec<(usize, usize)>>>;
+type ActionLog = Rc<RefCell<Vec<(usize, usize)>>>;
 
 const WORKERS: usize = 3;
 const ROUNDS: usize = 4;
@@ -256,7 +257,7 @@ async fn gated_rounds(rt: Rt, actions: ActionLog) {
         workers.push(rt.fork::<(), (), _>(format!("worker{worker}"), async move {
             for (round, gate) in gates.iter().enumerate() {
                 let _ = gate.wait().await;
-                actions.lock().expect("actions lock").push((round, worker));
+                actions.borrow_mut().push((round, worker));
                 acks.offer(worker).await.expect("the queue is open");
             }
             Ok(())
@@ -275,7 +276,7 @@ async fn gated_rounds(rt: Rt, actions: ActionLog) {
 
 /// The order in which the workers acted in each round of `gated_rounds` under `seed`.
 fn round_orders(name: &str, seed: u64) -> Vec<Vec<usize>> {
-    let actions: ActionLog = Arc::default();
+    let actions: ActionLog = Rc::default();
     let recorded = actions.clone();
     let result = run(
         &RunConfig::new(seed).with_strategy(strategy(name)),
@@ -285,7 +286,7 @@ fn round_orders(name: &str, seed: u64) -> Vec<Vec<usize>> {
         !result.is_hang(),
         "{name}, seed {seed}: the gated rounds hung"
     );
-    let actions = actions.lock().expect("actions lock").clone();
+    let actions = actions.borrow().clone();
     assert_eq!(actions.len(), WORKERS * ROUNDS);
     (0..ROUNDS)
         .map(|round| {
