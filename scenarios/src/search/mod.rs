@@ -426,17 +426,14 @@ pub fn search(
             examine(&template, seed, options.check, keep_passing)
         },
         |index, seed, outcome| {
-            let handled = take_outcome(
-                seed,
-                &outcome,
+            let mut keeper = Keeper {
                 options,
-                &provenance,
-                &mut findings,
-                out.as_mut(),
-                &passing_kept,
-                observer,
-            )
-            .and_then(|()| {
+                provenance: &provenance,
+                findings: &mut findings,
+                out: out.as_mut(),
+                passing_kept: &passing_kept,
+            };
+            let handled = keeper.take(seed, &outcome, observer).and_then(|()| {
                 let completed = index + 1;
                 if let Some(out) = out.as_mut() {
                     if completed % PROGRESS_EVERY == 0
@@ -474,42 +471,51 @@ pub fn search(
     })
 }
 
-/// What the calling thread does with one seed's outcome: count it, tell the observer about the
-/// first of a signature, write its NDJSON line and keep its fixture.
-#[allow(clippy::too_many_arguments)]
-fn take_outcome(
-    seed: u64,
-    outcome: &SeedOutcome,
-    options: &SearchOptions,
-    provenance: &Provenance,
-    findings: &mut Findings,
-    out: Option<&mut Out>,
-    passing_kept: &AtomicBool,
-    observer: &mut dyn SearchObserver,
-) -> Result<(), String> {
-    let Some(record) = &outcome.record else {
-        return Ok(());
-    };
-    if !outcome.verdict.is_failure() {
-        if let (Some(directory), false) = (&options.fixtures, passing_kept.load(Ordering::Relaxed))
-        {
-            note_kept(keep_fixture(directory, record, provenance)?, observer);
-            passing_kept.store(true, Ordering::Relaxed);
+/// What the calling thread keeps of each seed's outcome, in seed order.
+struct Keeper<'a> {
+    options: &'a SearchOptions,
+    provenance: &'a Provenance,
+    findings: &'a mut Findings,
+    out: Option<&'a mut Out>,
+    /// Set once the smallest passing seed's fixture is kept (workers read it too).
+    passing_kept: &'a AtomicBool,
+}
+
+impl Keeper<'_> {
+    /// Counts the outcome, tells the observer about the first run of a signature, writes the
+    /// NDJSON line and keeps the fixture.
+    fn take(
+        &mut self,
+        seed: u64,
+        outcome: &SeedOutcome,
+        observer: &mut dyn SearchObserver,
+    ) -> Result<(), String> {
+        let Some(record) = &outcome.record else {
+            return Ok(());
+        };
+        if !outcome.verdict.is_failure() {
+            if let (Some(directory), false) = (
+                &self.options.fixtures,
+                self.passing_kept.load(Ordering::Relaxed),
+            ) {
+                note_kept(keep_fixture(directory, record, self.provenance)?, observer);
+                self.passing_kept.store(true, Ordering::Relaxed);
+            }
+            return Ok(());
         }
-        return Ok(());
+        if self.findings.note(outcome.verdict, &record.signature, seed) {
+            observer.first_of_signature(record);
+        }
+        if let Some(out) = self.out.as_mut() {
+            writeln!(out.writer, "{}", Finding::of(record).to_line())
+                .map_err(|error| format!("cannot write {}: {error}", out.path.display()))?;
+            out.progress.findings += 1;
+        }
+        if let (Some(directory), true) = (&self.options.fixtures, outcome.replayable) {
+            note_kept(keep_fixture(directory, record, self.provenance)?, observer);
+        }
+        Ok(())
     }
-    if findings.note(outcome.verdict, &record.signature, seed) {
-        observer.first_of_signature(record);
-    }
-    if let Some(out) = out {
-        writeln!(out.writer, "{}", Finding::of(record).to_line())
-            .map_err(|error| format!("cannot write {}: {error}", out.path.display()))?;
-        out.progress.findings += 1;
-    }
-    if let (Some(directory), true) = (&options.fixtures, outcome.replayable) {
-        note_kept(keep_fixture(directory, record, provenance)?, observer);
-    }
-    Ok(())
 }
 
 fn note_kept(kept: Kept, observer: &mut dyn SearchObserver) {
