@@ -19,6 +19,11 @@
 //! - MockConsumer parity ([`AssignmentSource::Scripted`]): scheduled poll tasks, a poll
 //!   exception thrown once, `rebalance(partitions)`, records added to a partition, end offsets.
 //!
+//! Map: this file holds what every client shares (state, the calls, positions, fetching,
+//! commits, callbacks); [`group`] the group-managed client's membership (join, rejoin, apply an
+//! assignment, report lost partitions, the poll timer); [`scripted`] the scripted client of
+//! Kafka's `MockConsumer` (poll tasks, poll exception, scripted rebalances, end offsets).
+//!
 //! Calls are not interruptible (like a blocking Java call on its thread): the client waits in
 //! uninterruptible regions, so an interruption of the calling fiber takes effect when the call
 //! returns; `wakeup` cuts a wait short.
@@ -30,7 +35,7 @@
 //! refusing a manual-assignment client's commits while it has members.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -43,20 +48,18 @@ use consumer::rt::Interrupted;
 use futures::future::{select, Either};
 
 use super::cluster::{check_topic_names, Doorbell, FakeCluster};
-use super::coordinator::{ClientDuty, ClientId, MemberKind, RebalanceProtocol};
+use super::coordinator::{ClientId, RebalanceProtocol};
 use super::faults::ClientCall;
 use consumer::pattern::TopicPattern;
+use scripted::ScriptState;
+
+mod group;
+mod scripted;
 
 /// Rounds of "look at the cluster, wait for the next change" one poll makes at most. Each round
 /// either returns or waits until a change or the timeout, so the bound matters only when the
 /// cluster changes very often; the poll then returns empty early, as a real poll may.
 const MAX_POLL_ROUNDS: usize = 1_024;
-
-/// Group duties one poll round performs at most (join, revoke, apply, follow-up rebalances).
-const MAX_DUTIES_PER_ROUND: usize = 32;
-
-/// Scripted rebalances one poll performs at most (MockConsumer parity).
-const MAX_SCRIPTED_REBALANCES: usize = 64;
 
 /// Where a client's assignment comes from: Kafka's group coordinator, or a test script
 /// (MockConsumer).
@@ -141,17 +144,6 @@ impl ClientConfig {
     }
 }
 
-/// A step of a scripted (MockConsumer) rebalance.
-enum ScriptedRebalance {
-    /// `MockConsumer.rebalance(partitions)`.
-    Assign(BTreeSet<TopicPartition>),
-    /// A direct call of the listener's `on_lost`, as zio-kafka's RunloopSpec makes.
-    Lost(BTreeSet<TopicPartition>),
-}
-
-/// A task run at the start of a poll (MockConsumer's `schedulePollTask`).
-type PollTask = Box<dyn FnOnce(&FakeConsumer)>;
-
 /// An async commit whose outcome is known and whose callback waits for a later poll.
 struct CompletedCommit {
     /// The poll count when the commit was made: its callback runs in a poll after that one.
@@ -178,11 +170,8 @@ struct ClientState {
     polls: u64,
     /// Which assigned partition the next fetch starts with, for fairness.
     fetch_rotation: usize,
-    // MockConsumer parity.
-    poll_tasks: VecDeque<PollTask>,
-    poll_exception: Option<KafkaError>,
-    scripted: VecDeque<ScriptedRebalance>,
-    end_offsets: BTreeMap<TopicPartition, Offset>,
+    /// MockConsumer parity.
+    script: ScriptState,
 }
 
 /// A fake Kafka consumer on a [`FakeCluster`]. Hold it as `Rc<FakeConsumer>` for the test
@@ -240,60 +229,6 @@ impl FakeConsumer {
     /// Polls started so far.
     pub fn poll_count(&self) -> u64 {
         self.state.borrow().polls
-    }
-
-    // ----- MockConsumer parity -----
-
-    /// Runs `task` at the start of a later poll, one task per poll, in order
-    /// (`MockConsumer.schedulePollTask`).
-    pub fn schedule_poll_task(&self, task: impl FnOnce(&FakeConsumer) + 'static) {
-        self.state.borrow_mut().poll_tasks.push_back(Box::new(task));
-    }
-
-    /// A poll task that does nothing (`MockConsumer.scheduleNopPollTask`).
-    pub fn schedule_nop_poll_task(&self) {
-        self.schedule_poll_task(|_| {});
-    }
-
-    /// Makes the next poll throw `error` once, after that poll's scheduled task has run
-    /// (`MockConsumer.setPollException`); a task can set it for its own poll.
-    pub fn set_poll_exception(&self, error: KafkaError) {
-        self.state.borrow_mut().poll_exception = Some(error);
-    }
-
-    /// Replaces the assignment with `partitions` (`MockConsumer.rebalance`): within the current
-    /// poll if called from a poll task, else in the next poll. The listener sees `on_revoked`
-    /// for the partitions that go (if any), then the change, then `on_assigned` for those that
-    /// come (always). Calls made in one task all run in that task's poll.
-    pub fn rebalance(&self, partitions: impl IntoIterator<Item = TopicPartition>) {
-        let partitions = partitions.into_iter().collect();
-        self.state
-            .borrow_mut()
-            .scripted
-            .push_back(ScriptedRebalance::Assign(partitions));
-    }
-
-    /// Calls the listener's `on_lost` with `partitions` in the current or next poll, without
-    /// changing the assignment: what zio-kafka's RunloopSpec does with a captured listener.
-    pub fn invoke_on_lost(&self, partitions: impl IntoIterator<Item = TopicPartition>) {
-        let partitions = partitions.into_iter().collect();
-        self.state
-            .borrow_mut()
-            .scripted
-            .push_back(ScriptedRebalance::Lost(partitions));
-    }
-
-    /// Appends a record to `partition` now, creating the topic if needed
-    /// (`MockConsumer.addRecord`); returns its offset.
-    pub fn add_record(&self, partition: &TopicPartition, key: &str, value: &str) -> Offset {
-        self.cluster.ensure_partition(partition);
-        self.cluster.produce(partition, key, value)
-    }
-
-    /// Sets the end offsets `end_offsets` reports and `Latest` resets use
-    /// (`MockConsumer.updateEndOffsets`), over the logs' own ends.
-    pub fn update_end_offsets(&self, offsets: impl IntoIterator<Item = (TopicPartition, Offset)>) {
-        self.state.borrow_mut().end_offsets.extend(offsets);
     }
 
     // ----- internals -----
@@ -434,155 +369,6 @@ impl FakeConsumer {
         }
     }
 
-    /// Marks the client's member as polling or not, for `max.poll.interval`.
-    fn mark_polling(&self, polling: bool) {
-        let (Some(group), Some(member)) = (self.group_id(), self.state.borrow().member.clone())
-        else {
-            return;
-        };
-        self.cluster
-            .with_group(group, self.config.protocol, |group, now, _| {
-                if let Some(record) = group.members.get_mut(&member) {
-                    record.in_poll = polling;
-                    record.last_poll = now;
-                }
-            });
-    }
-
-    /// Performs the group duties due now, with their callbacks, until none is left.
-    async fn group_duties(&self, first_error: &mut Option<KafkaError>) -> Result<(), KafkaError> {
-        let Some(group) = self.group_id().map(str::to_string) else {
-            return Err(invalid_group_id());
-        };
-        let protocol = self.config.protocol;
-        for _ in 0..MAX_DUTIES_PER_ROUND {
-            let member = self.state.borrow().member.clone();
-            // A pattern may match new topics, a subscription may have changed.
-            if let (Some(member), Some(subscription)) =
-                (&member, self.state.borrow().subscription.clone())
-            {
-                let topics = self.cluster.resolve_topics(&subscription);
-                self.cluster
-                    .with_group(&group, protocol, |group, now, partitions| {
-                        group.set_member_topics(member, topics, now, partitions)
-                    });
-            }
-            let duty = self.cluster.group_duty(&group, member.as_deref());
-            match duty {
-                ClientDuty::Nothing => return Ok(()),
-                ClientDuty::Join => {
-                    if member.is_some() {
-                        // Expelled: the partitions are lost, not revoked.
-                        let lost = self.assignment_now();
-                        if !lost.is_empty() {
-                            let listener = self.listener();
-                            self.callback(listener.on_lost(self, lost), first_error)
-                                .await;
-                        }
-                        self.set_assignment(BTreeSet::new());
-                        let mut state = self.state.borrow_mut();
-                        state.member = None;
-                        state.generation = -1;
-                    }
-                    let Some(subscription) = self.state.borrow().subscription.clone() else {
-                        return Ok(());
-                    };
-                    let topics = self.cluster.resolve_topics(&subscription);
-                    let (id, interval) = (self.id, self.config.max_poll_interval);
-                    let member = self
-                        .cluster
-                        .with_group(&group, protocol, |group, now, parts| {
-                            let member = group.add_member(
-                                MemberKind::Client(id),
-                                topics,
-                                Some(interval),
-                                now,
-                                parts,
-                            );
-                            if let Some(record) = group.members.get_mut(&member) {
-                                record.in_poll = true;
-                            }
-                            member
-                        });
-                    self.state.borrow_mut().member = Some(member);
-                    self.cluster.ring_all();
-                }
-                ClientDuty::Rejoin { revoke_all } => {
-                    let member = member.expect("a rejoin duty has a member");
-                    if revoke_all {
-                        // Eager: everything is revoked before rejoining, even nothing.
-                        let revoked = self.assignment_now();
-                        let listener = self.listener();
-                        self.callback(listener.on_revoked(self, revoked), first_error)
-                            .await;
-                        self.set_assignment(BTreeSet::new());
-                    }
-                    self.cluster
-                        .with_group(&group, protocol, |group, now, parts| {
-                            group.rejoined(&member, now, parts)
-                        });
-                }
-                ClientDuty::Apply {
-                    generation,
-                    assignment,
-                } => {
-                    let member = member.expect("an apply duty has a member");
-                    let before = self.assignment_now();
-                    let revoked: BTreeSet<TopicPartition> =
-                        before.difference(&assignment).cloned().collect();
-                    let added: BTreeSet<TopicPartition> =
-                        assignment.difference(&before).cloned().collect();
-                    let listener = self.listener();
-                    if !revoked.is_empty() {
-                        // Cooperative: only what moves away (eager revoked all when rejoining).
-                        self.callback(listener.on_revoked(self, revoked), first_error)
-                            .await;
-                    }
-                    self.set_assignment(assignment.clone());
-                    self.state.borrow_mut().generation = generation;
-                    self.cluster
-                        .with_group(&group, protocol, |group, now, parts| {
-                            group.applied(&member, generation, assignment, now, parts)
-                        });
-                    self.callback(listener.on_assigned(self, added), first_error)
-                        .await;
-                    self.cluster.ring_all();
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Runs the scripted rebalances queued so far (MockConsumer parity).
-    async fn scripted_rebalances(&self, first_error: &mut Option<KafkaError>) {
-        for _ in 0..MAX_SCRIPTED_REBALANCES {
-            let Some(step) = self.state.borrow_mut().scripted.pop_front() else {
-                return;
-            };
-            let listener = self.listener();
-            match step {
-                ScriptedRebalance::Assign(assignment) => {
-                    let before = self.assignment_now();
-                    let revoked: BTreeSet<TopicPartition> =
-                        before.difference(&assignment).cloned().collect();
-                    let added: BTreeSet<TopicPartition> =
-                        assignment.difference(&before).cloned().collect();
-                    if !revoked.is_empty() {
-                        self.callback(listener.on_revoked(self, revoked), first_error)
-                            .await;
-                    }
-                    self.set_assignment(assignment);
-                    self.callback(listener.on_assigned(self, added), first_error)
-                        .await;
-                }
-                ScriptedRebalance::Lost(partitions) => {
-                    self.callback(listener.on_lost(self, partitions), first_error)
-                        .await;
-                }
-            }
-        }
-    }
-
     /// The fetch position of an assigned partition: known, or the group's committed offset,
     /// or the reset policy's.
     fn resolve_position(&self, partition: &TopicPartition) -> i64 {
@@ -606,7 +392,13 @@ impl FakeConsumer {
     }
 
     fn end_offset_of(&self, partition: &TopicPartition) -> Offset {
-        let scripted = self.state.borrow().end_offsets.get(partition).copied();
+        let scripted = self
+            .state
+            .borrow()
+            .script
+            .end_offsets
+            .get(partition)
+            .copied();
         scripted.unwrap_or_else(|| Offset(self.cluster.log_len(partition)))
     }
 
@@ -802,14 +594,11 @@ impl FakeConsumer {
         };
         // MockConsumer's order: one scheduled task (its rebalances run with it), the wakeup,
         // the poll exception.
-        let task = self.state.borrow_mut().poll_tasks.pop_front();
-        if let Some(task) = task {
-            task(self);
-        }
+        self.run_next_poll_task();
         let mut first_error = None;
         self.scripted_rebalances(&mut first_error).await;
         self.take_wakeup()?;
-        if let Some(error) = self.state.borrow_mut().poll_exception.take() {
+        if let Some(error) = self.take_poll_exception() {
             return Err(error);
         }
         if let Some(error) = first_error {
@@ -959,8 +748,7 @@ impl FakeConsumer {
             let mut state = self.state.borrow_mut();
             state.closed = true;
             state.listener = None;
-            state.poll_tasks.clear();
-            state.scripted.clear();
+            state.script.clear_pending();
         }
         // A poll of another fiber waiting on this client ends (with IllegalState).
         self.doorbell.ring();
