@@ -509,7 +509,7 @@ fn start_consume_with(
             let call = world2.rt.obligation("user call", name.as_str());
             let handler = record_handler(&world2, &topic2);
             let exit = consumer2
-                .consume_with(Subscription::topics([topic2.as_str()]), handler)
+                .run_with_graceful_shutdown(Subscription::topics([topic2.as_str()]), handler)
                 .await;
             world2
                 .observations

@@ -1,5 +1,6 @@
 //! The public API (zio-kafka's `Consumer` / `ConsumerLive`): a consumer made in a scope, and
-//! `consume_with`, `partitioned_stream`, `plain_stream`, `stop_consumption`.
+//! `consume_with`, `run_with_graceful_shutdown`, `partitioned_stream`, `plain_stream`,
+//! `stop_consumption`.
 //!
 //! The consumer scope's finalizers run in zio-kafka's order: the runloop's (state Finalized,
 //! shutdown and StopRunloop and join, scoped fibers, commit and command queues,
@@ -207,13 +208,40 @@ impl Consumer {
 
     /// `consumeWith`: processes every record of `subscription` with `handler`, partitions in
     /// parallel, committing offsets in batches (`aggregateAsync(offsetBatches)`, then
-    /// `commitOrRetry(commitRetryPolicy)`), until a failure or the end of consumption.
-    /// Interrupted, it ends its streams gracefully from an uninterruptible region and waits for
-    /// them at most `shutdown_timeout` (`runWithGracefulShutdown`).
+    /// `commitOrRetry(commitRetryPolicy)`), until a failure or the end of consumption
+    /// (`ConsumerLive.consumeWith`). Interrupted, it is interrupted: its streams are not ended
+    /// first, and the subscription's scope closes at once (zio-kafka's `consumeWith` never calls
+    /// `StreamControl.end`).
     pub async fn consume_with(
         &self,
         subscription: Subscription,
         handler: RecordHandler,
+    ) -> Exit<(), ConsumerError> {
+        self.consume(subscription, handler, OnInterruption::Interrupt)
+            .await
+    }
+
+    /// `Consumer.runWithGracefulShutdown(partitionedStreamWithControl(...), shutdownTimeout)`
+    /// with `consumeWith`'s processing as the workflow: like [`Consumer::consume_with`] until it
+    /// is interrupted; then it ends its streams gracefully (`control.end`) from an
+    /// uninterruptible region and waits for the processing at most `shutdown_timeout`, and the
+    /// caller's interruption is the result.
+    pub async fn run_with_graceful_shutdown(
+        &self,
+        subscription: Subscription,
+        handler: RecordHandler,
+    ) -> Exit<(), ConsumerError> {
+        self.consume(subscription, handler, OnInterruption::EndGracefully)
+            .await
+    }
+
+    /// What `consume_with` and `run_with_graceful_shutdown` share: the subscription scope, the
+    /// processing on a scoped fiber, and what an interruption of the caller does.
+    async fn consume(
+        &self,
+        subscription: Subscription,
+        handler: RecordHandler,
+        on_interruption: OnInterruption,
     ) -> Exit<(), ConsumerError> {
         let consumer = self.clone();
         let rt = self.rt.clone();
@@ -244,17 +272,31 @@ impl Consumer {
                         exit
                     }
                     Err(interrupted) => {
-                        let timeout = consumer.settings.shutdown_timeout;
-                        // Whatever the graceful end gives, the caller's interruption is the result.
-                        let _ = rt
-                            .uninterruptible(graceful_shutdown(&rt, &control, &pipeline, timeout))
-                            .await;
+                        if on_interruption == OnInterruption::EndGracefully {
+                            let timeout = consumer.settings.shutdown_timeout;
+                            // Whatever the graceful end gives, the caller's interruption is the
+                            // result.
+                            let _ = rt
+                                .uninterruptible(graceful_shutdown(
+                                    &rt, &control, &pipeline, timeout,
+                                ))
+                                .await;
+                        }
                         Err(interrupted.into())
                     }
                 }
             })
             .await
     }
+}
+
+/// What an interruption of a consuming caller does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OnInterruption {
+    /// The caller is interrupted and its subscription scope closes (`consumeWith`).
+    Interrupt,
+    /// The streams end gracefully first (`runWithGracefulShutdown`).
+    EndGracefully,
 }
 
 /// `runWithGracefulShutdown`'s interruption handler: `control.end`, then wait for the

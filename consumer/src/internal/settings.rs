@@ -38,8 +38,8 @@ pub struct ConsumerSettings {
     /// `consume_with`'s retries of a retriable commit failure (`commitRetryPolicy`,
     /// `exponential(1 s) && recurs(3)`).
     pub commit_retry_policy: Schedule,
-    /// How long `consume_with`, interrupted, waits for its streams to finish after ending them
-    /// (zio-kafka's `runWithGracefulShutdown` `shutdownTimeout`, 15 s).
+    /// How long `run_with_graceful_shutdown`, interrupted, waits for its streams to finish after
+    /// ending them (zio-kafka's `runWithGracefulShutdown` `shutdownTimeout`, 15 s).
     pub shutdown_timeout: Duration,
     /// The most commands the runloop reads in one chunk.
     pub command_chunk_limit: usize,
