@@ -4,7 +4,7 @@
 //! The runloop's state goes NotStarted, Started, Finalized; once the consumer scope begins to
 //! close it is Finalized and calls through `with_runloop` do nothing. A subscription registers,
 //! in its own scope, the finalizer that removes it (`.orDie` in `Master`, `.ignore` in every
-//! later protocol) and emits `SubscriptionFinalized`.
+//! later protocol) and then, if the removal returned, emits `SubscriptionFinalized`.
 
 use std::cell::RefCell;
 use std::convert::Infallible;
@@ -257,10 +257,14 @@ impl RunloopAccess {
                     Err(Cause::Fail(_)) if !dies => Ok(()),
                     Err(cause) => Err(or_die(cause)),
                 };
-                access
-                    .inner
-                    .diagnostics
-                    .emit(DiagnosticEvent::SubscriptionFinalized);
+                // `removeSubscription(..) <* emit(SubscriptionFinalized)`: a removal that died or
+                // was interrupted skips the event.
+                if result.is_ok() {
+                    access
+                        .inner
+                        .diagnostics
+                        .emit(DiagnosticEvent::SubscriptionFinalized);
+                }
                 result
             })
             .await?;
