@@ -140,6 +140,23 @@ impl ShutdownProtocol {
         }
     }
 
+    /// What the runloop's end does when its fiber is interrupted. zio-kafka's hooks are error
+    /// handlers and continuations (`catchAllCause`, `zipLeft`), which ZIO skips for an
+    /// interrupted fiber; #1735 completes `runloop_done` on any exit of the runloop (a
+    /// finalizer), and `ClosedQueue` closes its queue on any exit by design.
+    pub fn interruption_steps(self) -> &'static [EndStep] {
+        use EndStep::*;
+        match self {
+            ShutdownProtocol::Master
+            | ShutdownProtocol::CheckThenRace
+            | ShutdownProtocol::RaceOnly
+            | ShutdownProtocol::CheckOfferDrain
+            | ShutdownProtocol::OfferThenCheck => &[],
+            ShutdownProtocol::DaemonRace => &[CompleteRunloopDone, DrainQueue],
+            ShutdownProtocol::ClosedQueue => &[CloseAndDrainQueue],
+        }
+    }
+
     /// Whether `should_poll` is false once `runloop_done` is done (from `CheckOfferDrain` on).
     pub fn should_poll_checks_runloop_done(self) -> bool {
         self >= ShutdownProtocol::CheckOfferDrain

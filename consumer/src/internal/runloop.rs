@@ -7,8 +7,10 @@
 //! [`should_poll`](Runloop::should_poll), then the self-clocking `Poll` if it should still poll.
 //! A failure anywhere ends the loop: the protocol's crash hook runs (halting the streams and
 //! publishing the failure on the partitions hub, since #1707), and the runloop fiber itself
-//! then ends successfully, as zio-kafka's does after its `catchAllCause`. `StopRunloop` ends it
-//! normally and runs the protocol's exit hook.
+//! then ends successfully, as zio-kafka's does after its `catchAllCause`. `StopRunloop`, or a
+//! command queue shut down under a waiting runloop (`ZStream.fromQueue` then ends), ends it
+//! normally and runs the protocol's exit hook. An interruption of the runloop fiber runs
+//! neither hook (see [`Runloop::run`]).
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -26,7 +28,7 @@ use super::subscription::{subscription_matches, union_of};
 use crate::kafka::{
     ConsumerGroupMetadata, KafkaClient, KafkaError, Record, Subscription, TopicPartition,
 };
-use crate::rt::{Cause, Exit, ExitKind, Hub, Promise, Queue, QueueError, Ref, Rt};
+use crate::rt::{Cause, Exit, ExitKind, Hub, Interrupted, Promise, Queue, QueueError, Ref, Rt};
 
 /// What the partitions hub carries (zio-kafka's `Take[Throwable, PartitionAssignment]`).
 #[derive(Clone)]
@@ -240,8 +242,17 @@ impl Runloop {
 
     /// The runloop fiber's effect: the loop, then the protocol's crash or exit hook. Like
     /// zio-kafka's after #1707, it ends successfully even when the loop failed.
+    ///
+    /// An interrupted runloop fiber runs neither hook: ZIO runs no error handler
+    /// (`catchAllCause`) and no continuation (`zipLeft`) of an interrupted fiber, only its
+    /// finalizers, so only the protocols whose end is a finalizer (`onExit`) run theirs
+    /// ([`ShutdownProtocol::interruption_steps`](super::protocol::ShutdownProtocol)), and the
+    /// fiber ends interrupted. A failure whose cause is an interruption that the fiber did not
+    /// receive itself (an offer to a shut-down queue, ZIO's `ZIO.interrupt` value) is caught
+    /// like any failure.
     pub async fn run(self) -> Exit<(), ConsumerError> {
         let inner = &self.inner;
+        let protocol = inner.settings.protocol;
         match self.run_loop().await {
             Ok(()) => {
                 inner.diagnostics.emit(DiagnosticEvent::RunloopExited {
@@ -249,17 +260,32 @@ impl Runloop {
                     cause: None,
                 });
                 let cause = Cause::Fail(ConsumerError::RunloopStopped);
-                self.run_end_steps(inner.settings.protocol.exit_steps(), &cause)
-                    .await;
+                self.run_end_steps(protocol.exit_steps(), &cause).await;
                 Ok(())
+            }
+            // Interruption is sticky: a fiber that received one fails its next scheduling point.
+            Err(cause) if cause.is_interrupt() && inner.rt.checkpoint().await.is_err() => {
+                inner.diagnostics.emit(DiagnosticEvent::RunloopExited {
+                    exit: cause.kind(),
+                    cause: Some(cause.to_string()),
+                });
+                // Finalizers run uninterruptibly.
+                let steps = protocol.interruption_steps();
+                let _ = inner
+                    .rt
+                    .uninterruptible(async {
+                        self.run_end_steps(steps, &cause).await;
+                        Ok::<(), Interrupted>(())
+                    })
+                    .await;
+                Err(cause)
             }
             Err(cause) => {
                 inner.diagnostics.emit(DiagnosticEvent::RunloopExited {
                     exit: cause.kind(),
                     cause: Some(cause.to_string()),
                 });
-                self.run_end_steps(inner.settings.protocol.crash_steps(), &cause)
-                    .await;
+                self.run_end_steps(protocol.crash_steps(), &cause).await;
                 Ok(())
             }
         }
@@ -269,12 +295,23 @@ impl Runloop {
         let inner = &self.inner;
         let mut state = State::default();
         for _chunk in 0..MAX_CHUNKS {
-            let commands = inner
+            let commands = match inner
                 .channel
                 .command_queue
                 .take_chunk(inner.settings.command_chunk_limit)
                 .await
-                .map_err(queue_failure)?;
+            {
+                Ok(commands) => commands,
+                // `ZStream.fromQueue`: a take refused by a shut-down queue ends the stream
+                // normally (`queue.isShutdown` and an interruption: `Pull.end`).
+                Err(QueueError::Interrupted(interrupted)) => {
+                    if inner.channel.command_queue.is_shutdown().await? {
+                        return Ok(());
+                    }
+                    return Err(interrupted.into());
+                }
+                Err(error) => return Err(queue_failure(error)),
+            };
             let stop_at = commands
                 .iter()
                 .position(|command| matches!(command, RunloopCommand::StopRunloop));
