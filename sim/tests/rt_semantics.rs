@@ -197,7 +197,10 @@ fn interruptible_caller_stops_awaiting_a_race_loser_when_interrupted() {
                     },
                 )
                 .await;
-            caller_log.write(&caller_rt, format!("race returned {}", ExitKind::of(&raced)));
+            caller_log.write(
+                &caller_rt,
+                format!("race returned {}", ExitKind::of(&raced)),
+            );
             raced
         });
         let _ = rt.sleep(20 * MS).await;
