@@ -6,6 +6,8 @@
 //! `commit_async`, merged to the highest offset per partition plus one. The client runs the
 //! callback during a later poll; the callback forks a daemon that completes the promises, or
 //! re-queues the commits on `RebalanceInProgress`. Pending commits keep the runloop polling.
+//! A `commit_async` that throws fails the caller (the runloop's turn, or a revoke's wait for
+//! commits) and leaves its commits pending, as zio-kafka's `LiveCommitter` does.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
@@ -17,7 +19,7 @@ use super::diagnostics::{DiagnosticEvent, Diagnostics};
 use super::error::{queue_failure, ConsumerError};
 use super::protocol::RequestChannel;
 use crate::kafka::{KafkaClient, KafkaError, Offset, Offsets, TopicPartition};
-use crate::rt::{label, Exit, Promise, Queue, Rt};
+use crate::rt::{label, Cause, Exit, Promise, Queue, Rt};
 
 /// One user commit: record offsets (not yet plus one) and the promise the user waits on.
 #[derive(Clone)]
@@ -141,10 +143,13 @@ impl Committer {
                 });
             },
         );
-        if let Err(error) = client.commit_async(offsets, callback) {
-            fail_all(&commits, error).await?;
-        }
-        Ok(())
+        // `getCommitResults <- commitAsync(offsets)` sits outside the `catchAllCause` of the
+        // callback's handling: a commit_async that throws fails this call (and so the runloop's
+        // turn, before any command of its chunk is handled), leaving the commits pending; their
+        // users get `CommitTimeout` (LiveCommitter.processQueuedCommits).
+        client
+            .commit_async(offsets, callback)
+            .map_err(|error| Cause::Fail(ConsumerError::Kafka(error)))
     }
 
     async fn handle_outcome(
