@@ -98,8 +98,9 @@ where
     F: FnOnce(Spec) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Exit<(), ConsumerError>> + 'static,
 {
-    let settings = settings(ConsumerSettings::default().with_protocol(protocol));
     run(&spec_config(1), move |rt| async move {
+        // Built inside the run: settings may hold the run's own callbacks (`Rc`s).
+        let settings = settings(ConsumerSettings::default().with_protocol(protocol));
         let cluster = FakeCluster::new(&rt);
         let client = cluster.client(client_config);
         let diagnostics = Diagnostics::new(&rt);

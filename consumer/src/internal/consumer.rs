@@ -8,9 +8,12 @@
 //! `ConsumerFinalized`. A subscription's scope closes before the consumer scope, so its
 //! finalizer (remove the subscription) runs while the runloop should still be there.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
+use std::time::Duration;
 
 use super::access::{RunloopAccess, StreamControl};
+use super::consumer_access::{kafka_failure, ConsumerAccess};
 use super::diagnostics::{DiagnosticEvent, Diagnostics};
 use super::error::{queue_failure, ConsumerError};
 use super::partition_stream::{CommittableRecord, PartitionStream};
@@ -28,6 +31,7 @@ pub struct Consumer {
     rt: Rt,
     settings: ConsumerSettings,
     access: RunloopAccess,
+    consumer_access: ConsumerAccess,
     diagnostics: Diagnostics,
 }
 
@@ -64,10 +68,11 @@ impl Consumer {
                 Ok(closing_hub.shutdown().await?)
             })
             .await?;
+        let consumer_access = ConsumerAccess::new(rt, client);
         let access = RunloopAccess::new(
             rt,
             settings.clone(),
-            client,
+            consumer_access.clone(),
             hub,
             diagnostics.clone(),
             consumer_scope.clone(),
@@ -76,6 +81,7 @@ impl Consumer {
             rt: rt.clone(),
             settings,
             access,
+            consumer_access,
             diagnostics,
         })
     }
@@ -106,6 +112,71 @@ impl Consumer {
     /// The runloop access (for tests that drive the runloop directly, as RunloopSpec does).
     pub fn runloop_access(&self) -> &RunloopAccess {
         &self.access
+    }
+
+    /// The client behind its access lock (for tests that look at the lock).
+    pub fn consumer_access(&self) -> &ConsumerAccess {
+        &self.consumer_access
+    }
+
+    /// `committed`: the group's committed offsets of `partitions`, through the access lock
+    /// (`withConsumer`); interrupted during the call, it wakes the client up.
+    pub async fn committed(
+        &self,
+        partitions: BTreeSet<TopicPartition>,
+        timeout: Duration,
+    ) -> Exit<BTreeMap<TopicPartition, Option<Offset>>, ConsumerError> {
+        self.consumer_access
+            .with_consumer("consumer.committed", move |client| {
+                Box::pin(async move {
+                    client
+                        .committed(partitions, timeout)
+                        .await
+                        .map_err(kafka_failure)
+                })
+            })
+            .await
+    }
+
+    /// `position`: the next offset the client fetches for an assigned partition, through the
+    /// access lock.
+    pub async fn position(
+        &self,
+        partition: TopicPartition,
+        _timeout: Duration,
+    ) -> Exit<Offset, ConsumerError> {
+        self.consumer_access
+            .with_consumer("consumer.position", move |client| {
+                Box::pin(async move { client.position(partition).await.map_err(kafka_failure) })
+            })
+            .await
+    }
+
+    /// `endOffsets`: the log end offsets of `partitions`, through the access lock.
+    pub async fn end_offsets(
+        &self,
+        partitions: BTreeSet<TopicPartition>,
+        timeout: Duration,
+    ) -> Exit<Offsets, ConsumerError> {
+        self.consumer_access
+            .with_consumer("consumer.end_offsets", move |client| {
+                Box::pin(async move {
+                    client
+                        .end_offsets(partitions, timeout)
+                        .await
+                        .map_err(kafka_failure)
+                })
+            })
+            .await
+    }
+
+    /// `assignment`: the partitions assigned to the client now, through the access lock.
+    pub async fn assignment(&self) -> Exit<BTreeSet<TopicPartition>, ConsumerError> {
+        self.consumer_access
+            .with_consumer("consumer.assignment", move |client| {
+                Box::pin(async move { client.assignment().map_err(kafka_failure) })
+            })
+            .await
     }
 
     /// `stopConsumption`: ends every stream; commits keep working.
