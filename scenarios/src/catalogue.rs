@@ -258,6 +258,7 @@ pub async fn workload(
             at_ms: params.deny_at_ms,
             topic: "topic0".into(),
             access: params.deny_mode,
+            client: None,
         });
     }
     cluster.apply_faults(&plan);

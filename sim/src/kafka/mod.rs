@@ -36,6 +36,7 @@ pub use client::{AssignmentSource, AutoOffsetReset, ClientConfig, FakeConsumer};
 pub use cluster::{is_valid_topic_name, FakeCluster, MemberView, ProducerSpec};
 pub use coordinator::{ClientId, MemberKind, RebalanceProtocol};
 pub use faults::{
-    AclChange, AuthenticationOutage, CallFault, ClientCall, FaultPlan, FaultTimes, InjectedError,
-    PeerAction, PeerChange, PollLatency, ReadAccess, SessionTimeout, SwarmSpace, Weather,
+    AclChange, AuthenticationOutage, CallFault, CallLatency, ClientCall, FaultPlan, FaultTimes,
+    GroupSwarmSpace, InjectedError, PeerAction, PeerChange, PollLatency, ReadAccess,
+    SessionTimeout, SwarmSpace, Weather,
 };

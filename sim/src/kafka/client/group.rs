@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use consumer::kafka::{KafkaError, TopicPartition};
 
 use super::super::coordinator::{ClientDuty, MemberKind};
+use super::super::faults::ClientCall;
 use super::{invalid_group_id, FakeConsumer};
 
 /// Group duties one poll round performs at most (join, revoke, apply, follow-up rebalances).
@@ -64,8 +65,12 @@ impl FakeConsumer {
                         let lost = self.assignment_now();
                         if !lost.is_empty() {
                             let listener = self.listener();
-                            self.callback(listener.on_lost(self, lost), first_error)
-                                .await;
+                            self.callback(
+                                ClientCall::OnLost,
+                                listener.on_lost(self, lost),
+                                first_error,
+                            )
+                            .await;
                         }
                         self.set_assignment(BTreeSet::new());
                         let mut state = self.state.borrow_mut();
@@ -101,8 +106,12 @@ impl FakeConsumer {
                         // Eager: everything is revoked before rejoining, even nothing.
                         let revoked = self.assignment_now();
                         let listener = self.listener();
-                        self.callback(listener.on_revoked(self, revoked), first_error)
-                            .await;
+                        self.callback(
+                            ClientCall::OnRevoked,
+                            listener.on_revoked(self, revoked),
+                            first_error,
+                        )
+                        .await;
                         self.set_assignment(BTreeSet::new());
                     }
                     self.cluster
@@ -123,8 +132,12 @@ impl FakeConsumer {
                     let listener = self.listener();
                     if !revoked.is_empty() {
                         // Cooperative: only what moves away (eager revoked all when rejoining).
-                        self.callback(listener.on_revoked(self, revoked), first_error)
-                            .await;
+                        self.callback(
+                            ClientCall::OnRevoked,
+                            listener.on_revoked(self, revoked),
+                            first_error,
+                        )
+                        .await;
                     }
                     self.set_assignment(assignment.clone());
                     self.state.borrow_mut().generation = generation;
@@ -132,8 +145,12 @@ impl FakeConsumer {
                         .with_group(&group, protocol, |group, now, parts| {
                             group.applied(&member, generation, assignment, now, parts)
                         });
-                    self.callback(listener.on_assigned(self, added), first_error)
-                        .await;
+                    self.callback(
+                        ClientCall::OnAssigned,
+                        listener.on_assigned(self, added),
+                        first_error,
+                    )
+                    .await;
                     self.cluster.ring_all();
                 }
             }

@@ -39,12 +39,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::time::Duration;
 
+use consumer::internal::OffsetRetrieval;
 use consumer::kafka::{
     CommitCallback, ConsumerGroupMetadata, KafkaClient, KafkaError, KafkaFuture,
     NoopRebalanceListener, Offset, Offsets, RebalanceListener, Record, Subscription,
     TopicPartition,
 };
-use consumer::rt::Interrupted;
+use consumer::rt::{Cause, Interrupted};
+use consumer::ConsumerError;
 use futures::future::{select, Either};
 
 use super::cluster::{check_topic_names, Doorbell, FakeCluster};
@@ -92,6 +94,8 @@ pub struct ClientConfig {
     /// `max.poll.interval.ms`: a client that does not poll for this long is expelled.
     pub max_poll_interval: Duration,
     pub assignment_source: AssignmentSource,
+    /// The name faults target the client by (`client = "app-2"`); `client{id}` without one.
+    pub name: Option<String>,
 }
 
 impl ClientConfig {
@@ -105,6 +109,7 @@ impl ClientConfig {
             max_poll_records: 500,
             max_poll_interval: Duration::from_secs(300),
             assignment_source: AssignmentSource::GroupCoordinator,
+            name: None,
         }
     }
 
@@ -142,12 +147,21 @@ impl ClientConfig {
         self.max_poll_interval = interval;
         self
     }
+
+    /// The same configuration with a name, which faults target the client by.
+    pub fn with_name(mut self, name: &str) -> ClientConfig {
+        self.name = Some(name.to_string());
+        self
+    }
 }
 
 /// An async commit whose outcome is known and whose callback waits for a later poll.
 struct CompletedCommit {
     /// The poll count when the commit was made: its callback runs in a poll after that one.
     made_during_poll: u64,
+    /// When the broker's answer reaches the client (the call's time plus any commit latency):
+    /// the callback runs only in a call made after it.
+    answered_at: Duration,
     offsets: Offsets,
     result: Result<(), KafkaError>,
     callback: CommitCallback,
@@ -179,6 +193,8 @@ struct ClientState {
 pub struct FakeConsumer {
     cluster: FakeCluster,
     id: ClientId,
+    /// The configured name, or `client{id}`.
+    name: Rc<str>,
     config: ClientConfig,
     doorbell: Rc<Doorbell>,
     state: RefCell<ClientState>,
@@ -199,9 +215,14 @@ fn invalid_group_id() -> KafkaError {
 impl FakeConsumer {
     pub(crate) fn new(cluster: FakeCluster, config: ClientConfig) -> Rc<FakeConsumer> {
         let (id, doorbell) = cluster.register_client();
+        let name: Rc<str> = match &config.name {
+            Some(name) => Rc::from(name.as_str()),
+            None => format!("client{}", id.0).into(),
+        };
         Rc::new(FakeConsumer {
             cluster,
             id,
+            name,
             config,
             doorbell,
             state: RefCell::new(ClientState {
@@ -221,6 +242,11 @@ impl FakeConsumer {
         &self.config
     }
 
+    /// The name faults target the client by.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Whether the client is closed.
     pub fn is_closed(&self) -> bool {
         self.state.borrow().closed
@@ -229,6 +255,56 @@ impl FakeConsumer {
     /// Polls started so far.
     pub fn poll_count(&self) -> u64 {
         self.state.borrow().polls
+    }
+
+    /// The application's own offset store, read by a manual offset retrieval (zio-kafka's
+    /// `OffsetRetrieval.Manual(getOffsets)`): the group's committed offset of each partition
+    /// (0 for one without). Not a Kafka call: it takes any latency of `OffsetRetrieval` (not
+    /// cut short by `wakeup`) and fails with the error of an `OffsetRetrieval` call fault.
+    pub async fn retrieve_offsets(
+        &self,
+        partitions: BTreeSet<TopicPartition>,
+    ) -> Result<Offsets, KafkaError> {
+        self.scheduling_point().await;
+        self.cluster.advance();
+        if let Some(error) = self
+            .cluster
+            .take_call_fault(&self.name, ClientCall::OffsetRetrieval)
+        {
+            return Err(error);
+        }
+        let latency = self
+            .cluster
+            .call_latency(&self.name, ClientCall::OffsetRetrieval);
+        if !latency.is_zero() {
+            let rt = self.cluster.rt();
+            let _ = rt.uninterruptible(rt.sleep(latency)).await;
+        }
+        let group = self.group_id().unwrap_or("");
+        Ok(partitions
+            .into_iter()
+            .map(|partition| {
+                let offset = self
+                    .cluster
+                    .committed_offset(group, &partition)
+                    .unwrap_or(Offset(0));
+                (partition, offset)
+            })
+            .collect())
+    }
+
+    /// A manual offset retrieval for the consumer core that reads [`FakeConsumer::retrieve_offsets`].
+    pub fn manual_offset_retrieval(self: &Rc<Self>) -> OffsetRetrieval {
+        let client = self.clone();
+        OffsetRetrieval::Manual(Rc::new(move |partitions| {
+            let client = client.clone();
+            Box::pin(async move {
+                client
+                    .retrieve_offsets(partitions)
+                    .await
+                    .map_err(|error| Cause::Fail(ConsumerError::Kafka(error)))
+            })
+        }))
     }
 
     // ----- internals -----
@@ -245,10 +321,57 @@ impl FakeConsumer {
     fn enter(&self, call: ClientCall) -> Result<(), KafkaError> {
         self.ensure_open()?;
         self.cluster.advance();
-        match self.cluster.take_call_fault(call) {
+        match self.cluster.take_call_fault(&self.name, call) {
             Some(error) => Err(error),
             None => Ok(()),
         }
+    }
+
+    /// Waits for the broker's answer to a call of kind `call` made now, if a latency applies:
+    /// `Timeout` when the answer would come after `timeout`; a wakeup cuts the wait short.
+    async fn await_answer(
+        &self,
+        call: ClientCall,
+        timeout: Option<Duration>,
+    ) -> Result<(), KafkaError> {
+        let latency = self.cluster.call_latency(&self.name, call);
+        if latency.is_zero() {
+            return Ok(());
+        }
+        let now = self.cluster.rt().now();
+        match timeout {
+            Some(timeout) if timeout < latency => {
+                self.wait_out(now + timeout).await?;
+                Err(KafkaError::Timeout)
+            }
+            _ => self.wait_out(now + latency).await,
+        }
+    }
+
+    /// Waits until virtual time `until`; doorbell rings do not end the wait, a wakeup or the
+    /// client's close does.
+    async fn wait_out(&self, until: Duration) -> Result<(), KafkaError> {
+        for _ in 0..MAX_POLL_ROUNDS {
+            if self.cluster.rt().now() >= until {
+                return Ok(());
+            }
+            self.wait_until(until).await;
+            self.ensure_open()?;
+            self.take_wakeup()?;
+        }
+        Ok(())
+    }
+
+    /// When the last answer of the async commits sent so far comes, if it is still to come.
+    fn last_commit_answer(&self) -> Option<Duration> {
+        let now = self.cluster.rt().now();
+        self.state
+            .borrow()
+            .completed_commits
+            .iter()
+            .map(|commit| commit.answered_at)
+            .filter(|at| *at > now)
+            .max()
     }
 
     fn take_wakeup(&self) -> Result<(), KafkaError> {
@@ -343,22 +466,33 @@ impl FakeConsumer {
         self.state.borrow().assignment.clone()
     }
 
-    /// Runs a callback's future, keeping the first error for the caller.
-    async fn callback(&self, outcome: KafkaFuture<'_, ()>, first_error: &mut Option<KafkaError>) {
-        if let Err(error) = outcome.await {
+    /// Runs a listener callback's future, keeping the first error for the caller; a call
+    /// fault on the callback (`kind`: `OnRevoked`, `OnAssigned` or `OnLost`) makes a callback
+    /// that succeeded fail after it ran, as a user listener that throws.
+    async fn callback(
+        &self,
+        kind: ClientCall,
+        outcome: KafkaFuture<'_, ()>,
+        first_error: &mut Option<KafkaError>,
+    ) {
+        let outcome = outcome.await;
+        let injected = self.cluster.take_call_fault(&self.name, kind);
+        if let Some(error) = outcome.err().or(injected) {
             first_error.get_or_insert(error);
         }
     }
 
-    /// Runs the callbacks of async commits made before poll number `before_poll` (all of them
-    /// with `None`).
+    /// Runs the callbacks of the async commits answered by now and made before poll number
+    /// `before_poll` (all of them with `None`).
     fn deliver_commit_callbacks(&self, before_poll: Option<u64>) {
+        let now = self.cluster.rt().now();
         let due: Vec<CompletedCommit> = {
             let mut state = self.state.borrow_mut();
             let (due, later) = std::mem::take(&mut state.completed_commits)
                 .into_iter()
                 .partition(|commit| {
-                    before_poll.map_or(true, |poll| commit.made_during_poll < poll)
+                    commit.answered_at <= now
+                        && before_poll.map_or(true, |poll| commit.made_during_poll < poll)
                 });
             state.completed_commits = later;
             due
@@ -428,7 +562,11 @@ impl FakeConsumer {
                 break;
             }
             let partition = &partitions[(start + index) % partitions.len()];
-            if self.cluster.read_denial(&partition.topic).is_some() {
+            if self
+                .cluster
+                .read_denial(&self.name, &partition.topic)
+                .is_some()
+            {
                 continue;
             }
             let position = self.resolve_position(partition);
@@ -453,7 +591,11 @@ impl FakeConsumer {
             return Err(invalid_group_id());
         };
         for partition in offsets.keys() {
-            if self.cluster.read_denial(&partition.topic).is_some() {
+            if self
+                .cluster
+                .read_denial(&self.name, &partition.topic)
+                .is_some()
+            {
                 return Err(KafkaError::TopicAuthorization(partition.topic.to_string()));
             }
         }
@@ -487,12 +629,12 @@ impl FakeConsumer {
                     .any(|view| &view.member_id == member)
             });
             if !owned.is_empty() {
-                let outcome = if still_member {
-                    listener.on_revoked(self, owned)
+                let (kind, outcome) = if still_member {
+                    (ClientCall::OnRevoked, listener.on_revoked(self, owned))
                 } else {
-                    listener.on_lost(self, owned)
+                    (ClientCall::OnLost, listener.on_lost(self, owned))
                 };
-                self.callback(outcome, first_error).await;
+                self.callback(kind, outcome, first_error).await;
             }
             if let Some(member) = member {
                 self.cluster
@@ -502,8 +644,12 @@ impl FakeConsumer {
                 self.cluster.ring_all();
             }
         } else if self.is_scripted() && !owned.is_empty() {
-            self.callback(listener.on_revoked(self, owned), first_error)
-                .await;
+            self.callback(
+                ClientCall::OnRevoked,
+                listener.on_revoked(self, owned),
+                first_error,
+            )
+            .await;
         }
         let mut state = self.state.borrow_mut();
         state.member = None;
@@ -604,7 +750,7 @@ impl FakeConsumer {
         if let Some(error) = first_error {
             return Err(error);
         }
-        if let Some(error) = self.cluster.take_call_fault(ClientCall::Poll) {
+        if let Some(error) = self.cluster.take_call_fault(&self.name, ClientCall::Poll) {
             return Err(error);
         }
         {
@@ -616,12 +762,12 @@ impl FakeConsumer {
             }
         }
         self.deliver_commit_callbacks(Some(poll_number));
-        let latency = self.cluster.poll_latency();
+        let latency = self.cluster.poll_latency(&self.name);
         if !latency.is_zero() {
             self.wait_until(rt.now() + latency).await;
             self.take_wakeup()?;
         }
-        if self.cluster.authentication_outage() {
+        if self.cluster.authentication_outage(&self.name) {
             return Err(KafkaError::Authentication);
         }
         self.mark_polling(true);
@@ -645,7 +791,7 @@ impl FakeConsumer {
             }
             self.ensure_open()?;
             let topics = self.read_topics();
-            if let Some(error) = self.cluster.poll_denial_error(self.id, &topics) {
+            if let Some(error) = self.cluster.poll_denial_error(self.id, &self.name, &topics) {
                 return Err(error);
             }
             self.take_wakeup()?;
@@ -672,21 +818,41 @@ impl FakeConsumer {
         let known = self.state.borrow().positions.contains_key(&partition);
         if !known && self.group_id().is_some() && !self.is_scripted() {
             // Resolving needs the committed offset, which a READ denial refuses.
-            if self.cluster.read_denial(&partition.topic).is_some() {
+            self.await_answer(ClientCall::Position, None).await?;
+            if self
+                .cluster
+                .read_denial(&self.name, &partition.topic)
+                .is_some()
+            {
                 return Err(KafkaError::TopicAuthorization(partition.topic.to_string()));
             }
         }
         Ok(Offset(self.resolve_position(&partition)))
     }
 
-    async fn commit_sync_now(&self, offsets: Offsets) -> Result<(), KafkaError> {
+    /// `commitSync`: first waits for the answers of the async commits sent before it (Java's
+    /// client does since 3.6, which zio-kafka's `commitSync(emptyMap)` relies on) and runs
+    /// their callbacks, then commits `offsets` and waits for the answer; all within `timeout`.
+    async fn commit_sync_now(&self, offsets: Offsets, timeout: Duration) -> Result<(), KafkaError> {
         self.scheduling_point().await;
         self.enter(ClientCall::CommitSync)?;
         self.take_wakeup()?;
+        let started = self.cluster.rt().now();
+        if let Some(answered) = self.last_commit_answer() {
+            if answered - started > timeout {
+                self.wait_out(started + timeout).await?;
+                self.deliver_commit_callbacks(None);
+                return Err(KafkaError::Timeout);
+            }
+            self.wait_out(answered).await?;
+        }
         self.deliver_commit_callbacks(None);
         if offsets.is_empty() {
             return Ok(());
         }
+        let left = timeout.saturating_sub(self.cluster.rt().now() - started);
+        self.await_answer(ClientCall::CommitSync, Some(left))
+            .await?;
         self.check_commit(&offsets)?;
         self.store_commit(&offsets);
         Ok(())
@@ -695,17 +861,24 @@ impl FakeConsumer {
     async fn committed_now(
         &self,
         partitions: BTreeSet<TopicPartition>,
+        timeout: Duration,
     ) -> Result<BTreeMap<TopicPartition, Option<Offset>>, KafkaError> {
         self.scheduling_point().await;
         self.enter(ClientCall::Committed)?;
         self.take_wakeup()?;
+        self.await_answer(ClientCall::Committed, Some(timeout))
+            .await?;
         let group = match (self.group_id(), self.is_scripted()) {
             (Some(group), _) => group.to_string(),
             (None, true) => String::new(),
             (None, false) => return Err(invalid_group_id()),
         };
         for partition in &partitions {
-            if self.cluster.read_denial(&partition.topic).is_some() {
+            if self
+                .cluster
+                .read_denial(&self.name, &partition.topic)
+                .is_some()
+            {
                 return Err(KafkaError::TopicAuthorization(partition.topic.to_string()));
             }
         }
@@ -721,10 +894,13 @@ impl FakeConsumer {
     async fn end_offsets_now(
         &self,
         partitions: BTreeSet<TopicPartition>,
+        timeout: Duration,
     ) -> Result<Offsets, KafkaError> {
         self.scheduling_point().await;
         self.enter(ClientCall::EndOffsets)?;
         self.take_wakeup()?;
+        self.await_answer(ClientCall::EndOffsets, Some(timeout))
+            .await?;
         Ok(partitions
             .into_iter()
             .map(|partition| {
@@ -734,13 +910,25 @@ impl FakeConsumer {
             .collect())
     }
 
-    async fn close_now(&self) -> Result<(), KafkaError> {
+    /// `close`: waits (at most `timeout`) for the answers of the async commits in flight and
+    /// runs their callbacks, revokes and leaves the group, and closes.
+    async fn close_now(&self, timeout: Duration) -> Result<(), KafkaError> {
         self.scheduling_point().await;
         if self.state.borrow().closed {
             return Ok(());
         }
         self.cluster.advance();
-        let injected = self.cluster.take_call_fault(ClientCall::Close);
+        let injected = self.cluster.take_call_fault(&self.name, ClientCall::Close);
+        if let Some(answered) = self.last_commit_answer() {
+            let until = answered.min(self.cluster.rt().now() + timeout);
+            // A wakeup does not cut `close` short: Java's close ignores it.
+            for _ in 0..MAX_POLL_ROUNDS {
+                if self.cluster.rt().now() >= until {
+                    break;
+                }
+                self.wait_until(until).await;
+            }
+        }
         self.deliver_commit_callbacks(None);
         let mut first_error = None;
         self.revoke_and_leave(&mut first_error).await;
@@ -857,20 +1045,38 @@ impl KafkaClient for FakeConsumer {
         Ok(())
     }
 
+    /// `commitAsync`: like Java's `commitOffsetsAsync`, first runs the callbacks of earlier
+    /// commits whose answer has come, then sends this one. The broker checks and applies the
+    /// commit at once; its answer (the callback) comes after any commit latency.
     fn commit_async(&self, offsets: Offsets, callback: CommitCallback) -> Result<(), KafkaError> {
         self.ensure_open()?;
         self.cluster.advance();
-        let result = match self.cluster.take_call_fault(ClientCall::CommitAsync) {
+        if let Some(error) = self
+            .cluster
+            .take_call_fault(&self.name, ClientCall::CommitAsyncThrows)
+        {
+            return Err(error);
+        }
+        self.deliver_commit_callbacks(None);
+        let result = match self
+            .cluster
+            .take_call_fault(&self.name, ClientCall::CommitAsync)
+        {
             Some(error) => Err(error),
             None => self.check_commit(&offsets),
         };
         if result.is_ok() {
             self.store_commit(&offsets);
         }
+        let answered_at = self.cluster.rt().now()
+            + self
+                .cluster
+                .call_latency(&self.name, ClientCall::CommitAsync);
         let mut state = self.state.borrow_mut();
         let made_during_poll = state.polls;
         state.completed_commits.push(CompletedCommit {
             made_during_poll,
+            answered_at,
             offsets,
             result,
             callback,
@@ -878,24 +1084,24 @@ impl KafkaClient for FakeConsumer {
         Ok(())
     }
 
-    fn commit_sync(&self, offsets: Offsets, _timeout: Duration) -> KafkaFuture<'_, ()> {
-        Box::pin(self.commit_sync_now(offsets))
+    fn commit_sync(&self, offsets: Offsets, timeout: Duration) -> KafkaFuture<'_, ()> {
+        Box::pin(self.commit_sync_now(offsets, timeout))
     }
 
     fn committed(
         &self,
         partitions: BTreeSet<TopicPartition>,
-        _timeout: Duration,
+        timeout: Duration,
     ) -> KafkaFuture<'_, BTreeMap<TopicPartition, Option<Offset>>> {
-        Box::pin(self.committed_now(partitions))
+        Box::pin(self.committed_now(partitions, timeout))
     }
 
     fn end_offsets(
         &self,
         partitions: BTreeSet<TopicPartition>,
-        _timeout: Duration,
+        timeout: Duration,
     ) -> KafkaFuture<'_, Offsets> {
-        Box::pin(self.end_offsets_now(partitions))
+        Box::pin(self.end_offsets_now(partitions, timeout))
     }
 
     fn group_metadata(&self) -> Result<ConsumerGroupMetadata, KafkaError> {
@@ -910,8 +1116,8 @@ impl KafkaClient for FakeConsumer {
         })
     }
 
-    fn close(&self, _timeout: Duration) -> KafkaFuture<'_, ()> {
-        Box::pin(self.close_now())
+    fn close(&self, timeout: Duration) -> KafkaFuture<'_, ()> {
+        Box::pin(self.close_now(timeout))
     }
 
     fn wakeup(&self) {

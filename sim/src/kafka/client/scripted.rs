@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use consumer::kafka::{KafkaError, Offset, TopicPartition};
 
+use super::super::faults::ClientCall;
 use super::FakeConsumer;
 
 /// Scripted rebalances one poll performs at most.
@@ -132,16 +133,28 @@ impl FakeConsumer {
                     let added: BTreeSet<TopicPartition> =
                         assignment.difference(&before).cloned().collect();
                     if !revoked.is_empty() {
-                        self.callback(listener.on_revoked(self, revoked), first_error)
-                            .await;
+                        self.callback(
+                            ClientCall::OnRevoked,
+                            listener.on_revoked(self, revoked),
+                            first_error,
+                        )
+                        .await;
                     }
                     self.set_assignment(assignment);
-                    self.callback(listener.on_assigned(self, added), first_error)
-                        .await;
+                    self.callback(
+                        ClientCall::OnAssigned,
+                        listener.on_assigned(self, added),
+                        first_error,
+                    )
+                    .await;
                 }
                 ScriptedRebalance::Lost(partitions) => {
-                    self.callback(listener.on_lost(self, partitions), first_error)
-                        .await;
+                    self.callback(
+                        ClientCall::OnLost,
+                        listener.on_lost(self, partitions),
+                        first_error,
+                    )
+                    .await;
                 }
             }
         }
