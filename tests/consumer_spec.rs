@@ -7,7 +7,7 @@ mod common;
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{assert_completed, assert_hangs_on, tp, with_client, Log, Spec};
+use common::{assert_completed, completed_unless_graceful_end_hangs, tp, with_client, Log, Spec};
 use consumer::internal::RecordHandler;
 use consumer::kafka::Subscription;
 use consumer::rt::{Cause, ExitKind};
@@ -44,40 +44,6 @@ fn produce_ten(spec: &Spec, topic: &str) {
         spec.cluster
             .produce(&tp(topic, 0), &format!("k{n}"), &format!("v{n}"));
     }
-}
-
-/// The protocols that hang when a subscription ends while the runloop is alive: the
-/// subscription finalizer races `{offer; promise.await}` against `runloop_done.await`
-/// uninterruptibly, the reply wins, and the loser waits for a `runloop_done` that completes
-/// only when the runloop stops, which the consumer scope does only after the subscription
-/// scope has closed (DESIGN.md section 2, confirmed here).
-fn hangs_on_graceful_end(protocol: ShutdownProtocol) -> bool {
-    matches!(
-        protocol,
-        ShutdownProtocol::CheckThenRace
-            | ShutdownProtocol::RaceOnly
-            | ShutdownProtocol::CheckOfferDrain
-    )
-}
-
-/// Asserts the run's outcome under `protocol`: the graceful-end hang (stuck on
-/// `RemoveSubscription`, waiting for `runloop_done`) for the protocols that have it, completion
-/// otherwise. Returns whether the run completed, so that the caller checks the rest.
-fn completed_unless_graceful_end_hangs(
-    protocol: ShutdownProtocol,
-    result: &sim::RunResult,
-) -> bool {
-    if hangs_on_graceful_end(protocol) {
-        assert_hangs_on(
-            result,
-            "RemoveSubscription",
-            "promise:runloop_done",
-            protocol.name(),
-        );
-        return false;
-    }
-    assert_completed(result, protocol.name());
-    true
 }
 
 /// "fail when the consuming effect produces a failure": `consume_with` returns the handler's
