@@ -836,3 +836,43 @@ fn the_group_swarm_draw_extends_swarm_and_reaches_every_new_fault() {
     assert!(per_client_denials > 0 && latencies > 0 && targeted > 0);
     assert!(calm > 0, "some seeds add nothing");
 }
+
+/// Cooperative protocol: a member revoking partitions while it applies a new generation commits
+/// in that generation, so a commit from its `on_revoked` is accepted (as in Java, whose
+/// callbacks run after the sync); before it applied it, its commits are refused with
+/// `RebalanceInProgress`.
+#[test]
+fn a_cooperative_member_commits_from_on_revoked_in_its_new_generation() {
+    let log = Log::default();
+    let seen = log.clone();
+    run_ok(13, move |rt| async move {
+        let cluster = FakeCluster::new(&rt);
+        cluster.create_topic("t", 2);
+        let cooperative = RebalanceProtocol::CooperativeSticky;
+        let (a, recorder) = member(&cluster, "a", cooperative, &log).await;
+        a.poll(MS).await.unwrap();
+        let (b, _) = member(&cluster, "b", cooperative, &log).await;
+        b.poll(MS).await.unwrap();
+        *recorder.commit_in_revoke.borrow_mut() = Some([(tp("t", 1), Offset(4))].into());
+        a.poll(MS).await.unwrap();
+        log.push(format!(
+            "committed t-1: {:?}",
+            cluster.committed_offset("g", &tp("t", 1))
+        ));
+        log.push(format!(
+            "b before applying: {:?}",
+            b.commit_sync([(tp("t", 0), Offset(1))].into(), MS).await
+        ));
+    });
+    assert_eq!(
+        seen.lines(),
+        vec![
+            "a assigned {t-0,t-1}",
+            "a revoked {t-1}",
+            "a commit in revoke: Ok(())",
+            "a assigned {}",
+            "committed t-1: Some(Offset(4))",
+            "b before applying: Err(RebalanceInProgress)",
+        ]
+    );
+}

@@ -130,6 +130,13 @@ impl FakeConsumer {
                     let added: BTreeSet<TopicPartition> =
                         assignment.difference(&before).cloned().collect();
                     let listener = self.listener();
+                    // The client is in the new generation from here on, as Java's client is
+                    // once its SyncGroup succeeded, before `onJoinComplete` runs the callbacks:
+                    // a commit from `on_revoked` (rebalance-safe commits) is accepted.
+                    self.state.borrow_mut().generation = generation;
+                    self.cluster.with_group(&group, protocol, |group, _, _| {
+                        group.enter_generation(&member, generation)
+                    });
                     if !revoked.is_empty() {
                         // Cooperative: only what moves away (eager revoked all when rejoining).
                         self.callback(
