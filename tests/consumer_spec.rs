@@ -89,63 +89,79 @@ fn fail_when_the_consuming_effect_produces_a_failure() {
     }
 }
 
-/// "process outstanding commits after a graceful shutdown": after `stop_consumption`, every
-/// processed record's offset is committed (the committed offset is the last one plus one).
+/// "process outstanding commits after a graceful shutdown", and its variant "with
+/// aggregateAsync using `maxRebalanceDuration`" (rebalance-safe commits, `maxRebalanceDuration`
+/// 6 s, `commitTimeout` 4 s): after `stop_consumption`, every processed record's offset is
+/// committed (the committed offset is the last one plus one).
 #[test]
 fn process_outstanding_commits_after_a_graceful_shutdown() {
-    for protocol in ShutdownProtocol::ALL {
-        let log = Log::default();
-        let seen = log.clone();
-        let result = with_client(
-            protocol,
-            |s| s,
-            group_client(),
-            move |spec: Spec| async move {
-                produce_ten(&spec, "orders");
-                let (consumer, stop_log) = (spec.consumer.clone(), log.clone());
-                let handler: RecordHandler = Rc::new(move |record: CommittableRecord| {
-                    let (consumer, log) = (consumer.clone(), stop_log.clone());
-                    Box::pin(async move {
-                        log.push(format!("processed {}", record.offset()));
-                        if record.offset().0 == 6 {
-                            consumer.stop_consumption().await?;
-                        }
-                        Ok(())
-                    })
-                });
-                let exit = spec
-                    .consumer
-                    .consume_with(Subscription::topics(["orders"]), handler)
-                    .await;
-                log.push(format!("consume_with {}", ExitKind::of(&exit)));
-                let committed = spec.cluster.committed_offset(GROUP, &tp("orders", 0));
-                log.push(format!("committed {committed:?}"));
-                Ok(())
-            },
-        );
-        if !completed_unless_graceful_end_hangs(protocol, &result) {
-            continue;
+    for rebalance_safe in [false, true] {
+        for protocol in ShutdownProtocol::ALL {
+            process_outstanding_commits(protocol, rebalance_safe);
         }
-        let lines = seen.lines();
-        let processed: Vec<i64> = lines
-            .iter()
-            .filter_map(|line| line.strip_prefix("processed ").and_then(|n| n.parse().ok()))
-            .collect();
-        let last = *processed.last().expect("records were processed");
-        assert!(
-            last >= 6,
-            "{protocol}: stopped at 6, processed {processed:?}"
-        );
-        assert!(
-            lines.contains(&"consume_with success".to_string()),
-            "{protocol}: {lines:?}"
-        );
-        assert_eq!(
-            lines.last().unwrap(),
-            &format!("committed Some(Offset({}))", last + 1),
-            "{protocol}: every processed record is committed"
-        );
     }
+}
+
+fn process_outstanding_commits(protocol: ShutdownProtocol, rebalance_safe: bool) {
+    let log = Log::default();
+    let seen = log.clone();
+    let result = with_client(
+        protocol,
+        move |s| {
+            if rebalance_safe {
+                s.with_rebalance_safe_commits(true)
+                    .with_max_rebalance_duration(Duration::from_secs(6))
+                    .with_commit_timeout(Duration::from_secs(4))
+            } else {
+                s
+            }
+        },
+        group_client(),
+        move |spec: Spec| async move {
+            produce_ten(&spec, "orders");
+            let (consumer, stop_log) = (spec.consumer.clone(), log.clone());
+            let handler: RecordHandler = Rc::new(move |record: CommittableRecord| {
+                let (consumer, log) = (consumer.clone(), stop_log.clone());
+                Box::pin(async move {
+                    log.push(format!("processed {}", record.offset()));
+                    if record.offset().0 == 6 {
+                        consumer.stop_consumption().await?;
+                    }
+                    Ok(())
+                })
+            });
+            let exit = spec
+                .consumer
+                .consume_with(Subscription::topics(["orders"]), handler)
+                .await;
+            log.push(format!("consume_with {}", ExitKind::of(&exit)));
+            let committed = spec.cluster.committed_offset(GROUP, &tp("orders", 0));
+            log.push(format!("committed {committed:?}"));
+            Ok(())
+        },
+    );
+    if !completed_unless_graceful_end_hangs(protocol, &result) {
+        return;
+    }
+    let lines = seen.lines();
+    let processed: Vec<i64> = lines
+        .iter()
+        .filter_map(|line| line.strip_prefix("processed ").and_then(|n| n.parse().ok()))
+        .collect();
+    let last = *processed.last().expect("records were processed");
+    assert!(
+        last >= 6,
+        "{protocol}: stopped at 6, processed {processed:?}"
+    );
+    assert!(
+        lines.contains(&"consume_with success".to_string()),
+        "{protocol}: {lines:?}"
+    );
+    assert_eq!(
+        lines.last().unwrap(),
+        &format!("committed Some(Offset({}))", last + 1),
+        "{protocol}: every processed record is committed"
+    );
 }
 
 /// "Ordering of finalizers matters": two subscriptions, then the consumer's end, finalize in

@@ -182,6 +182,8 @@ struct ClientState {
     completed_commits: Vec<CompletedCommit>,
     /// Polls started so far.
     polls: u64,
+    /// Commits the coordinator refused with `RebalanceInProgress` so far.
+    rebalance_in_progress_refusals: u64,
     /// Which assigned partition the next fetch starts with, for fairness.
     fetch_rotation: usize,
     /// MockConsumer parity.
@@ -255,6 +257,11 @@ impl FakeConsumer {
     /// Polls started so far.
     pub fn poll_count(&self) -> u64 {
         self.state.borrow().polls
+    }
+
+    /// Commits (async or sync) the coordinator refused with `RebalanceInProgress` so far.
+    pub fn rebalance_in_progress_refusals(&self) -> u64 {
+        self.state.borrow().rebalance_in_progress_refusals
     }
 
     /// The application's own offset store, read by a manual offset retrieval (zio-kafka's
@@ -584,6 +591,14 @@ impl FakeConsumer {
 
     /// Whether a commit of `offsets` is accepted now, and why not.
     fn check_commit(&self, offsets: &Offsets) -> Result<(), KafkaError> {
+        let checked = self.check_commit_now(offsets);
+        if checked == Err(KafkaError::RebalanceInProgress) {
+            self.state.borrow_mut().rebalance_in_progress_refusals += 1;
+        }
+        checked
+    }
+
+    fn check_commit_now(&self, offsets: &Offsets) -> Result<(), KafkaError> {
         let Some(group) = self.group_id() else {
             if self.is_scripted() {
                 return Ok(());
@@ -764,8 +779,8 @@ impl FakeConsumer {
         self.deliver_commit_callbacks(Some(poll_number));
         let latency = self.cluster.poll_latency(&self.name);
         if !latency.is_zero() {
-            self.wait_until(rt.now() + latency).await;
-            self.take_wakeup()?;
+            // A slow broker: changes in the cluster do not shorten the round trip, a wakeup does.
+            self.wait_out(rt.now() + latency).await?;
         }
         if self.cluster.authentication_outage(&self.name) {
             return Err(KafkaError::Authentication);
