@@ -3,8 +3,9 @@
 //!
 //! What it models: topics with a fixed number of partitions, each an append-only log whose
 //! offsets start at 0; records appended now or at chosen virtual times, one by one or by a
-//! steady producer; READ access per topic; consumer groups (see [`coordinator`](super::coordinator));
-//! and the faults of a [`FaultPlan`].
+//! steady producer; READ access per topic, for every client or for one; consumer groups (see
+//! [`coordinator`](super::coordinator)) with clients and simulated peers as members; and the
+//! faults of a [`FaultPlan`], each for every client or for one (by name).
 //!
 //! How time works: the cluster keeps a timeline of scheduled changes (appends, producer ticks,
 //! peers joining and leaving, ACL changes, session timeouts) and applies them lazily, in time

@@ -8,7 +8,8 @@
 //!   offsets.
 //! - [`client`]: [`FakeConsumer`], the `consumer::kafka::KafkaClient` implementation, with the
 //!   Java client's call semantics and Kafka `MockConsumer` parity for ports of zio-kafka's specs.
-//! - [`faults`]: [`FaultPlan`], serializable (TOML) and drawable from a seed, swarm style.
+//! - [`faults`]: [`FaultPlan`], serializable (TOML) and drawable from a seed, swarm style
+//!   ([`FaultPlan::swarm`], and [`FaultPlan::swarm_group`] for a group of full consumers).
 //!
 //! Topic patterns are matched with `consumer::pattern`, which the consumer core shares.
 //!

@@ -1,21 +1,31 @@
 //! The fake client: [`FakeConsumer`] implements the `KafkaClient` port against a
 //! [`FakeCluster`], with the Java client's semantics where the consumer core can observe them.
+//! Several clients of one cluster in one group are full members of it: each joins, is
+//! assigned its share, consumes and commits.
 //!
 //! What it models:
-//! - `poll`: pending async-commit callbacks (of commits made before this poll) run first; then
-//!   the group duties (join, eager revoke-and-rejoin, apply an assignment, `on_lost` after an
-//!   expulsion) with the listener's callbacks in Kafka's order (revoked or lost, assignment
-//!   change, assigned), several per poll if the group moves on meanwhile; then READ denials;
-//!   then records of the assigned, unpaused partitions, at most `max_poll_records`, waiting in
-//!   virtual time up to the timeout and returning as soon as records arrive;
+//! - `poll`: pending async-commit callbacks (of commits made before this poll, whose answer
+//!   came) run first; then the group duties (join, eager revoke-and-rejoin, apply an
+//!   assignment, `on_lost` after an expulsion) with the listener's callbacks in Kafka's order
+//!   (revoked or lost, assignment change, assigned), several per poll if the group moves on
+//!   meanwhile; then READ denials; then records of the assigned, unpaused partitions, at most
+//!   `max_poll_records`, waiting in virtual time up to the timeout and returning as soon as
+//!   records arrive;
 //! - positions: from the group's committed offset, else `auto.offset.reset`; kept across
 //!   cooperative rebalances for partitions that stay, forgotten for those that go;
-//! - commits, checked by the coordinator and stored per group; `commit_async` callbacks on a
-//!   later poll, `commit_sync` or `close`;
+//! - commits, checked by the coordinator and stored per group (a client applying a new
+//!   generation commits in it, so `on_revoked` may commit); `commit_async` first runs the
+//!   callbacks of earlier answered commits (Java's `commitOffsetsAsync`), and its own callback
+//!   runs in a later `poll`, `commit_async`, `commit_sync` or `close`, after any commit latency;
+//!   `commit_sync` and `close` wait for the answers of earlier async commits;
 //! - `unsubscribe` and `close` revoke (or report lost) and leave the group; after `close` every
 //!   call but `close` and `wakeup` fails with `IllegalState`;
 //! - `wakeup`: the current or next blocking call fails with `Wakeup`;
-//! - the faults of the cluster's [`FaultPlan`](super::FaultPlan) that concern clients;
+//! - the faults of the cluster's [`FaultPlan`](super::FaultPlan) that concern this client (by
+//!   its name, or all clients): READ denials, call faults (also on the listener's callbacks, so
+//!   that the calling `poll`, `unsubscribe` or `close` rethrows), latencies, outages;
+//! - the application's offset store for a manual offset retrieval
+//!   ([`FakeConsumer::retrieve_offsets`]);
 //! - MockConsumer parity ([`AssignmentSource::Scripted`]): scheduled poll tasks, a poll
 //!   exception thrown once, `rebalance(partitions)`, records added to a partition, end offsets.
 //!
@@ -29,10 +39,11 @@
 //! returns; `wakeup` cuts a wait short.
 //!
 //! Left out: concurrent-access detection (`ConcurrentModificationException`: a simulated run
-//! is one thread, so the Java client's thread check has no counterpart), fetch sessions and
-//! prefetching, commit latency (commits reach the coordinator at once; only their callbacks
-//! are deferred), `close` waiting for in-flight commits (there are none), and the group
-//! refusing a manual-assignment client's commits while it has members.
+//! is one thread, so the Java client's thread check has no counterpart; the consumer core's
+//! access lock is what prevents it), fetch sessions and prefetching, a commit's check at the
+//! broker's arrival time (the coordinator checks and applies it when it is sent; only the
+//! answer is late), and the group refusing a manual-assignment client's commits while it has
+//! members.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
