@@ -7,7 +7,7 @@ mod common;
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{assert_completed, assert_hangs_on, tp, with_client, Log, Spec};
+use common::{assert_completed, completed_unless_graceful_end_hangs, tp, with_client, Log, Spec};
 use consumer::internal::RecordHandler;
 use consumer::kafka::Subscription;
 use consumer::rt::{Cause, ExitKind};
@@ -44,40 +44,6 @@ fn produce_ten(spec: &Spec, topic: &str) {
         spec.cluster
             .produce(&tp(topic, 0), &format!("k{n}"), &format!("v{n}"));
     }
-}
-
-/// The protocols that hang when a subscription ends while the runloop is alive: the
-/// subscription finalizer races `{offer; promise.await}` against `runloop_done.await`
-/// uninterruptibly, the reply wins, and the loser waits for a `runloop_done` that completes
-/// only when the runloop stops, which the consumer scope does only after the subscription
-/// scope has closed (DESIGN.md section 2, confirmed here).
-fn hangs_on_graceful_end(protocol: ShutdownProtocol) -> bool {
-    matches!(
-        protocol,
-        ShutdownProtocol::CheckThenRace
-            | ShutdownProtocol::RaceOnly
-            | ShutdownProtocol::CheckOfferDrain
-    )
-}
-
-/// Asserts the run's outcome under `protocol`: the graceful-end hang (stuck on
-/// `RemoveSubscription`, waiting for `runloop_done`) for the protocols that have it, completion
-/// otherwise. Returns whether the run completed, so that the caller checks the rest.
-fn completed_unless_graceful_end_hangs(
-    protocol: ShutdownProtocol,
-    result: &sim::RunResult,
-) -> bool {
-    if hangs_on_graceful_end(protocol) {
-        assert_hangs_on(
-            result,
-            "RemoveSubscription",
-            "promise:runloop_done",
-            protocol.name(),
-        );
-        return false;
-    }
-    assert_completed(result, protocol.name());
-    true
 }
 
 /// "fail when the consuming effect produces a failure": `consume_with` returns the handler's
@@ -123,63 +89,79 @@ fn fail_when_the_consuming_effect_produces_a_failure() {
     }
 }
 
-/// "process outstanding commits after a graceful shutdown": after `stop_consumption`, every
-/// processed record's offset is committed (the committed offset is the last one plus one).
+/// "process outstanding commits after a graceful shutdown", and its variant "with
+/// aggregateAsync using `maxRebalanceDuration`" (rebalance-safe commits, `maxRebalanceDuration`
+/// 6 s, `commitTimeout` 4 s): after `stop_consumption`, every processed record's offset is
+/// committed (the committed offset is the last one plus one).
 #[test]
 fn process_outstanding_commits_after_a_graceful_shutdown() {
-    for protocol in ShutdownProtocol::ALL {
-        let log = Log::default();
-        let seen = log.clone();
-        let result = with_client(
-            protocol,
-            |s| s,
-            group_client(),
-            move |spec: Spec| async move {
-                produce_ten(&spec, "orders");
-                let (consumer, stop_log) = (spec.consumer.clone(), log.clone());
-                let handler: RecordHandler = Rc::new(move |record: CommittableRecord| {
-                    let (consumer, log) = (consumer.clone(), stop_log.clone());
-                    Box::pin(async move {
-                        log.push(format!("processed {}", record.offset()));
-                        if record.offset().0 == 6 {
-                            consumer.stop_consumption().await?;
-                        }
-                        Ok(())
-                    })
-                });
-                let exit = spec
-                    .consumer
-                    .consume_with(Subscription::topics(["orders"]), handler)
-                    .await;
-                log.push(format!("consume_with {}", ExitKind::of(&exit)));
-                let committed = spec.cluster.committed_offset(GROUP, &tp("orders", 0));
-                log.push(format!("committed {committed:?}"));
-                Ok(())
-            },
-        );
-        if !completed_unless_graceful_end_hangs(protocol, &result) {
-            continue;
+    for rebalance_safe in [false, true] {
+        for protocol in ShutdownProtocol::ALL {
+            process_outstanding_commits(protocol, rebalance_safe);
         }
-        let lines = seen.lines();
-        let processed: Vec<i64> = lines
-            .iter()
-            .filter_map(|line| line.strip_prefix("processed ").and_then(|n| n.parse().ok()))
-            .collect();
-        let last = *processed.last().expect("records were processed");
-        assert!(
-            last >= 6,
-            "{protocol}: stopped at 6, processed {processed:?}"
-        );
-        assert!(
-            lines.contains(&"consume_with success".to_string()),
-            "{protocol}: {lines:?}"
-        );
-        assert_eq!(
-            lines.last().unwrap(),
-            &format!("committed Some(Offset({}))", last + 1),
-            "{protocol}: every processed record is committed"
-        );
     }
+}
+
+fn process_outstanding_commits(protocol: ShutdownProtocol, rebalance_safe: bool) {
+    let log = Log::default();
+    let seen = log.clone();
+    let result = with_client(
+        protocol,
+        move |s| {
+            if rebalance_safe {
+                s.with_rebalance_safe_commits(true)
+                    .with_max_rebalance_duration(Duration::from_secs(6))
+                    .with_commit_timeout(Duration::from_secs(4))
+            } else {
+                s
+            }
+        },
+        group_client(),
+        move |spec: Spec| async move {
+            produce_ten(&spec, "orders");
+            let (consumer, stop_log) = (spec.consumer.clone(), log.clone());
+            let handler: RecordHandler = Rc::new(move |record: CommittableRecord| {
+                let (consumer, log) = (consumer.clone(), stop_log.clone());
+                Box::pin(async move {
+                    log.push(format!("processed {}", record.offset()));
+                    if record.offset().0 == 6 {
+                        consumer.stop_consumption().await?;
+                    }
+                    Ok(())
+                })
+            });
+            let exit = spec
+                .consumer
+                .consume_with(Subscription::topics(["orders"]), handler)
+                .await;
+            log.push(format!("consume_with {}", ExitKind::of(&exit)));
+            let committed = spec.cluster.committed_offset(GROUP, &tp("orders", 0));
+            log.push(format!("committed {committed:?}"));
+            Ok(())
+        },
+    );
+    if !completed_unless_graceful_end_hangs(protocol, &result) {
+        return;
+    }
+    let lines = seen.lines();
+    let processed: Vec<i64> = lines
+        .iter()
+        .filter_map(|line| line.strip_prefix("processed ").and_then(|n| n.parse().ok()))
+        .collect();
+    let last = *processed.last().expect("records were processed");
+    assert!(
+        last >= 6,
+        "{protocol}: stopped at 6, processed {processed:?}"
+    );
+    assert!(
+        lines.contains(&"consume_with success".to_string()),
+        "{protocol}: {lines:?}"
+    );
+    assert_eq!(
+        lines.last().unwrap(),
+        &format!("committed Some(Offset({}))", last + 1),
+        "{protocol}: every processed record is committed"
+    );
 }
 
 /// "Ordering of finalizers matters": two subscriptions, then the consumer's end, finalize in

@@ -182,8 +182,8 @@ fn end_discards_queued_records_then_offers_fail() {
     );
 }
 
-/// `halt` fails a stream waiting for data with the pull timeout, under every protocol (from
-/// `OfferThenCheck` on, the failure also travels on the data queue).
+/// `halt` fails a stream waiting for data with the pull timeout, under every protocol (under
+/// `CheckThenRace` and `RaceOnly` the failure also travels on the data queue).
 #[test]
 fn halt_fails_the_stream_with_the_pull_timeout() {
     for protocol in ShutdownProtocol::ALL {

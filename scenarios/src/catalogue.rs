@@ -279,6 +279,7 @@ pub async fn workload(
             at_ms: params.deny_at_ms,
             topic: "topic0".into(),
             access: params.deny_mode,
+            client: None,
         });
     }
     cluster.apply_faults(&plan);
@@ -527,7 +528,7 @@ fn start_consume_with(
                 .obligation(ObligationKind::UserCall, name.as_str());
             let handler = record_handler(&world2, &topic2);
             let exit = consumer2
-                .consume_with(Subscription::topics([topic2.as_str()]), handler)
+                .run_with_graceful_shutdown(Subscription::topics([topic2.as_str()]), handler)
                 .await;
             let seq = world2.next_seq();
             world2

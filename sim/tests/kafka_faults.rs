@@ -73,6 +73,7 @@ fn acl(at_ms: u64, access: ReadAccess) -> FaultPlan {
             at_ms,
             topic: "t".into(),
             access,
+            client: None,
         }],
         ..FaultPlan::default()
     }
@@ -148,6 +149,7 @@ fn acl_changes_take_effect_at_their_time_and_can_be_lifted() {
             at_ms: 200,
             topic: "t".into(),
             access: ReadAccess::Allowed,
+            client: None,
         });
         let (cluster, client) = subscribed(&rt, &plan).await;
         log.push(outcome(client.poll(10 * MS).await));
@@ -177,6 +179,7 @@ fn authentication_outage_fails_polls_in_its_window() {
             authentication_outages: vec![AuthenticationOutage {
                 from_ms: 0,
                 until_ms: Some(100),
+                client: None,
             }],
             ..FaultPlan::default()
         };
@@ -195,6 +198,7 @@ fn call_fault(call: ClientCall, error: InjectedError, times: FaultTimes) -> Faul
             error,
             from_ms: 0,
             times,
+            client: None,
         }],
         ..FaultPlan::default()
     }
@@ -260,6 +264,7 @@ fn call_faults_reach_subscribe_commit_async_and_close() {
             error,
             from_ms: 0,
             times: FaultTimes::Once,
+            client: None,
         };
         cluster.apply_faults(&FaultPlan {
             call_faults: vec![
@@ -313,6 +318,7 @@ fn poll_latency_delays_polls_in_its_window() {
                 from_ms: 0,
                 until_ms: Some(1_000),
                 latency_ms: 300,
+                client: None,
             }],
             ..FaultPlan::default()
         };
@@ -468,12 +474,14 @@ fn storm_end_drops_faults_that_would_start_after_it() {
         plan.authentication_outages.push(AuthenticationOutage {
             from_ms: 10,
             until_ms: Some(20),
+            client: None,
         });
         plan.call_faults.push(CallFault {
             call: ClientCall::Poll,
             error: InjectedError::Timeout,
             from_ms: 100,
             times: FaultTimes::Always,
+            client: None,
         });
         let (_cluster, client) = subscribed(&rt, &plan).await;
         rt.sleep(10 * MS).await.unwrap();
@@ -536,12 +544,14 @@ fn fault_plan_round_trips_through_toml() {
         at_ms: 5,
         topic: "t".into(),
         access: ReadAccess::DeniedSilentPollCommittedThrows,
+        client: None,
     });
     plan.call_faults.push(CallFault {
         call: ClientCall::Close,
         error: InjectedError::TopicAuthorization("t".into()),
         from_ms: 0,
         times: FaultTimes::Times(3),
+        client: None,
     });
     plan.session_timeouts.push(SessionTimeout {
         at_ms: 7,

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use consumer::rt::{Cause, ExitKind, Promise, Queue, QueueError, Rt, Scope};
+use consumer::rt::{Cause, ExitKind, Interrupted, Promise, Queue, QueueError, Rt, Scope};
 use sim::{run, Outcome, RunConfig, RunResult, StrategyChoice};
 
 /// A log the workload writes to and the test reads: `(virtual millis, text)` lines.
@@ -164,6 +164,62 @@ fn race_first_waits_for_uninterruptible_loser() {
         "{report}"
     );
     assert!(report.contains("not deliverable"), "{report}");
+}
+
+/// An interruptible caller that waits for its race's loser stops waiting when it is interrupted
+/// (ZIO's `interruptAs` awaits the loser with the caller's interruptibility): the race ends in
+/// interruption at once, and the loser, the caller's child, still finishes before the caller's
+/// fiber ends.
+#[test]
+fn interruptible_caller_stops_awaiting_a_race_loser_when_interrupted() {
+    let log = Log::default();
+    let seen = log.clone();
+    let result = run(&calm(3), move |rt| async move {
+        let (caller_rt, caller_log) = (rt.clone(), log.clone());
+        let caller = rt.fork::<(), (), _>("caller", async move {
+            let (left_rt, loser_rt, loser_log) =
+                (caller_rt.clone(), caller_rt.clone(), caller_log.clone());
+            let raced = caller_rt
+                .race_first::<(), (), _, _>(
+                    "race",
+                    async move {
+                        left_rt.sleep(10 * MS).await?;
+                        Ok(())
+                    },
+                    async move {
+                        // The loser cannot be interrupted before it has slept its second.
+                        let region = loser_rt.clone();
+                        region
+                            .uninterruptible(async {
+                                loser_rt.sleep(1_000 * MS).await?;
+                                loser_log.write(&loser_rt, "loser finished");
+                                Ok::<(), Interrupted>(())
+                            })
+                            .await?;
+                        Ok(())
+                    },
+                )
+                .await;
+            caller_log.write(
+                &caller_rt,
+                format!("race returned {}", ExitKind::of(&raced)),
+            );
+            raced
+        });
+        let _ = rt.sleep(20 * MS).await;
+        let _ = caller.interrupt_fork().await;
+        let ended = caller.await_exit().await.expect("main is not interrupted");
+        log.write(&rt, format!("caller ended with {}", ExitKind::of(&ended)));
+    });
+    assert_completed(&result);
+    assert_eq!(
+        seen.lines(),
+        vec![
+            (20, "race returned interruption".to_string()),
+            (1_000, "loser finished".to_string()),
+            (1_000, "caller ended with interruption".to_string()),
+        ]
+    );
 }
 
 /// An interruption requested while a fiber runs uninterruptibly waits for the region to end,

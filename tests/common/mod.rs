@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use consumer::internal::{PartitionsTake, Runloop};
 use consumer::kafka::{KafkaClient, TopicPartition};
-use consumer::rt::{Cause, Exit, Hub, Rt, Scope};
+use consumer::rt::{Cause, Exit, ExitKind, Hub, Rt, Scope};
 use consumer::{Consumer, ConsumerError, ConsumerSettings, Diagnostics, ShutdownProtocol};
 use sim::kafka::{AutoOffsetReset, ClientConfig, FakeCluster, FakeConsumer};
 use sim::{run, RunConfig, RunResult, StrategyChoice};
@@ -98,10 +98,31 @@ where
     F: FnOnce(Spec) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Exit<(), ConsumerError>> + 'static,
 {
-    let settings = settings(ConsumerSettings::default().with_protocol(protocol));
+    with_client_settings(
+        protocol,
+        move |base, _client| settings(base),
+        client_config,
+        body,
+    )
+}
+
+/// Like [`with_client`], with settings that may depend on the client (a manual offset
+/// retrieval that reads its offset store, for example).
+pub fn with_client_settings<F, Fut>(
+    protocol: ShutdownProtocol,
+    settings: impl FnOnce(ConsumerSettings, &Rc<FakeConsumer>) -> ConsumerSettings + Send + 'static,
+    client_config: ClientConfig,
+    body: F,
+) -> RunResult
+where
+    F: FnOnce(Spec) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Exit<(), ConsumerError>> + 'static,
+{
     run(&spec_config(1), move |rt| async move {
         let cluster = FakeCluster::new(&rt);
         let client = cluster.client(client_config);
+        // Built inside the run: settings may hold the run's own callbacks (`Rc`s).
+        let settings = settings(ConsumerSettings::default().with_protocol(protocol), &client);
         let diagnostics = Diagnostics::new(&rt);
         let (rt2, client2) = (rt.clone(), client.clone());
         let call = rt.obligation(consumer::rt::ObligationKind::UserCall, "spec body");
@@ -204,4 +225,113 @@ pub fn assert_hangs_on(result: &RunResult, command: &str, waits_on: &str, contex
         result.report().contains(&end.waits_on.object),
         "{context}: the report names it"
     );
+}
+
+/// The protocols that hang when a subscription ends while the runloop is alive: the
+/// subscription finalizer races `{offer; promise.await}` against `runloop_done.await`
+/// uninterruptibly, the reply wins, and the loser waits for a `runloop_done` that completes
+/// only when the runloop stops, which the consumer scope does only after the subscription
+/// scope has closed (DESIGN.md section 2, confirmed by the ports).
+pub fn hangs_on_graceful_end(protocol: ShutdownProtocol) -> bool {
+    matches!(
+        protocol,
+        ShutdownProtocol::CheckThenRace
+            | ShutdownProtocol::RaceOnly
+            | ShutdownProtocol::CheckOfferDrain
+    )
+}
+
+/// Asserts the run's outcome under `protocol`: the graceful-end hang (stuck on
+/// `RemoveSubscription`, waiting for `runloop_done`) for the protocols that have it, completion
+/// otherwise. Returns whether the run completed, so that the caller checks the rest.
+pub fn completed_unless_graceful_end_hangs(protocol: ShutdownProtocol, result: &RunResult) -> bool {
+    if hangs_on_graceful_end(protocol) {
+        assert_hangs_on(
+            result,
+            "RemoveSubscription",
+            "promise:runloop_done",
+            protocol.name(),
+        );
+        return false;
+    }
+    assert_completed(result, protocol.name());
+    true
+}
+
+/// What a group spec body gets: the runtime and a cluster on which it starts full consumers
+/// of one group, each with its own client, settings and scope.
+#[derive(Clone)]
+pub struct GroupSpec {
+    pub rt: Rt,
+    pub cluster: FakeCluster,
+    pub protocol: ShutdownProtocol,
+}
+
+/// One full consumer of a group spec.
+#[derive(Clone)]
+pub struct Member {
+    pub name: String,
+    pub client: Rc<FakeConsumer>,
+    pub consumer: Consumer,
+    pub diagnostics: Diagnostics,
+    pub scope: Scope,
+}
+
+impl Member {
+    /// Closes the consumer's scope: its runloop stops, its client closes and leaves the group.
+    pub async fn close(&self) -> Exit<(), ConsumerError> {
+        self.scope
+            .close(ExitKind::Success)
+            .await
+            .map_err(|cause| cause.map(|never| match never {}))
+    }
+}
+
+impl GroupSpec {
+    /// Starts a consumer named `name` (also its client's name) in a scope of its own, with the
+    /// spec's protocol, `settings` applied to zio-kafka's defaults, and a client of `config`.
+    pub async fn member(
+        &self,
+        name: &str,
+        settings: impl FnOnce(ConsumerSettings) -> ConsumerSettings,
+        config: ClientConfig,
+    ) -> Exit<Member, ConsumerError> {
+        let settings = settings(ConsumerSettings::default().with_protocol(self.protocol));
+        let client = self.cluster.client(config.with_name(name));
+        let diagnostics = Diagnostics::new(&self.rt);
+        let scope = Scope::new(&self.rt, format!("consumer_scope:{name}"));
+        let as_client: Rc<dyn KafkaClient> = client.clone();
+        let consumer =
+            Consumer::make(&self.rt, settings, as_client, diagnostics.clone(), &scope).await?;
+        Ok(Member {
+            name: name.to_string(),
+            client,
+            consumer,
+            diagnostics,
+            scope,
+        })
+    }
+}
+
+/// Runs `body` on a fresh cluster for full consumers under `protocol` (seed 1, calm
+/// scheduling). A body that fails is a finding: it becomes a panic of the run.
+pub fn with_group<F, Fut>(protocol: ShutdownProtocol, body: F) -> RunResult
+where
+    F: FnOnce(GroupSpec) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Exit<(), ConsumerError>> + 'static,
+{
+    run(&spec_config(1), move |rt| async move {
+        let cluster = FakeCluster::new(&rt);
+        let call = rt.obligation(consumer::rt::ObligationKind::UserCall, "spec body");
+        let exit = body(GroupSpec {
+            rt: rt.clone(),
+            cluster,
+            protocol,
+        })
+        .await;
+        if let Err(cause) = exit {
+            panic!("the spec body failed: {cause}");
+        }
+        call.close();
+    })
 }

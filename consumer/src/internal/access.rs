@@ -4,7 +4,7 @@
 //! The runloop's state goes NotStarted, Started, Finalized; once the consumer scope begins to
 //! close it is Finalized and calls through `with_runloop` do nothing. A subscription registers,
 //! in its own scope, the finalizer that removes it (`.orDie` in `Master`, `.ignore` in every
-//! later protocol) and emits `SubscriptionFinalized`.
+//! later protocol) and then, if the removal returned, emits `SubscriptionFinalized`.
 
 use std::cell::RefCell;
 use std::convert::Infallible;
@@ -12,12 +12,13 @@ use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::consumer_access::ConsumerAccess;
 use super::diagnostics::{DiagnosticEvent, Diagnostics};
 use super::error::{or_die, ConsumerError};
 use super::runloop::{PartitionsTake, Runloop};
 use super::settings::ConsumerSettings;
 use super::subscription::subscription_matches;
-use crate::kafka::{KafkaClient, Subscription};
+use crate::kafka::Subscription;
 use crate::rt::{Cause, Exit, Hub, HubSubscription, Promise, Rt, Scope};
 
 /// How often the runloop's metrics fiber wakes (`runloopMetricsSchedule`, 500 ms). It is why a
@@ -41,7 +42,7 @@ pub struct RunloopAccess {
 struct Inner {
     rt: Rt,
     settings: ConsumerSettings,
-    client: Rc<dyn KafkaClient>,
+    consumer_access: ConsumerAccess,
     hub: Hub<PartitionsTake>,
     diagnostics: Diagnostics,
     consumer_scope: Scope,
@@ -53,7 +54,7 @@ impl RunloopAccess {
     pub fn new(
         rt: &Rt,
         settings: ConsumerSettings,
-        client: Rc<dyn KafkaClient>,
+        consumer_access: ConsumerAccess,
         hub: Hub<PartitionsTake>,
         diagnostics: Diagnostics,
         consumer_scope: Scope,
@@ -62,7 +63,7 @@ impl RunloopAccess {
             inner: Rc::new(Inner {
                 rt: rt.clone(),
                 settings,
-                client,
+                consumer_access,
                 hub,
                 diagnostics,
                 consumer_scope,
@@ -146,7 +147,7 @@ impl RunloopAccess {
         let runloop = Runloop::new(
             rt,
             inner.settings.clone(),
-            inner.client.clone(),
+            inner.consumer_access.clone(),
             inner.hub.clone(),
             inner.diagnostics.clone(),
         );
@@ -257,10 +258,14 @@ impl RunloopAccess {
                     Err(Cause::Fail(_)) if !dies => Ok(()),
                     Err(cause) => Err(or_die(cause)),
                 };
-                access
-                    .inner
-                    .diagnostics
-                    .emit(DiagnosticEvent::SubscriptionFinalized);
+                // `removeSubscription(..) <* emit(SubscriptionFinalized)`: a removal that died or
+                // was interrupted skips the event.
+                if result.is_ok() {
+                    access
+                        .inner
+                        .diagnostics
+                        .emit(DiagnosticEvent::SubscriptionFinalized);
+                }
                 result
             })
             .await?;

@@ -6,6 +6,8 @@
 //! `commit_async`, merged to the highest offset per partition plus one. The client runs the
 //! callback during a later poll; the callback forks a daemon that completes the promises, or
 //! re-queues the commits on `RebalanceInProgress`. Pending commits keep the runloop polling.
+//! A `commit_async` that throws fails the caller (the runloop's turn, or a revoke's wait for
+//! commits) and leaves its commits pending, as zio-kafka's `LiveCommitter` does.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
@@ -17,7 +19,7 @@ use super::diagnostics::{DiagnosticEvent, Diagnostics};
 use super::error::{queue_failure, ConsumerError};
 use super::protocol::RequestChannel;
 use crate::kafka::{KafkaClient, KafkaError, Offset, Offsets, TopicPartition};
-use crate::rt::{label, Exit, Promise, Queue, Rt};
+use crate::rt::{label, Cause, Exit, Promise, Queue, Rt};
 
 /// One user commit: record offsets (not yet plus one) and the promise the user waits on.
 #[derive(Clone)]
@@ -38,7 +40,11 @@ struct Inner {
     diagnostics: Diagnostics,
     commit_queue: Queue<Commit>,
     commit_timeout: Duration,
+    /// Commits sent, answered or not, until `cleanup_pending_commits` forgets the answered ones
+    /// (`pendingCommits`).
     pending: RefCell<Vec<Commit>>,
+    /// The highest record offset committed per partition by this consumer
+    /// (`committedOffsetsRef`, a `CommitOffsets`).
     committed: RefCell<Offsets>,
     commits_made: Cell<u64>,
 }
@@ -129,35 +135,32 @@ impl Committer {
         });
         let committer = self.clone();
         let in_callback = commits.clone();
-        let callback = Box::new(
-            move |committed: &Offsets, outcome: Result<(), KafkaError>| {
-                // The callback runs inside the client's poll, on the runloop's fiber; like
-                // zio-kafka, it hands the outcome to a daemon fiber.
-                let committed = committed.clone();
-                let rt = committer.inner.rt.clone();
-                rt.fork_daemon::<(), ConsumerError, _>("commit_callback", async move {
-                    committer
-                        .handle_outcome(in_callback, committed, outcome)
-                        .await
-                });
-            },
-        );
-        if let Err(error) = client.commit_async(offsets, callback) {
-            fail_all(&commits, error).await?;
-        }
-        Ok(())
+        let callback = Box::new(move |_: &Offsets, outcome: Result<(), KafkaError>| {
+            // The callback runs inside the client's poll, on the runloop's fiber; like
+            // zio-kafka, it hands the outcome to a daemon fiber.
+            let rt = committer.inner.rt.clone();
+            rt.fork_daemon::<(), ConsumerError, _>("commit_callback", async move {
+                committer.handle_outcome(in_callback, outcome).await
+            });
+        });
+        // `getCommitResults <- commitAsync(offsets)` sits outside the `catchAllCause` of the
+        // callback's handling: a commit_async that throws fails this call (and so the runloop's
+        // turn, before any command of its chunk is handled), leaving the commits pending; their
+        // users get `CommitTimeout` (LiveCommitter.processQueuedCommits).
+        client
+            .commit_async(offsets, callback)
+            .map_err(|error| Cause::Fail(ConsumerError::Kafka(error)))
     }
 
     async fn handle_outcome(
         &self,
         commits: Vec<Commit>,
-        committed: Offsets,
         outcome: Result<(), KafkaError>,
     ) -> Exit<(), ConsumerError> {
         let inner = &self.inner;
         match outcome {
             Ok(()) => {
-                inner.committed.borrow_mut().extend(committed);
+                add_commits(&mut inner.committed.borrow_mut(), &commits);
                 for commit in &commits {
                     commit.reply.succeed(()).await?;
                 }
@@ -176,14 +179,10 @@ impl Committer {
         Ok(())
     }
 
-    /// Commits sent and not yet answered; while there are any, the runloop keeps polling.
+    /// Commits sent and not forgotten yet (`pendingCommitCount`: answered ones count until the
+    /// runloop's next cleanup); while there are any, the runloop keeps polling.
     pub fn pending_commit_count(&self) -> usize {
-        self.inner
-            .pending
-            .borrow()
-            .iter()
-            .filter(|commit| !commit.reply.is_done_now())
-            .count()
+        self.inner.pending.borrow().len()
     }
 
     /// Forgets answered commits (`cleanupPendingCommits`).
@@ -202,24 +201,24 @@ impl Committer {
             .retain(|tp, _| partitions.contains(tp));
     }
 
-    /// The offset committed for a partition by this consumer (offset + 1 of the last record).
+    /// The highest record offset this consumer committed for a partition (not plus one).
     pub fn committed_offset(&self, tp: &TopicPartition) -> Option<Offset> {
         self.inner.committed.borrow().get(tp).copied()
     }
 
-    /// Whether a pending commit covers this partition at or beyond `offset` (a record offset).
-    pub fn has_pending_commit(&self, tp: &TopicPartition, offset: Offset) -> bool {
-        self.inner
-            .pending
-            .borrow()
-            .iter()
-            .filter(|commit| !commit.reply.is_done_now())
-            .any(|commit| {
-                commit
-                    .offsets
-                    .get(tp)
-                    .is_some_and(|pending| *pending >= offset)
-            })
+    /// Whether this consumer committed `offset` (a record offset) or beyond for the partition
+    /// (`CommitOffsets.contains`).
+    pub fn has_committed(&self, tp: &TopicPartition, offset: Offset) -> bool {
+        self.committed_offset(tp)
+            .is_some_and(|committed| committed >= offset)
+    }
+
+    /// The highest record offset per partition over the commits sent and not forgotten yet,
+    /// answered or not (`getPendingCommits`).
+    pub fn pending_offsets(&self) -> Offsets {
+        let mut offsets = Offsets::new();
+        add_commits(&mut offsets, &self.inner.pending.borrow());
+        offsets
     }
 
     /// Shuts the commit queue down (the committer's finalizer).
@@ -237,4 +236,15 @@ async fn fail_all(commits: &[Commit], error: KafkaError) -> Exit<(), ConsumerErr
             .await?;
     }
     Ok(())
+}
+
+/// Adds the record offsets of `commits` to `offsets`, keeping the highest per partition
+/// (`CommitOffsets.addCommits`).
+fn add_commits(offsets: &mut Offsets, commits: &[Commit]) {
+    for commit in commits {
+        for (tp, offset) in &commit.offsets {
+            let entry = offsets.entry(tp.clone()).or_insert(*offset);
+            *entry = (*entry).max(*offset);
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! The public API (zio-kafka's `Consumer` / `ConsumerLive`): a consumer made in a scope, and
-//! `consume_with`, `partitioned_stream`, `plain_stream`, `stop_consumption`.
+//! `consume_with`, `run_with_graceful_shutdown`, `partitioned_stream`, `plain_stream`,
+//! `stop_consumption`.
 //!
 //! The consumer scope's finalizers run in zio-kafka's order: the runloop's (state Finalized,
 //! shutdown and StopRunloop and join, scoped fibers, commit and command queues,
@@ -7,9 +8,12 @@
 //! `ConsumerFinalized`. A subscription's scope closes before the consumer scope, so its
 //! finalizer (remove the subscription) runs while the runloop should still be there.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
+use std::time::Duration;
 
 use super::access::{RunloopAccess, StreamControl};
+use super::consumer_access::{kafka_failure, ConsumerAccess};
 use super::diagnostics::{DiagnosticEvent, Diagnostics};
 use super::error::{queue_failure, ConsumerError};
 use super::partition_stream::{CommittableRecord, PartitionStream};
@@ -27,6 +31,7 @@ pub struct Consumer {
     rt: Rt,
     settings: ConsumerSettings,
     access: RunloopAccess,
+    consumer_access: ConsumerAccess,
     diagnostics: Diagnostics,
 }
 
@@ -63,10 +68,11 @@ impl Consumer {
                 Ok(closing_hub.shutdown().await?)
             })
             .await?;
+        let consumer_access = ConsumerAccess::new(rt, client);
         let access = RunloopAccess::new(
             rt,
             settings.clone(),
-            client,
+            consumer_access.clone(),
             hub,
             diagnostics.clone(),
             consumer_scope.clone(),
@@ -75,6 +81,7 @@ impl Consumer {
             rt: rt.clone(),
             settings,
             access,
+            consumer_access,
             diagnostics,
         })
     }
@@ -105,6 +112,71 @@ impl Consumer {
     /// The runloop access (for tests that drive the runloop directly, as RunloopSpec does).
     pub fn runloop_access(&self) -> &RunloopAccess {
         &self.access
+    }
+
+    /// The client behind its access lock (for tests that look at the lock).
+    pub fn consumer_access(&self) -> &ConsumerAccess {
+        &self.consumer_access
+    }
+
+    /// `committed`: the group's committed offsets of `partitions`, through the access lock
+    /// (`withConsumer`); interrupted during the call, it wakes the client up.
+    pub async fn committed(
+        &self,
+        partitions: BTreeSet<TopicPartition>,
+        timeout: Duration,
+    ) -> Exit<BTreeMap<TopicPartition, Option<Offset>>, ConsumerError> {
+        self.consumer_access
+            .with_consumer("consumer.committed", move |client| {
+                Box::pin(async move {
+                    client
+                        .committed(partitions, timeout)
+                        .await
+                        .map_err(kafka_failure)
+                })
+            })
+            .await
+    }
+
+    /// `position`: the next offset the client fetches for an assigned partition, through the
+    /// access lock.
+    pub async fn position(
+        &self,
+        partition: TopicPartition,
+        _timeout: Duration,
+    ) -> Exit<Offset, ConsumerError> {
+        self.consumer_access
+            .with_consumer("consumer.position", move |client| {
+                Box::pin(async move { client.position(partition).await.map_err(kafka_failure) })
+            })
+            .await
+    }
+
+    /// `endOffsets`: the log end offsets of `partitions`, through the access lock.
+    pub async fn end_offsets(
+        &self,
+        partitions: BTreeSet<TopicPartition>,
+        timeout: Duration,
+    ) -> Exit<Offsets, ConsumerError> {
+        self.consumer_access
+            .with_consumer("consumer.end_offsets", move |client| {
+                Box::pin(async move {
+                    client
+                        .end_offsets(partitions, timeout)
+                        .await
+                        .map_err(kafka_failure)
+                })
+            })
+            .await
+    }
+
+    /// `assignment`: the partitions assigned to the client now, through the access lock.
+    pub async fn assignment(&self) -> Exit<BTreeSet<TopicPartition>, ConsumerError> {
+        self.consumer_access
+            .with_consumer("consumer.assignment", move |client| {
+                Box::pin(async move { client.assignment().map_err(kafka_failure) })
+            })
+            .await
     }
 
     /// `stopConsumption`: ends every stream; commits keep working.
@@ -207,13 +279,40 @@ impl Consumer {
 
     /// `consumeWith`: processes every record of `subscription` with `handler`, partitions in
     /// parallel, committing offsets in batches (`aggregateAsync(offsetBatches)`, then
-    /// `commitOrRetry(commitRetryPolicy)`), until a failure or the end of consumption.
-    /// Interrupted, it ends its streams gracefully from an uninterruptible region and waits for
-    /// them at most `shutdown_timeout` (`runWithGracefulShutdown`).
+    /// `commitOrRetry(commitRetryPolicy)`), until a failure or the end of consumption
+    /// (`ConsumerLive.consumeWith`). Interrupted, it is interrupted: its streams are not ended
+    /// first, and the subscription's scope closes at once (zio-kafka's `consumeWith` never calls
+    /// `StreamControl.end`).
     pub async fn consume_with(
         &self,
         subscription: Subscription,
         handler: RecordHandler,
+    ) -> Exit<(), ConsumerError> {
+        self.consume(subscription, handler, OnInterruption::Interrupt)
+            .await
+    }
+
+    /// `Consumer.runWithGracefulShutdown(partitionedStreamWithControl(...), shutdownTimeout)`
+    /// with `consumeWith`'s processing as the workflow: like [`Consumer::consume_with`] until it
+    /// is interrupted; then it ends its streams gracefully (`control.end`) from an
+    /// uninterruptible region and waits for the processing at most `shutdown_timeout`, and the
+    /// caller's interruption is the result.
+    pub async fn run_with_graceful_shutdown(
+        &self,
+        subscription: Subscription,
+        handler: RecordHandler,
+    ) -> Exit<(), ConsumerError> {
+        self.consume(subscription, handler, OnInterruption::EndGracefully)
+            .await
+    }
+
+    /// What `consume_with` and `run_with_graceful_shutdown` share: the subscription scope, the
+    /// processing on a scoped fiber, and what an interruption of the caller does.
+    async fn consume(
+        &self,
+        subscription: Subscription,
+        handler: RecordHandler,
+        on_interruption: OnInterruption,
     ) -> Exit<(), ConsumerError> {
         let consumer = self.clone();
         let rt = self.rt.clone();
@@ -244,17 +343,31 @@ impl Consumer {
                         exit
                     }
                     Err(interrupted) => {
-                        let timeout = consumer.settings.shutdown_timeout;
-                        // Whatever the graceful end gives, the caller's interruption is the result.
-                        let _ = rt
-                            .uninterruptible(graceful_shutdown(&rt, &control, &pipeline, timeout))
-                            .await;
+                        if on_interruption == OnInterruption::EndGracefully {
+                            let timeout = consumer.settings.shutdown_timeout;
+                            // Whatever the graceful end gives, the caller's interruption is the
+                            // result.
+                            let _ = rt
+                                .uninterruptible(graceful_shutdown(
+                                    &rt, &control, &pipeline, timeout,
+                                ))
+                                .await;
+                        }
                         Err(interrupted.into())
                     }
                 }
             })
             .await
     }
+}
+
+/// What an interruption of a consuming caller does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OnInterruption {
+    /// The caller is interrupted and its subscription scope closes (`consumeWith`).
+    Interrupt,
+    /// The streams end gracefully first (`runWithGracefulShutdown`).
+    EndGracefully,
 }
 
 /// `runWithGracefulShutdown`'s interruption handler: `control.end`, then wait for the

@@ -10,19 +10,23 @@
 //!   hooks of each, side by side.
 //! - [`access`]: `RunloopAccess` and `StreamControl`.
 //! - [`partition_stream`]: `PartitionStreamControl`, the partition stream, `CommittableRecord`.
-//! - [`committer`]: `LiveCommitter`. [`rebalance`]: `RebalanceCoordinator`.
+//! - [`committer`]: `LiveCommitter`. [`rebalance`]: `RebalanceCoordinator`. [`listener`]: the
+//!   user's `RebalanceListener`. [`consumer_access`]: `ConsumerAccess` (the client behind a fair
+//!   lock, `wakeup` on interrupted calls).
 //! - [`consumer`]: `Consumer` (`make`, `consumeWith`, `partitionedStream`, `plainStream`,
 //!   `stopConsumption`).
-//! - [`settings`]: `ConsumerSettings` with zio-kafka's defaults. [`diagnostics`]:
+//! - [`settings`]: `ConsumerSettings` with zio-kafka's defaults, `OffsetRetrieval`. [`diagnostics`]:
 //!   `DiagnosticEvent`. [`error`]: the failures. [`subscription`]: `Subscription.unionAll`.
 
 pub mod access;
 pub mod command;
 pub mod committer;
 pub mod consumer;
+pub mod consumer_access;
 pub mod diagnostics;
 pub mod error;
 pub mod labels;
+pub mod listener;
 pub mod partition_stream;
 pub mod protocol;
 pub mod rebalance;
@@ -33,9 +37,11 @@ pub mod subscription;
 pub use access::{RunloopAccess, StreamControl};
 pub use command::RunloopCommand;
 pub use consumer::{Consumer, PartitionedStream, PlainStream, RecordHandler};
+pub use consumer_access::ConsumerAccess;
 pub use diagnostics::{DiagnosticEvent, Diagnostics};
 pub use error::ConsumerError;
+pub use listener::{ListenerCallback, ListenerFuture, UserRebalanceListener};
 pub use partition_stream::{CommittableRecord, PartitionStream, PartitionStreamControl};
 pub use protocol::{EndStep, RequestChannel, ShutdownProtocol};
 pub use runloop::{PartitionsTake, Runloop};
-pub use settings::ConsumerSettings;
+pub use settings::{ConsumerSettings, GetOffsets, OffsetRetrieval};

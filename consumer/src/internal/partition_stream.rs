@@ -6,8 +6,10 @@
 //! interruption promise fails, and the stream fails with the cause). The consuming side pulls:
 //! when its data queue is empty it offers `Request(tp)` to the runloop and waits for data,
 //! raced with the interruption promise (`dataQueue.take.raceFirst(interruptionPromise.await)`).
-//! From `OfferThenCheck` on (#1712) the whole pull is raced with the interruption promise too,
-//! and `halt` also queues the failure, so a stream between pulls sees it.
+//! The variants of #1712 differ on the stream side: its first push made `halt` also queue the
+//! failure, so that a stream between pulls sees it (`CheckThenRace`, `RaceOnly`); the push of
+//! 11 June reverted that and raced the whole pull with the interruption promise instead (from
+//! `CheckOfferDrain` on).
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -67,7 +69,7 @@ pub enum StreamItem {
     Records(Vec<CommittableRecord>),
     /// The end marker (zio-kafka's `EndOfStream`, an empty chunk compared by reference).
     End,
-    /// The stream was halted (#1712: `halt` also queues the failure).
+    /// The stream was halted (the first push of #1712: `halt` also queues the failure).
     Failed(Cause<ConsumerError>),
 }
 
@@ -199,7 +201,7 @@ impl PartitionStreamControl {
     /// Fails the stream with `cause`.
     pub async fn halt(&self, cause: Cause<ConsumerError>) -> Exit<(), ConsumerError> {
         self.inner.interruption.fail_cause(cause.clone()).await?;
-        if self.inner.channel.protocol.races_pull_with_interruption() {
+        if self.inner.channel.protocol.halt_queues_failure() {
             self.inner
                 .data_queue
                 .offer(StreamItem::Failed(cause))
@@ -321,7 +323,7 @@ impl PartitionStream {
     }
 
     /// `dataQueue.poll` or, when empty, request data and wait for it, raced with the
-    /// interruption promise; from `OfferThenCheck` on, the whole pull is raced with it too.
+    /// interruption promise; from `CheckOfferDrain` on, the whole pull is raced with it too.
     async fn pull(&self) -> Exit<StreamItem, ConsumerError> {
         let inner = &self.control.inner;
         if inner.channel.protocol.races_pull_with_interruption() {

@@ -22,17 +22,18 @@ pub enum ShutdownProtocol {
     Master,
     /// #1711, and the first push of #1712. `offer_and_await`: if K then wait on `runloop_done`,
     /// else `race_first({O; W}, runloop_done.await)`. Crash hook: F, *before* halting the
-    /// streams. No exit hook.
+    /// streams. No exit hook. `halt` also queues the failure on the data queue.
     CheckThenRace,
-    /// The review suggestion of 2026-06-10. `offer_and_await`:
-    /// `race_first(runloop_done.await, {O; W})`. Crash hook: F, last. No exit hook.
+    /// The review suggestion of 2026-06-10, made against the first push of #1712.
+    /// `offer_and_await`: `race_first(runloop_done.await, {O; W})`. Crash hook: F, last. No
+    /// exit hook. `halt` also queues the failure on the data queue.
     RaceOnly,
     /// #1712 as of 2026-06-15. `offer_and_await` as `CheckThenRace`. Crash hook: F then D,
-    /// last. Exit hook: F then D. `should_poll` is false once `runloop_done` is done.
+    /// last. Exit hook: F then D. `should_poll` is false once `runloop_done` is done. From here
+    /// on a partition stream's whole pull is raced with its interruption promise.
     CheckOfferDrain,
     /// #1712 as merged. `offer_and_await`: O; if K then fail the promise with the runloop's
-    /// cause; W (no race). Crash hook: F then D, last. No exit hook. From here on a partition
-    /// stream's pull path is raced with its interruption promise too.
+    /// cause; W (no race). Crash hook: F then D, last. No exit hook.
     OfferThenCheck,
     /// #1733-#1735. `offer_and_await`: O; then
     /// `fork_daemon(interruptible(race_first(p.await, runloop_done.await))).join`, preferring
@@ -140,15 +141,43 @@ impl ShutdownProtocol {
         }
     }
 
+    /// What the runloop's end does when its fiber is interrupted. zio-kafka's hooks are error
+    /// handlers and continuations (`catchAllCause`, `zipLeft`), which ZIO skips for an
+    /// interrupted fiber; #1735 completes `runloop_done` on any exit of the runloop (a
+    /// finalizer), and `ClosedQueue` closes its queue on any exit by design.
+    pub fn interruption_steps(self) -> &'static [EndStep] {
+        use EndStep::*;
+        match self {
+            ShutdownProtocol::Master
+            | ShutdownProtocol::CheckThenRace
+            | ShutdownProtocol::RaceOnly
+            | ShutdownProtocol::CheckOfferDrain
+            | ShutdownProtocol::OfferThenCheck => &[],
+            ShutdownProtocol::DaemonRace => &[CompleteRunloopDone, DrainQueue],
+            ShutdownProtocol::ClosedQueue => &[CloseAndDrainQueue],
+        }
+    }
+
     /// Whether `should_poll` is false once `runloop_done` is done (from `CheckOfferDrain` on).
     pub fn should_poll_checks_runloop_done(self) -> bool {
         self >= ShutdownProtocol::CheckOfferDrain
     }
 
-    /// Whether a partition stream's pull path is raced with its interruption promise too
-    /// (#1712, from `OfferThenCheck` on).
+    /// Whether a partition stream's whole pull (`dataQueue.poll` too, not only the wait for
+    /// data) is raced with its interruption promise: item 2 of #1712, pushed on 11 June, so
+    /// from `CheckOfferDrain` (the state of 15 June) on.
     pub fn races_pull_with_interruption(self) -> bool {
-        self >= ShutdownProtocol::OfferThenCheck
+        self >= ShutdownProtocol::CheckOfferDrain
+    }
+
+    /// Whether `halt` also queues the failure on the stream's data queue, so that a stream
+    /// between two pulls sees it: the first push of #1712 did (`CheckThenRace`, and `RaceOnly`,
+    /// the suggestion made against that push); the push of 11 June reverted it.
+    pub fn halt_queues_failure(self) -> bool {
+        matches!(
+            self,
+            ShutdownProtocol::CheckThenRace | ShutdownProtocol::RaceOnly
+        )
     }
 
     /// Whether the subscription finalizer's `remove_subscription` failure is a defect (`.orDie`,
@@ -329,7 +358,10 @@ mod tests {
         );
         assert!(!ShutdownProtocol::CheckThenRace.should_poll_checks_runloop_done());
         assert!(ShutdownProtocol::CheckOfferDrain.should_poll_checks_runloop_done());
-        assert!(ShutdownProtocol::OfferThenCheck.races_pull_with_interruption());
-        assert!(!ShutdownProtocol::CheckOfferDrain.races_pull_with_interruption());
+        assert!(ShutdownProtocol::CheckOfferDrain.races_pull_with_interruption());
+        assert!(!ShutdownProtocol::RaceOnly.races_pull_with_interruption());
+        assert!(ShutdownProtocol::CheckThenRace.halt_queues_failure());
+        assert!(!ShutdownProtocol::OfferThenCheck.halt_queues_failure());
+        assert!(!ShutdownProtocol::Master.halt_queues_failure());
     }
 }

@@ -7,8 +7,10 @@
 //! [`should_poll`](Runloop::should_poll), then the self-clocking `Poll` if it should still poll.
 //! A failure anywhere ends the loop: the protocol's crash hook runs (halting the streams and
 //! publishing the failure on the partitions hub, since #1707), and the runloop fiber itself
-//! then ends successfully, as zio-kafka's does after its `catchAllCause`. `StopRunloop` ends it
-//! normally and runs the protocol's exit hook.
+//! then ends successfully, as zio-kafka's does after its `catchAllCause`. `StopRunloop`, or a
+//! command queue shut down under a waiting runloop (`ZStream.fromQueue` then ends), ends it
+//! normally and runs the protocol's exit hook. An interruption of the runloop fiber runs
+//! neither hook (see [`Runloop::run`]).
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -16,17 +18,16 @@ use std::rc::Rc;
 
 use super::command::RunloopCommand;
 use super::committer::Committer;
+use super::consumer_access::ConsumerAccess;
 use super::diagnostics::{DiagnosticEvent, Diagnostics};
 use super::error::{queue_failure, ConsumerError};
 use super::partition_stream::{CommittableRecord, PartitionStreamControl};
 use super::protocol::{EndStep, RequestChannel};
 use super::rebalance::RebalanceCoordinator;
-use super::settings::ConsumerSettings;
+use super::settings::{ConsumerSettings, OffsetRetrieval};
 use super::subscription::{subscription_matches, union_of};
-use crate::kafka::{
-    ConsumerGroupMetadata, KafkaClient, KafkaError, Record, Subscription, TopicPartition,
-};
-use crate::rt::{Cause, Exit, ExitKind, Hub, Promise, Queue, QueueError, Ref, Rt};
+use crate::kafka::{ConsumerGroupMetadata, KafkaError, Record, Subscription, TopicPartition};
+use crate::rt::{Cause, Exit, ExitKind, Hub, Interrupted, Promise, Queue, QueueError, Ref, Rt};
 
 /// What the partitions hub carries (zio-kafka's `Take[Throwable, PartitionAssignment]`).
 #[derive(Clone)]
@@ -76,7 +77,8 @@ pub struct Runloop {
 struct Inner {
     rt: Rt,
     settings: ConsumerSettings,
-    client: Rc<dyn KafkaClient>,
+    /// The client, behind the access lock (`ConsumerAccess`).
+    access: ConsumerAccess,
     channel: RequestChannel,
     hub: Hub<PartitionsTake>,
     diagnostics: Diagnostics,
@@ -90,6 +92,9 @@ struct Inner {
     /// Polls that failed with an authorization or authentication error and were retried
     /// (zio-kafka's metric `ziokafka_consumer_poll_auth_errors`).
     poll_auth_errors: Cell<u64>,
+    /// Consecutive polls that returned no record per topic of the assigned streams, for the
+    /// `committed()` probe (#1713's `State.emptyPollCounts`; kept only when the probe is on).
+    empty_poll_counts: RefCell<BTreeMap<Rc<str>, u32>>,
 }
 
 /// The most chunks one runloop reads: a bound far beyond any simulated lifetime.
@@ -100,11 +105,11 @@ fn kafka(error: KafkaError) -> Cause<ConsumerError> {
 }
 
 impl Runloop {
-    /// A runloop around `client`; [`Runloop::run`] is its loop.
+    /// A runloop around the client of `access`; [`Runloop::run`] is its loop.
     pub fn new(
         rt: &Rt,
         settings: ConsumerSettings,
-        client: Rc<dyn KafkaClient>,
+        access: ConsumerAccess,
         hub: Hub<PartitionsTake>,
         diagnostics: Diagnostics,
     ) -> Runloop {
@@ -125,13 +130,14 @@ impl Runloop {
             rt,
             settings.clone(),
             committer.clone(),
+            access.clone(),
             current_state.clone(),
         );
         Runloop {
             inner: Rc::new(Inner {
                 rt: rt.clone(),
                 settings,
-                client,
+                access,
                 channel,
                 hub,
                 diagnostics,
@@ -142,6 +148,7 @@ impl Runloop {
                 in_flight: RefCell::new(VecDeque::new()),
                 commands_made: Cell::new(0),
                 poll_auth_errors: Cell::new(0),
+                empty_poll_counts: RefCell::new(BTreeMap::new()),
             }),
         }
     }
@@ -240,8 +247,17 @@ impl Runloop {
 
     /// The runloop fiber's effect: the loop, then the protocol's crash or exit hook. Like
     /// zio-kafka's after #1707, it ends successfully even when the loop failed.
+    ///
+    /// An interrupted runloop fiber runs neither hook: ZIO runs no error handler
+    /// (`catchAllCause`) and no continuation (`zipLeft`) of an interrupted fiber, only its
+    /// finalizers, so only the protocols whose end is a finalizer (`onExit`) run theirs
+    /// ([`ShutdownProtocol::interruption_steps`](super::protocol::ShutdownProtocol)), and the
+    /// fiber ends interrupted. A failure whose cause is an interruption that the fiber did not
+    /// receive itself (an offer to a shut-down queue, ZIO's `ZIO.interrupt` value) is caught
+    /// like any failure.
     pub async fn run(self) -> Exit<(), ConsumerError> {
         let inner = &self.inner;
+        let protocol = inner.settings.protocol;
         match self.run_loop().await {
             Ok(()) => {
                 inner.diagnostics.emit(DiagnosticEvent::RunloopExited {
@@ -249,17 +265,32 @@ impl Runloop {
                     cause: None,
                 });
                 let cause = Cause::Fail(ConsumerError::RunloopStopped);
-                self.run_end_steps(inner.settings.protocol.exit_steps(), &cause)
-                    .await;
+                self.run_end_steps(protocol.exit_steps(), &cause).await;
                 Ok(())
+            }
+            // Interruption is sticky: a fiber that received one fails its next scheduling point.
+            Err(cause) if cause.is_interrupt() && inner.rt.checkpoint().await.is_err() => {
+                inner.diagnostics.emit(DiagnosticEvent::RunloopExited {
+                    exit: cause.kind(),
+                    cause: Some(cause.to_string()),
+                });
+                // Finalizers run uninterruptibly.
+                let steps = protocol.interruption_steps();
+                let _ = inner
+                    .rt
+                    .uninterruptible(async {
+                        self.run_end_steps(steps, &cause).await;
+                        Ok::<(), Interrupted>(())
+                    })
+                    .await;
+                Err(cause)
             }
             Err(cause) => {
                 inner.diagnostics.emit(DiagnosticEvent::RunloopExited {
                     exit: cause.kind(),
                     cause: Some(cause.to_string()),
                 });
-                self.run_end_steps(inner.settings.protocol.crash_steps(), &cause)
-                    .await;
+                self.run_end_steps(protocol.crash_steps(), &cause).await;
                 Ok(())
             }
         }
@@ -269,21 +300,37 @@ impl Runloop {
         let inner = &self.inner;
         let mut state = State::default();
         for _chunk in 0..MAX_CHUNKS {
-            let commands = inner
+            let commands = match inner
                 .channel
                 .command_queue
                 .take_chunk(inner.settings.command_chunk_limit)
                 .await
-                .map_err(queue_failure)?;
+            {
+                Ok(commands) => commands,
+                // `ZStream.fromQueue`: a take refused by a shut-down queue ends the stream
+                // normally (`queue.isShutdown` and an interruption: `Pull.end`).
+                Err(QueueError::Interrupted(interrupted)) => {
+                    if inner.channel.command_queue.is_shutdown().await? {
+                        return Ok(());
+                    }
+                    return Err(interrupted.into());
+                }
+                Err(error) => return Err(queue_failure(error)),
+            };
             let stop_at = commands
                 .iter()
                 .position(|command| matches!(command, RunloopCommand::StopRunloop));
             // The whole chunk is dequeued; the commands after `StopRunloop` are dropped unhandled.
             *inner.in_flight.borrow_mut() = commands.iter().cloned().collect();
             let handled = &commands[..stop_at.unwrap_or(commands.len())];
+            // `consumer.runloopAccess(committer.processQueuedCommits(_))`.
             inner
-                .committer
-                .process_queued_commits(&*inner.client, false)
+                .access
+                .runloop_access(
+                    inner
+                        .committer
+                        .process_queued_commits(&**inner.access.client(), false),
+                )
                 .await?;
             for command in handled {
                 inner.in_flight.borrow_mut().pop_front();
@@ -453,15 +500,44 @@ impl Runloop {
         new: SubscriptionState,
     ) -> Exit<State, ConsumerError> {
         let inner = &self.inner;
-        match &new {
+        let starting = inner
+            .access
+            .runloop_access(self.apply_new_subscription_state(&state, &new))
+            .await?;
+        state.assigned_streams.extend(starting);
+        let unsubscribed = !new.is_subscribed();
+        state.subscription_state = new;
+        if unsubscribed {
+            for stream in &state.assigned_streams {
+                stream.end().await?;
+            }
+            state.assigned_streams.clear();
+            state.pending_requests.clear();
+        }
+        Ok(state)
+    }
+
+    /// `applyNewSubscriptionState`, under the access lock: unsubscribe, subscribe with the
+    /// rebalance listener, or (manual) assign, seek to the retrieved offsets and start and
+    /// publish the new partitions' streams, which it returns.
+    async fn apply_new_subscription_state(
+        &self,
+        state: &State,
+        new: &SubscriptionState,
+    ) -> Exit<Vec<PartitionStreamControl>, ConsumerError> {
+        let inner = &self.inner;
+        let client = &**inner.access.client();
+        match new {
             SubscriptionState::NotSubscribed => {
-                inner.client.unsubscribe().await.map_err(kafka)?;
+                client.unsubscribe().await.map_err(kafka)?;
+                Ok(Vec::new())
             }
             SubscriptionState::Subscribed {
                 union: Subscription::Manual(partitions),
                 ..
             } => {
-                inner.client.assign(partitions.clone()).map_err(kafka)?;
+                client.assign(partitions.clone()).map_err(kafka)?;
+                self.seek_for_new_partitions(partitions).await?;
                 let known: BTreeSet<TopicPartition> = state
                     .assigned_streams
                     .iter()
@@ -478,28 +554,40 @@ impl Runloop {
                         .publish(PartitionsTake::Streams(starting.clone()))
                         .await?;
                 }
-                state.assigned_streams.extend(starting);
+                Ok(starting)
             }
             SubscriptionState::Subscribed { union, .. } => {
                 let listener: Rc<dyn crate::kafka::RebalanceListener> =
                     Rc::new(inner.coordinator.clone());
-                inner
-                    .client
+                client
                     .subscribe(union.clone(), listener)
                     .await
                     .map_err(kafka)?;
+                Ok(Vec::new())
             }
         }
-        let unsubscribed = !new.is_subscribed();
-        state.subscription_state = new;
-        if unsubscribed {
-            for stream in &state.assigned_streams {
-                stream.end().await?;
-            }
-            state.assigned_streams.clear();
-            state.pending_requests.clear();
+    }
+
+    /// `doSeekForNewPartitions`: with a manual offset retrieval, asks the application for the
+    /// offsets of `partitions` and seeks there; returns the partitions sought, whose records of
+    /// the current poll are then ignored. A failure of the retrieval fails the caller (the
+    /// command that changed the subscription, or the poll), and so the runloop.
+    async fn seek_for_new_partitions(
+        &self,
+        partitions: &BTreeSet<TopicPartition>,
+    ) -> Exit<BTreeSet<TopicPartition>, ConsumerError> {
+        let OffsetRetrieval::Manual(get_offsets) = &self.inner.settings.offset_retrieval else {
+            return Ok(BTreeSet::new());
+        };
+        if partitions.is_empty() {
+            return Ok(BTreeSet::new());
         }
-        Ok(state)
+        let offsets = get_offsets(partitions.clone()).await?;
+        let client = &**self.inner.access.client();
+        for (tp, offset) in &offsets {
+            client.seek(tp.clone(), *offset).map_err(kafka)?;
+        }
+        Ok(offsets.into_keys().collect())
     }
 
     fn new_stream(&self, tp: TopicPartition) -> PartitionStreamControl {
@@ -514,9 +602,8 @@ impl Runloop {
     }
 
     /// `handlePoll`.
-    async fn handle_poll(&self, mut state: State) -> Exit<State, ConsumerError> {
+    async fn handle_poll(&self, state: State) -> Exit<State, ConsumerError> {
         let inner = &self.inner;
-        let client = &*inner.client;
         // 1-2. The streams still running and, of those, the ones below the prefetch limit.
         let mut running = Vec::new();
         for stream in &state.assigned_streams {
@@ -532,70 +619,23 @@ impl Runloop {
         }
         // 3. The snapshot the crash handler halts.
         inner.current_state.set(state.clone()).await?;
-        // 4. Pause and resume by demand, then poll with the authorization retry.
-        let assignment = client.assignment().map_err(kafka)?;
-        let resume: BTreeSet<TopicPartition> =
-            assignment.intersection(&to_fetch).cloned().collect();
-        let pause: BTreeSet<TopicPartition> = assignment.difference(&to_fetch).cloned().collect();
-        client.resume(&resume).map_err(kafka)?;
-        client.pause(&pause).map_err(kafka)?;
-        let records = self.poll_with_auth_retry().await?;
-        let with_records: BTreeSet<TopicPartition> =
-            records.iter().map(Record::topic_partition).collect();
-        inner.diagnostics.emit(DiagnosticEvent::Poll {
-            requested: to_fetch,
-            with_records: with_records.clone(),
-        });
-        let event = inner.coordinator.take_last_event();
-        if event.was_invoked {
-            // The slow track: apply the accumulated rebalance.
-            *inner.group_metadata.borrow_mut() = client.group_metadata().ok();
-            let current_assigned = client.assignment().map_err(kafka)?;
-            let ended_tps: BTreeSet<TopicPartition> = event
-                .ended_streams
-                .iter()
-                .map(|stream| stream.tp().clone())
-                .collect();
-            let starting_tps: BTreeSet<TopicPartition> = event
-                .assigned
-                .iter()
-                .cloned()
-                .chain(current_assigned.intersection(&ended_tps).cloned())
-                .collect();
-            let starting: Vec<PartitionStreamControl> = starting_tps
-                .iter()
-                .map(|tp| self.new_stream(tp.clone()))
-                .collect();
-            if !starting.is_empty() {
-                inner
-                    .hub
-                    .publish(PartitionsTake::Streams(starting.clone()))
-                    .await?;
-            }
-            state.assigned_streams.retain(|stream| {
-                !event
-                    .ended_streams
-                    .iter()
-                    .any(|ended| ended.same_stream(stream))
-            });
-            state.assigned_streams.extend(starting);
-            state.pending_requests.retain(|tp| {
-                !event.revoked.contains(tp) && !event.lost.contains(tp) && !ended_tps.contains(tp)
-            });
-            inner
-                .committer
-                .keep_commits_for_partitions(&current_assigned);
-            inner.diagnostics.emit(DiagnosticEvent::Rebalance {
-                revoked: event.revoked,
-                assigned: event.assigned,
-                lost: event.lost,
-                ended: ended_tps,
-            });
-        }
+        // 4. Under the access lock: pause and resume, poll, apply the rebalance.
+        let (mut state, records, ignored) = inner
+            .access
+            .runloop_access(self.poll_and_rebalance(state, to_fetch))
+            .await?;
         // 5. Offer the records to their streams (an empty offer counts an outstanding poll).
+        let with_records: BTreeSet<TopicPartition> = records
+            .iter()
+            .map(Record::topic_partition)
+            .filter(|tp| !ignored.contains(tp))
+            .collect();
         let mut by_partition: BTreeMap<TopicPartition, Vec<CommittableRecord>> = BTreeMap::new();
         let group_metadata = inner.group_metadata.borrow().clone();
         for record in records {
+            if ignored.contains(&record.topic_partition()) {
+                continue;
+            }
             let committable =
                 CommittableRecord::new(record, group_metadata.clone(), inner.committer.clone());
             by_partition
@@ -628,12 +668,160 @@ impl Runloop {
         Ok(state)
     }
 
+    /// The part of `handlePoll` inside `consumer.runloopAccess`: pause and resume by demand,
+    /// poll with the authorization retry, the `committed()` probe, then the rebalance the poll's
+    /// callbacks accumulated (the slow track). Returns the new state, the records, and the
+    /// partitions whose records this poll must ignore (sought to retrieved offsets).
+    async fn poll_and_rebalance(
+        &self,
+        mut state: State,
+        to_fetch: BTreeSet<TopicPartition>,
+    ) -> Exit<(State, Vec<Record>, BTreeSet<TopicPartition>), ConsumerError> {
+        let inner = &self.inner;
+        let client = &**inner.access.client();
+        let assignment = client.assignment().map_err(kafka)?;
+        let resume: BTreeSet<TopicPartition> =
+            assignment.intersection(&to_fetch).cloned().collect();
+        let pause: BTreeSet<TopicPartition> = assignment.difference(&to_fetch).cloned().collect();
+        client.resume(&resume).map_err(kafka)?;
+        client.pause(&pause).map_err(kafka)?;
+        let records = self.poll_with_auth_retry().await?;
+        let with_records: BTreeSet<TopicPartition> =
+            records.iter().map(Record::topic_partition).collect();
+        inner.diagnostics.emit(DiagnosticEvent::Poll {
+            requested: to_fetch,
+            with_records: with_records.clone(),
+        });
+        self.probe_silent_topics(&state, &with_records).await?;
+        let event = inner.coordinator.take_last_event();
+        let mut ignored = BTreeSet::new();
+        if event.was_invoked {
+            // The slow track: apply the accumulated rebalance.
+            let current_assigned = client.assignment().map_err(kafka)?;
+            ignored = self.seek_for_new_partitions(&event.assigned).await?;
+            *inner.group_metadata.borrow_mut() = client.group_metadata().ok();
+            let ended_tps: BTreeSet<TopicPartition> = event
+                .ended_streams
+                .iter()
+                .map(|stream| stream.tp().clone())
+                .collect();
+            let starting_tps: BTreeSet<TopicPartition> = event
+                .assigned
+                .iter()
+                .cloned()
+                .chain(current_assigned.intersection(&ended_tps).cloned())
+                .collect();
+            let starting: Vec<PartitionStreamControl> = starting_tps
+                .iter()
+                .map(|tp| self.new_stream(tp.clone()))
+                .collect();
+            if !starting.is_empty() {
+                inner
+                    .hub
+                    .publish(PartitionsTake::Streams(starting.clone()))
+                    .await?;
+            }
+            state.assigned_streams.retain(|stream| {
+                !event
+                    .ended_streams
+                    .iter()
+                    .any(|ended| ended.same_stream(stream))
+            });
+            state.assigned_streams.extend(starting);
+            state.pending_requests.retain(|tp| {
+                !event.revoked.contains(tp) && !event.lost.contains(tp) && !ended_tps.contains(tp)
+            });
+            // `keepCommitsForPartitions(updatedAssignedStreams.map(_.tp))`.
+            let stream_partitions: BTreeSet<TopicPartition> = state
+                .assigned_streams
+                .iter()
+                .map(|stream| stream.tp().clone())
+                .collect();
+            inner
+                .committer
+                .keep_commits_for_partitions(&stream_partitions);
+            inner.diagnostics.emit(DiagnosticEvent::Rebalance {
+                revoked: event.revoked,
+                assigned: event.assigned,
+                lost: event.lost,
+                ended: ended_tps,
+            });
+        }
+        Ok((state, records, ignored))
+    }
+
+    /// The `committed()` probe of #1713 (`emptyPollCountToMetaRefresh`, off by default): count
+    /// the consecutive polls that returned nothing for each topic of the assigned streams; once
+    /// a topic reaches the threshold, ask for the committed offset of one of its assigned
+    /// partitions. A topic whose READ was revoked silently makes `committed` throw
+    /// `TopicAuthorization`, which fails the poll, and so the runloop. The count of a probed
+    /// topic starts again (the probe's exact reset is not in the reference; see
+    /// ARCHITECTURE.md).
+    async fn probe_silent_topics(
+        &self,
+        state: &State,
+        with_records: &BTreeSet<TopicPartition>,
+    ) -> Exit<(), ConsumerError> {
+        let inner = &self.inner;
+        let Some(threshold) = inner.settings.empty_poll_count_to_meta_refresh else {
+            return Ok(());
+        };
+        let polled_topics: BTreeSet<&Rc<str>> = with_records.iter().map(|tp| &tp.topic).collect();
+        let assigned_topics: BTreeSet<Rc<str>> = state
+            .assigned_streams
+            .iter()
+            .map(|stream| stream.tp().topic.clone())
+            .collect();
+        let to_probe: BTreeSet<TopicPartition> = {
+            let mut counts = inner.empty_poll_counts.borrow_mut();
+            counts.retain(|topic, _| assigned_topics.contains(topic));
+            for topic in &assigned_topics {
+                if polled_topics.contains(topic) {
+                    counts.remove(topic);
+                } else {
+                    *counts.entry(topic.clone()).or_insert(0) += 1;
+                }
+            }
+            let due: BTreeSet<Rc<str>> = counts
+                .iter()
+                .filter(|(_, count)| **count >= threshold)
+                .map(|(topic, _)| topic.clone())
+                .collect();
+            for topic in &due {
+                counts.remove(topic);
+            }
+            // One assigned partition per topic due (`distinctBy(_.topic)`).
+            let mut seen = BTreeSet::new();
+            state
+                .assigned_streams
+                .iter()
+                .map(|stream| stream.tp().clone())
+                .filter(|tp| due.contains(&tp.topic) && seen.insert(tp.topic.clone()))
+                .collect()
+        };
+        if to_probe.is_empty() {
+            return Ok(());
+        }
+        inner
+            .access
+            .client()
+            .committed(to_probe, inner.settings.commit_timeout)
+            .await
+            .map(|_| ())
+            .map_err(kafka)
+    }
+
     /// `doPoll` with `retry(recurWhile(auth error) && authErrorRetrySchedule)`.
     async fn poll_with_auth_retry(&self) -> Exit<Vec<Record>, ConsumerError> {
         let inner = &self.inner;
         let mut retries = 0u32;
         loop {
-            match inner.client.poll(inner.settings.poll_timeout).await {
+            match inner
+                .access
+                .client()
+                .poll(inner.settings.poll_timeout)
+                .await
+            {
                 Ok(records) => return Ok(records),
                 Err(error) if error.is_auth_error() => {
                     match inner

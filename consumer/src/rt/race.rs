@@ -5,8 +5,9 @@
 //! success or failure, wins; the loser is then interrupted *and awaited until it terminates*.
 //! In an uninterruptible region the loser cannot be interrupted, so the race returns only when
 //! both sides have finished by themselves. If the caller is interrupted while the race is
-//! undecided, the interruption reaches both sides (they are its children) and the race ends in
-//! interruption at once; the sides are awaited when the caller's fiber ends.
+//! undecided, or while an interruptible caller awaits the loser, the interruption reaches both
+//! sides (they are its children) and the race ends in interruption at once; the sides are
+//! awaited when the caller's fiber ends.
 
 use std::future::Future;
 use std::task::Poll;
@@ -66,9 +67,11 @@ impl Rt {
         loser.deregister_exit_waiter(self.current_fiber());
         self.observe_op(&race, "race.won", winner.id().0);
         let winner_exit = winner.exit_now().expect("the winner is done");
-        // The race is not over until the loser has terminated, whatever the region.
-        self.uninterruptible(async { loser.interrupt().await.map(|_| ()) })
-            .await?;
+        // The race is not over until the loser has terminated (ZIO `interruptAs`: interrupt,
+        // then `await`). The await has the caller's interruptibility: an interruptible caller
+        // interrupted meanwhile stops waiting (the loser, its child, is awaited when the caller
+        // ends); an uninterruptible one waits for the loser however long it takes.
+        let _ = loser.interrupt().await?;
         winner_exit
     }
 

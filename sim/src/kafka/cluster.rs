@@ -3,8 +3,9 @@
 //!
 //! What it models: topics with a fixed number of partitions, each an append-only log whose
 //! offsets start at 0; records appended now or at chosen virtual times, one by one or by a
-//! steady producer; READ access per topic; consumer groups (see [`coordinator`](super::coordinator));
-//! and the faults of a [`FaultPlan`].
+//! steady producer; READ access per topic, for every client or for one; consumer groups (see
+//! [`coordinator`](super::coordinator)) with clients and simulated peers as members; and the
+//! faults of a [`FaultPlan`], each for every client or for one (by name).
 //!
 //! How time works: the cluster keeps a timeline of scheduled changes (appends, producer ticks,
 //! peers joining and leaving, ACL changes, session timeouts) and applies them lazily, in time
@@ -31,8 +32,8 @@ use consumer::rt::{Promise, Rt};
 use super::client::{ClientConfig, FakeConsumer};
 use super::coordinator::{ClientDuty, ClientId, Group, MemberKind, RebalanceProtocol};
 use super::faults::{
-    AuthenticationOutage, CallFault, ClientCall, FaultPlan, FaultTimes, PeerAction, PollLatency,
-    ReadAccess,
+    AuthenticationOutage, CallFault, CallLatency, ClientCall, FaultPlan, FaultTimes, PeerAction,
+    PollLatency, ReadAccess,
 };
 use consumer::pattern::TopicPattern;
 
@@ -84,7 +85,8 @@ struct ClusterState {
     timeline: BTreeMap<(Duration, u64), TimelineEvent>,
     next_event_seq: u64,
     producers: Vec<ProducerSpec>,
-    denied: BTreeMap<Rc<str>, Denial>,
+    /// READ denials by topic and client (`None`: every client).
+    denied: BTreeMap<(Rc<str>, Option<Rc<str>>), Denial>,
     groups: BTreeMap<Rc<str>, Group>,
     doorbells: Vec<Rc<Doorbell>>,
     faults: ActiveFaults,
@@ -109,6 +111,7 @@ struct ActiveFaults {
     call_faults: Vec<(CallFault, Option<u32>)>,
     authentication_outages: Vec<AuthenticationOutage>,
     poll_latency: Vec<PollLatency>,
+    call_latency: Vec<CallLatency>,
 }
 
 #[derive(Clone, Debug)]
@@ -130,6 +133,7 @@ enum TimelineEvent {
     Acl {
         topic: Rc<str>,
         access: ReadAccess,
+        client: Option<Rc<str>>,
     },
     SessionTimeout {
         group: Rc<str>,
@@ -329,13 +333,23 @@ impl FakeCluster {
         self.ring_all();
     }
 
-    /// Changes READ access to `topic` now.
+    /// Changes READ access to `topic` now, for every client.
     pub fn set_read_access(&self, topic: &str, access: ReadAccess) {
         self.advance();
         self.inner
             .state
             .borrow_mut()
-            .set_access(Rc::from(topic), access);
+            .set_access(Rc::from(topic), access, None);
+        self.ring_all();
+    }
+
+    /// Changes READ access to `topic` now, for the client named `client` only.
+    pub fn set_client_read_access(&self, topic: &str, access: ReadAccess, client: &str) {
+        self.advance();
+        self.inner
+            .state
+            .borrow_mut()
+            .set_access(Rc::from(topic), access, Some(Rc::from(client)));
         self.ring_all();
     }
 
@@ -354,6 +368,7 @@ impl FakeCluster {
                 TimelineEvent::Acl {
                     topic: change.topic.as_str().into(),
                     access: change.access,
+                    client: change.client.as_deref().map(Rc::from),
                 },
             );
         }
@@ -405,6 +420,12 @@ impl FakeCluster {
         );
         faults.poll_latency.extend(
             plan.poll_latency
+                .iter()
+                .filter(|l| plan.starts_before_storm_end(l.from_ms))
+                .cloned(),
+        );
+        faults.call_latency.extend(
+            plan.call_latency
                 .iter()
                 .filter(|l| plan.starts_before_storm_end(l.from_ms))
                 .cloned(),
@@ -611,23 +632,30 @@ impl FakeCluster {
             .collect()
     }
 
-    /// How READ on `topic` is denied, if it is.
-    pub(crate) fn read_denial(&self, topic: &str) -> Option<ReadAccess> {
-        self.inner.state.borrow().denied.get(topic).map(|d| d.mode)
+    /// How READ on `topic` is denied to the client named `client`, if it is: its own denial,
+    /// else the one for every client.
+    pub(crate) fn read_denial(&self, client: &str, topic: &str) -> Option<ReadAccess> {
+        let state = self.inner.state.borrow();
+        state
+            .denial_key(client, topic)
+            .and_then(|key| state.denied.get(&key))
+            .map(|denial| denial.mode)
     }
 
-    /// The error a poll by `client` reading `topics` throws because of a READ denial, if any;
-    /// marks thrown-once denials as reported to this client.
+    /// The error a poll by `client` (id and name) reading `topics` throws because of a READ
+    /// denial, if any; marks thrown-once denials as reported to this client.
     pub(crate) fn poll_denial_error(
         &self,
         client: ClientId,
+        name: &str,
         topics: &BTreeSet<Rc<str>>,
     ) -> Option<KafkaError> {
         let mut state = self.inner.state.borrow_mut();
         for topic in topics {
-            let Some(denial) = state.denied.get_mut(topic) else {
+            let Some(key) = state.denial_key(name, topic) else {
                 continue;
             };
+            let denial = state.denied.get_mut(&key).expect("the key was just found");
             match denial.mode {
                 ReadAccess::DeniedEveryPollThrows => {
                     return Some(KafkaError::TopicAuthorization(topic.to_string()))
@@ -641,8 +669,9 @@ impl FakeCluster {
         None
     }
 
-    /// The injected failure of this call now, if a call fault fires (it is counted).
-    pub(crate) fn take_call_fault(&self, call: ClientCall) -> Option<KafkaError> {
+    /// The injected failure of this call by the client named `client` now, if a call fault
+    /// that targets it fires (it is counted).
+    pub(crate) fn take_call_fault(&self, client: &str, call: ClientCall) -> Option<KafkaError> {
         let now_ms = self.inner.rt.now().as_millis() as u64;
         let mut state = self.inner.state.borrow_mut();
         let (fault, remaining) =
@@ -651,7 +680,10 @@ impl FakeCluster {
                 .call_faults
                 .iter_mut()
                 .find(|(fault, remaining)| {
-                    fault.call == call && fault.from_ms <= now_ms && *remaining != Some(0)
+                    fault.call == call
+                        && fault.from_ms <= now_ms
+                        && *remaining != Some(0)
+                        && targets(&fault.client, client)
                 })?;
         if let Some(left) = remaining {
             *left -= 1;
@@ -659,8 +691,8 @@ impl FakeCluster {
         Some(fault.error.to_kafka_error())
     }
 
-    /// Whether an authentication outage is on now.
-    pub(crate) fn authentication_outage(&self) -> bool {
+    /// Whether an authentication outage of the client named `client` is on now.
+    pub(crate) fn authentication_outage(&self, client: &str) -> bool {
         let now_ms = self.inner.rt.now().as_millis() as u64;
         self.inner
             .state
@@ -668,11 +700,12 @@ impl FakeCluster {
             .faults
             .authentication_outages
             .iter()
+            .filter(|o| targets(&o.client, client))
             .any(|o| o.from_ms <= now_ms && o.until_ms.map_or(true, |until| now_ms < until))
     }
 
-    /// The extra latency of a poll starting now.
-    pub(crate) fn poll_latency(&self) -> Duration {
+    /// The extra latency of a poll of the client named `client` starting now.
+    pub(crate) fn poll_latency(&self, client: &str) -> Duration {
         let now_ms = self.inner.rt.now().as_millis() as u64;
         let total_ms: u64 = self
             .inner
@@ -681,6 +714,25 @@ impl FakeCluster {
             .faults
             .poll_latency
             .iter()
+            .filter(|l| targets(&l.client, client))
+            .filter(|l| l.from_ms <= now_ms && l.until_ms.map_or(true, |until| now_ms < until))
+            .map(|l| l.latency_ms)
+            .sum();
+        Duration::from_millis(total_ms)
+    }
+
+    /// How long the broker takes to answer a call of kind `call` that the client named
+    /// `client` makes now.
+    pub(crate) fn call_latency(&self, client: &str, call: ClientCall) -> Duration {
+        let now_ms = self.inner.rt.now().as_millis() as u64;
+        let total_ms: u64 = self
+            .inner
+            .state
+            .borrow()
+            .faults
+            .call_latency
+            .iter()
+            .filter(|l| l.call == call && targets(&l.client, client))
             .filter(|l| l.from_ms <= now_ms && l.until_ms.map_or(true, |until| now_ms < until))
             .map(|l| l.latency_ms)
             .sum();
@@ -731,14 +783,17 @@ impl ClusterState {
         Offset(log.len() as i64 - 1)
     }
 
-    fn set_access(&mut self, topic: Rc<str>, access: ReadAccess) {
-        match access {
-            ReadAccess::Allowed => {
-                self.denied.remove(&topic);
+    /// Allowing a topic for every client lifts all its denials; for one client, that
+    /// client's own.
+    fn set_access(&mut self, topic: Rc<str>, access: ReadAccess, client: Option<Rc<str>>) {
+        match (access, client) {
+            (ReadAccess::Allowed, None) => self.denied.retain(|(denied, _), _| *denied != topic),
+            (ReadAccess::Allowed, Some(client)) => {
+                self.denied.remove(&(topic, Some(client)));
             }
-            mode => {
+            (mode, client) => {
                 self.denied.insert(
-                    topic,
+                    (topic, client),
                     Denial {
                         mode,
                         reported_to: BTreeSet::new(),
@@ -746,6 +801,21 @@ impl ClusterState {
                 );
             }
         }
+    }
+
+    /// The key of the denial that applies to the client named `client` reading `topic`: its
+    /// own, else the one for every client.
+    fn denial_key(&self, client: &str, topic: &str) -> Option<(Rc<str>, Option<Rc<str>>)> {
+        // Most runs deny nothing: no key to build then.
+        if self.denied.is_empty() {
+            return None;
+        }
+        let own = (Rc::from(topic), Some(Rc::from(client)));
+        if self.denied.contains_key(&own) {
+            return Some(own);
+        }
+        let all = (Rc::from(topic), None);
+        self.denied.contains_key(&all).then_some(all)
     }
 
     fn peer_change(&mut self, group: Rc<str>, peer: Rc<str>, action: PeerAction, at: Duration) {
@@ -883,7 +953,11 @@ impl ClusterState {
                 peer,
                 action,
             } => self.peer_change(group, peer, action, at),
-            TimelineEvent::Acl { topic, access } => self.set_access(topic, access),
+            TimelineEvent::Acl {
+                topic,
+                access,
+                client,
+            } => self.set_access(topic, access, client),
             TimelineEvent::SessionTimeout { group } => self.expire_clients(&group, at),
         }
     }
@@ -899,4 +973,10 @@ pub(crate) fn check_topic_names<'a>(
         }
     }
     Ok(())
+}
+
+/// Whether a fault that targets `target` (`None`: every client) concerns the client named
+/// `client`.
+fn targets(target: &Option<String>, client: &str) -> bool {
+    target.as_deref().map_or(true, |target| target == client)
 }

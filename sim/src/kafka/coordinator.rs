@@ -68,6 +68,9 @@ pub struct Member {
     pub generation: i32,
     /// An assignment of a completed rebalance the member has not applied yet (clients only).
     pub pending: Option<(i32, BTreeSet<TopicPartition>)>,
+    /// Whether the client has entered the pending assignment's generation (it is applying it,
+    /// inside its poll): its commits are accepted then.
+    pub entered: bool,
     /// Whether the member has rejoined the rebalance in progress.
     pub rejoined: bool,
     /// When the client last entered or left `poll`, for `max.poll.interval`.
@@ -154,6 +157,7 @@ impl Group {
                 owned: BTreeSet::new(),
                 generation: -1,
                 pending: None,
+                entered: false,
                 rejoined: false,
                 last_poll: now,
                 in_poll: false,
@@ -252,6 +256,22 @@ impl Group {
         ClientDuty::Nothing
     }
 
+    /// A client enters `generation` (its sync completed) and is about to apply its
+    /// assignment: from now on its commits are of that generation. Its owned partitions change
+    /// only when it has applied the assignment ([`Group::applied`]).
+    pub fn enter_generation(&mut self, member: &str, generation: i32) {
+        if let Some(record) = self.members.get_mut(member) {
+            if record
+                .pending
+                .as_ref()
+                .is_some_and(|(pending, _)| *pending == generation)
+            {
+                record.generation = generation;
+                record.entered = true;
+            }
+        }
+    }
+
     /// A client applied the assignment of `generation`. Returns whether it revoked something,
     /// in which case (cooperative) it rejoins: a follow-up rebalance starts.
     pub fn applied(
@@ -269,6 +289,7 @@ impl Group {
         record.owned = assignment;
         record.generation = generation;
         record.pending = None;
+        record.entered = false;
         if revoked && self.protocol == RebalanceProtocol::CooperativeSticky {
             self.start_rebalance(now, partitions);
         }
@@ -335,7 +356,10 @@ impl Group {
                     member.owned = assignment;
                     member.generation = generation;
                 }
-                MemberKind::Client(_) => member.pending = Some((generation, assignment)),
+                MemberKind::Client(_) => {
+                    member.pending = Some((generation, assignment));
+                    member.entered = false;
+                }
             }
         }
         // A peer that gave something up rejoins at once (cooperative); clients do so after
@@ -348,7 +372,8 @@ impl Group {
     /// Whether the coordinator accepts a commit from `member` now:
     /// - `CommitFailed` if the member is gone (its generation is lost);
     /// - `RebalanceInProgress` while the member is in the middle of a rebalance: it has rejoined
-    ///   and waits for the others, or a newer generation's assignment awaits it;
+    ///   and waits for the others, or a newer generation's assignment awaits it and it has not
+    ///   entered that generation yet (a client applying it, inside its callbacks, may commit);
     /// - accepted while a rebalance is only preparing and the member has not rejoined yet: its
     ///   generation is still the group's, and Kafka's coordinator accepts commits of the current
     ///   generation then. Commits from an eager `on_revoked` rely on this (zio-kafka's
@@ -358,7 +383,8 @@ impl Group {
             return Err(KafkaError::CommitFailed);
         };
         let waiting_for_others = self.rebalance_started.is_some() && record.rejoined;
-        if record.pending.is_some() || waiting_for_others || record.generation < 0 {
+        let awaiting_sync = record.pending.is_some() && !record.entered;
+        if awaiting_sync || waiting_for_others || record.generation < 0 {
             return Err(KafkaError::RebalanceInProgress);
         }
         Ok(())

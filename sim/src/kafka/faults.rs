@@ -5,7 +5,11 @@
 //! It models the faults seen in the field around zio-kafka's hang:
 //! - per-topic ACL changes at virtual times, with the three ways a denied READ shows up
 //!   ([`ReadAccess`]), and authentication outages on poll;
-//! - any client call failing once, N times or always with a chosen error ([`CallFault`]);
+//! - any client call failing once, N times or always with a chosen error ([`CallFault`]),
+//!   including the listener's callbacks (so that `poll`, `unsubscribe` or `close` rethrows a
+//!   callback's failure), a `commit_async` that throws, and the application's manual offset
+//!   retrieval;
+//! - latency of calls that wait for the broker, commits above all ([`CallLatency`]);
 //! - poll latency, peers joining and leaving, session timeouts (partitions lost);
 //! - a storm end: a fault that would start at or after it never starts, so that a run can check
 //!   that the consumer still terminates once the weather is calm. Faults already started go on
@@ -15,10 +19,16 @@
 //! seed first chooses which kinds of fault are on and how stormy the run is, then draws the
 //! faults, so that some runs are calm and some are storms of one or two kinds.
 //!
+//! [`FaultPlan::swarm_group`] draws the faults of a group of full consumers on top of that, from
+//! a stream of its own, so that `swarm`'s draws (and the plans old fixtures embed) stay as they
+//! were.
+//!
+//! A fault that concerns clients targets one client by name (`client = "app-2"`, see
+//! `ClientConfig::with_name`) or, without `client`, every client of the cluster.
+//!
 //! Times are integer milliseconds of virtual time (`*_ms` fields), which keeps the TOML readable.
 //! Left out: broker crashes and network partitions between client and broker (the client's view
-//! of them is modelled by call faults and session timeouts), and per-client targeting: every
-//! fault applies to every client of the cluster, which runs one consumer under test.
+//! of them is modelled by call faults, latencies and session timeouts).
 
 use std::time::Duration;
 
@@ -43,18 +53,24 @@ pub struct FaultPlan {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub poll_latency: Vec<PollLatency>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub call_latency: Vec<CallLatency>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub peer_changes: Vec<PeerChange>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub session_timeouts: Vec<SessionTimeout>,
 }
 
-/// READ access to a topic changes at `at_ms`.
+/// READ access to a topic changes at `at_ms`, for one client or (without `client`) for all.
+/// A client is denied by its own denial if it has one, else by the one for all; allowing the
+/// topic for all lifts every denial of it, for one client only that client's.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AclChange {
     pub at_ms: u64,
     pub topic: String,
     pub access: ReadAccess,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
 }
 
 /// Whether a topic may be read, and if not, how the denial shows up in the client. In every
@@ -74,7 +90,7 @@ pub enum ReadAccess {
     DeniedThrownOnceThenSilent,
 }
 
-/// Every poll in `[from_ms, until_ms)` fails with `Authentication`.
+/// Every poll in `[from_ms, until_ms)` of one client (or all) fails with `Authentication`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthenticationOutage {
@@ -82,9 +98,12 @@ pub struct AuthenticationOutage {
     /// `None`: the outage never ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
 }
 
-/// A client call that fails with `error`, from `from_ms` on, `times` times.
+/// A call of one client (or of any) that fails with `error`, from `from_ms` on, `times` times
+/// (counted over the clients it targets).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CallFault {
@@ -93,6 +112,8 @@ pub struct CallFault {
     #[serde(default)]
     pub from_ms: u64,
     pub times: FaultTimes,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
 }
 
 /// How often a [`CallFault`] fires.
@@ -128,6 +149,20 @@ pub enum ClientCall {
     /// The client is closed all the same, then the call fails, as Java's `close` throws after
     /// releasing its resources.
     Close,
+    /// `commit_async` itself throws (the commit is not sent, no callback runs), as the Java
+    /// call throws a `KafkaException` it cannot hand to the callback.
+    CommitAsyncThrows,
+    /// The listener's `on_revoked` fails after it ran, as a user listener that throws: the
+    /// client completes the rebalance and then the `poll`, `unsubscribe` or `close` that ran
+    /// the callback throws the error (KAFKA-4600).
+    OnRevoked,
+    /// The listener's `on_assigned` fails after it ran (see `OnRevoked`).
+    OnAssigned,
+    /// The listener's `on_lost` fails after it ran (see `OnRevoked`).
+    OnLost,
+    /// The application's lookup of start offsets for a manual offset retrieval
+    /// (`FakeConsumer::retrieve_offsets`, zio-kafka's `OffsetRetrieval.Manual.getOffsets`).
+    OffsetRetrieval,
 }
 
 /// A serializable mirror of [`KafkaError`] (the port crate does not depend on serde).
@@ -166,8 +201,9 @@ impl InjectedError {
     }
 }
 
-/// Each poll in `[from_ms, until_ms)` takes `latency_ms` longer before it looks for records;
-/// a latency above the poll's timeout makes the poll overrun it, as a slow broker does.
+/// Each poll in `[from_ms, until_ms)` of one client (or all) takes `latency_ms` longer before
+/// it looks for records; a latency above the poll's timeout makes the poll overrun it, as a slow
+/// broker does.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PollLatency {
@@ -175,6 +211,26 @@ pub struct PollLatency {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until_ms: Option<u64>,
     pub latency_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+}
+
+/// Each call of kind `call` made in `[from_ms, until_ms)` by one client (or any) waits
+/// `latency_ms` for the broker's answer. For `commit_async` the commit is sent at once and its
+/// answer (the callback, in a poll or `commit_sync` after it) comes `latency_ms` later; a
+/// blocking call (`commit_sync`, `committed`, `position`, `end_offsets`) waits, cut short by
+/// `wakeup` or by its own timeout (`Timeout`). `commit_sync` and `close` also wait for the
+/// answers of the async commits sent before them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallLatency {
+    pub call: ClientCall,
+    pub from_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_ms: Option<u64>,
+    pub latency_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
 }
 
 /// A simulated peer joins or leaves a consumer group at `at_ms`.
@@ -270,6 +326,7 @@ impl FaultPlan {
             + self.authentication_outages.len()
             + self.call_faults.len()
             + self.poll_latency.len()
+            + self.call_latency.len()
             + self.peer_changes.len()
             + self.session_timeouts.len()
     }
@@ -308,6 +365,7 @@ impl FaultPlan {
                     at_ms,
                     topic: topic.clone(),
                     access,
+                    client: None,
                 });
                 // Half the denials are lifted again before the storm ends.
                 if draw.below(2) == 0 && at_ms + 1 < horizon_ms {
@@ -315,6 +373,7 @@ impl FaultPlan {
                         at_ms: draw.between(at_ms + 1, horizon_ms - 1),
                         topic,
                         access: ReadAccess::Allowed,
+                        client: None,
                     });
                 }
             }
@@ -323,8 +382,11 @@ impl FaultPlan {
             for _ in 0..draw.between(1, max) {
                 let from_ms = draw.below(horizon_ms);
                 let until_ms = Some(from_ms + draw.between(1, 3_000));
-                plan.authentication_outages
-                    .push(AuthenticationOutage { from_ms, until_ms });
+                plan.authentication_outages.push(AuthenticationOutage {
+                    from_ms,
+                    until_ms,
+                    client: None,
+                });
             }
         }
         if kinds_on[2] {
@@ -339,6 +401,7 @@ impl FaultPlan {
                     from_ms,
                     until_ms: Some(from_ms + draw.between(1, 5_000)),
                     latency_ms: draw.between(1, 500),
+                    client: None,
                 });
             }
         }
@@ -367,6 +430,87 @@ impl FaultPlan {
                 plan.session_timeouts.push(SessionTimeout {
                     at_ms: draw.below(horizon_ms),
                     group: space.group.clone(),
+                });
+            }
+        }
+        plan
+    }
+}
+
+/// What a group-wide swarm draw may refer to, beyond [`SwarmSpace`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupSwarmSpace {
+    /// The names of the group's clients, which faults may target one at a time.
+    pub clients: Vec<String>,
+}
+
+impl FaultPlan {
+    /// [`FaultPlan::swarm`]'s plan, unchanged, plus the faults of a group of full consumers
+    /// drawn from a stream of their own, swarm style again (their own weather and kinds):
+    /// per-client READ denials, the call faults that make a handled command or a rebalance
+    /// fail (a listener callback failing, so that `unsubscribe` or `poll` rethrows it;
+    /// `commit_sync` failing inside `on_revoked`; `commit_async` throwing; a manual offset
+    /// retrieval failing; `unsubscribe` and `subscribe` throwing), each for one client or all,
+    /// and commit latency.
+    pub fn swarm_group(seed: u64, space: &SwarmSpace, group: &GroupSwarmSpace) -> FaultPlan {
+        let mut plan = FaultPlan::swarm(seed, space);
+        let mut draw = Draw(ChaCha8Rng::seed_from_u64(seed ^ 0x6772_6f75_705f_666c));
+        let weather = match draw.below(4) {
+            0 => Weather::Calm,
+            1 | 2 => Weather::Breezy,
+            _ => Weather::Stormy,
+        };
+        if weather == Weather::Calm {
+            return plan;
+        }
+        let horizon_ms = (space.horizon.as_millis() as u64).max(1);
+        let max = weather.max_per_kind();
+        let kinds_on: [bool; 3] = std::array::from_fn(|_| draw.below(2) == 0);
+        if kinds_on[0] && !space.topics.is_empty() && !group.clients.is_empty() {
+            for _ in 0..draw.between(1, max) {
+                let topic = space.topics[draw.below(space.topics.len() as u64) as usize].clone();
+                let client = group.clients[draw.below(group.clients.len() as u64) as usize].clone();
+                let at_ms = draw.below(horizon_ms);
+                let access = match draw.below(3) {
+                    0 => ReadAccess::DeniedEveryPollThrows,
+                    1 => ReadAccess::DeniedSilentPollCommittedThrows,
+                    _ => ReadAccess::DeniedThrownOnceThenSilent,
+                };
+                plan.acl_changes.push(AclChange {
+                    at_ms,
+                    topic: topic.clone(),
+                    access,
+                    client: Some(client.clone()),
+                });
+                if draw.below(2) == 0 && at_ms + 1 < horizon_ms {
+                    plan.acl_changes.push(AclChange {
+                        at_ms: draw.between(at_ms + 1, horizon_ms - 1),
+                        topic,
+                        access: ReadAccess::Allowed,
+                        client: Some(client),
+                    });
+                }
+            }
+        }
+        if kinds_on[1] {
+            for _ in 0..draw.between(1, max) {
+                let fault = draw.group_call_fault(horizon_ms, &group.clients);
+                plan.call_faults.push(fault);
+            }
+        }
+        if kinds_on[2] {
+            for _ in 0..draw.between(1, max) {
+                let from_ms = draw.below(horizon_ms);
+                let call = match draw.below(3) {
+                    0 => ClientCall::CommitSync,
+                    _ => ClientCall::CommitAsync,
+                };
+                plan.call_latency.push(CallLatency {
+                    call,
+                    from_ms,
+                    until_ms: Some(from_ms + draw.between(1, 5_000)),
+                    latency_ms: draw.between(1, 20_000),
+                    client: draw.target(&group.clients),
                 });
             }
         }
@@ -412,6 +556,59 @@ impl Draw {
             error,
             from_ms: self.below(horizon_ms),
             times,
+            client: None,
+        }
+    }
+
+    /// A client of `clients` or, one time in three (and always without clients), all of them.
+    fn target(&mut self, clients: &[String]) -> Option<String> {
+        if clients.is_empty() || self.below(3) == 0 {
+            None
+        } else {
+            Some(clients[self.below(clients.len() as u64) as usize].clone())
+        }
+    }
+
+    fn times(&mut self) -> FaultTimes {
+        match self.below(8) {
+            0..=3 => FaultTimes::Once,
+            4..=6 => FaultTimes::Times(self.between(2, 5) as u32),
+            _ => FaultTimes::Always,
+        }
+    }
+
+    /// A call fault of a group of full consumers: the ways a handled command or a rebalance
+    /// fails in the field.
+    fn group_call_fault(&mut self, horizon_ms: u64, clients: &[String]) -> CallFault {
+        let listener_failed = || InjectedError::Other("rebalance listener failed".into());
+        let (call, error) = match self.below(8) {
+            // `unsubscribe` (and `poll`) rethrowing a rebalance-callback failure.
+            0 => (ClientCall::OnRevoked, listener_failed()),
+            1 => (ClientCall::OnAssigned, listener_failed()),
+            2 => (ClientCall::OnLost, listener_failed()),
+            // `commitSync` failing inside `on_revoked` (rebalance-safe commits).
+            3 => (ClientCall::CommitSync, InjectedError::CommitFailed),
+            4 => (
+                ClientCall::CommitAsyncThrows,
+                InjectedError::Other("KafkaException: commit failed".into()),
+            ),
+            // A manual subscription's offset retrieval failing.
+            5 => (
+                ClientCall::OffsetRetrieval,
+                InjectedError::Other("offset store unavailable".into()),
+            ),
+            6 => (
+                ClientCall::Unsubscribe,
+                InjectedError::Other("KafkaException: leave group failed".into()),
+            ),
+            _ => (ClientCall::Subscribe, InjectedError::InvalidTopic),
+        };
+        CallFault {
+            call,
+            error,
+            from_ms: self.below(horizon_ms),
+            times: self.times(),
+            client: self.target(clients),
         }
     }
 }

@@ -8,7 +8,8 @@
 //!   offsets.
 //! - [`client`]: [`FakeConsumer`], the `consumer::kafka::KafkaClient` implementation, with the
 //!   Java client's call semantics and Kafka `MockConsumer` parity for ports of zio-kafka's specs.
-//! - [`faults`]: [`FaultPlan`], serializable (TOML) and drawable from a seed, swarm style.
+//! - [`faults`]: [`FaultPlan`], serializable (TOML) and drawable from a seed, swarm style
+//!   ([`FaultPlan::swarm`], and [`FaultPlan::swarm_group`] for a group of full consumers).
 //!
 //! Topic patterns are matched with `consumer::pattern`, which the consumer core shares.
 //!
@@ -36,6 +37,7 @@ pub use client::{AssignmentSource, AutoOffsetReset, ClientConfig, FakeConsumer};
 pub use cluster::{is_valid_topic_name, FakeCluster, MemberView, ProducerSpec};
 pub use coordinator::{ClientId, MemberKind, RebalanceProtocol};
 pub use faults::{
-    AclChange, AuthenticationOutage, CallFault, ClientCall, FaultPlan, FaultTimes, InjectedError,
-    PeerAction, PeerChange, PollLatency, ReadAccess, SessionTimeout, SwarmSpace, Weather,
+    AclChange, AuthenticationOutage, CallFault, CallLatency, ClientCall, FaultPlan, FaultTimes,
+    GroupSwarmSpace, InjectedError, PeerAction, PeerChange, PollLatency, ReadAccess,
+    SessionTimeout, SwarmSpace, Weather,
 };

@@ -1,62 +1,78 @@
 //! The fake client: [`FakeConsumer`] implements the `KafkaClient` port against a
 //! [`FakeCluster`], with the Java client's semantics where the consumer core can observe them.
+//! Several clients of one cluster in one group are full members of it: each joins, is
+//! assigned its share, consumes and commits.
 //!
 //! What it models:
-//! - `poll`: pending async-commit callbacks (of commits made before this poll) run first; then
-//!   the group duties (join, eager revoke-and-rejoin, apply an assignment, `on_lost` after an
-//!   expulsion) with the listener's callbacks in Kafka's order (revoked or lost, assignment
-//!   change, assigned), several per poll if the group moves on meanwhile; then READ denials;
-//!   then records of the assigned, unpaused partitions, at most `max_poll_records`, waiting in
-//!   virtual time up to the timeout and returning as soon as records arrive;
+//! - `poll`: pending async-commit callbacks (of commits made before this poll, whose answer
+//!   came) run first; then the group duties (join, eager revoke-and-rejoin, apply an
+//!   assignment, `on_lost` after an expulsion) with the listener's callbacks in Kafka's order
+//!   (revoked or lost, assignment change, assigned), several per poll if the group moves on
+//!   meanwhile; then READ denials; then records of the assigned, unpaused partitions, at most
+//!   `max_poll_records`, waiting in virtual time up to the timeout and returning as soon as
+//!   records arrive;
 //! - positions: from the group's committed offset, else `auto.offset.reset`; kept across
 //!   cooperative rebalances for partitions that stay, forgotten for those that go;
-//! - commits, checked by the coordinator and stored per group; `commit_async` callbacks on a
-//!   later poll, `commit_sync` or `close`;
+//! - commits, checked by the coordinator and stored per group (a client applying a new
+//!   generation commits in it, so `on_revoked` may commit); `commit_async` first runs the
+//!   callbacks of earlier answered commits (Java's `commitOffsetsAsync`), and its own callback
+//!   runs in a later `poll`, `commit_async`, `commit_sync` or `close`, after any commit latency;
+//!   `commit_sync` and `close` wait for the answers of earlier async commits;
 //! - `unsubscribe` and `close` revoke (or report lost) and leave the group; after `close` every
 //!   call but `close` and `wakeup` fails with `IllegalState`;
 //! - `wakeup`: the current or next blocking call fails with `Wakeup`;
-//! - the faults of the cluster's [`FaultPlan`](super::FaultPlan) that concern clients;
+//! - the faults of the cluster's [`FaultPlan`](super::FaultPlan) that concern this client (by
+//!   its name, or all clients): READ denials, call faults (also on the listener's callbacks, so
+//!   that the calling `poll`, `unsubscribe` or `close` rethrows), latencies, outages;
+//! - the application's offset store for a manual offset retrieval
+//!   ([`FakeConsumer::retrieve_offsets`]);
 //! - MockConsumer parity ([`AssignmentSource::Scripted`]): scheduled poll tasks, a poll
 //!   exception thrown once, `rebalance(partitions)`, records added to a partition, end offsets.
+//!
+//! Map: this file holds what every client shares (state, the calls, positions, fetching,
+//! commits, callbacks); [`group`] the group-managed client's membership (join, rejoin, apply an
+//! assignment, report lost partitions, the poll timer); [`scripted`] the scripted client of
+//! Kafka's `MockConsumer` (poll tasks, poll exception, scripted rebalances, end offsets).
 //!
 //! Calls are not interruptible (like a blocking Java call on its thread): the client waits in
 //! uninterruptible regions, so an interruption of the calling fiber takes effect when the call
 //! returns; `wakeup` cuts a wait short.
 //!
 //! Left out: concurrent-access detection (`ConcurrentModificationException`: a simulated run
-//! is one thread, so the Java client's thread check has no counterpart), fetch sessions and
-//! prefetching, commit latency (commits reach the coordinator at once; only their callbacks
-//! are deferred), `close` waiting for in-flight commits (there are none), and the group
-//! refusing a manual-assignment client's commits while it has members.
+//! is one thread, so the Java client's thread check has no counterpart; the consumer core's
+//! access lock is what prevents it), fetch sessions and prefetching, a commit's check at the
+//! broker's arrival time (the coordinator checks and applies it when it is sent; only the
+//! answer is late), and the group refusing a manual-assignment client's commits while it has
+//! members.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::time::Duration;
 
+use consumer::internal::OffsetRetrieval;
 use consumer::kafka::{
     CommitCallback, ConsumerGroupMetadata, KafkaClient, KafkaError, KafkaFuture,
     NoopRebalanceListener, Offset, Offsets, RebalanceListener, Record, Subscription,
     TopicPartition,
 };
-use consumer::rt::Interrupted;
+use consumer::rt::{Cause, Interrupted};
+use consumer::ConsumerError;
 use futures::future::{select, Either};
 
 use super::cluster::{check_topic_names, Doorbell, FakeCluster};
-use super::coordinator::{ClientDuty, ClientId, MemberKind, RebalanceProtocol};
+use super::coordinator::{ClientId, RebalanceProtocol};
 use super::faults::ClientCall;
 use consumer::pattern::TopicPattern;
+use scripted::ScriptState;
+
+mod group;
+mod scripted;
 
 /// Rounds of "look at the cluster, wait for the next change" one poll makes at most. Each round
 /// either returns or waits until a change or the timeout, so the bound matters only when the
 /// cluster changes very often; the poll then returns empty early, as a real poll may.
 const MAX_POLL_ROUNDS: usize = 1_024;
-
-/// Group duties one poll round performs at most (join, revoke, apply, follow-up rebalances).
-const MAX_DUTIES_PER_ROUND: usize = 32;
-
-/// Scripted rebalances one poll performs at most (MockConsumer parity).
-const MAX_SCRIPTED_REBALANCES: usize = 64;
 
 /// Where a client's assignment comes from: Kafka's group coordinator, or a test script
 /// (MockConsumer).
@@ -89,6 +105,8 @@ pub struct ClientConfig {
     /// `max.poll.interval.ms`: a client that does not poll for this long is expelled.
     pub max_poll_interval: Duration,
     pub assignment_source: AssignmentSource,
+    /// The name faults target the client by (`client = "app-2"`); `client{id}` without one.
+    pub name: Option<String>,
 }
 
 impl ClientConfig {
@@ -102,6 +120,7 @@ impl ClientConfig {
             max_poll_records: 500,
             max_poll_interval: Duration::from_secs(300),
             assignment_source: AssignmentSource::GroupCoordinator,
+            name: None,
         }
     }
 
@@ -139,23 +158,21 @@ impl ClientConfig {
         self.max_poll_interval = interval;
         self
     }
-}
 
-/// A step of a scripted (MockConsumer) rebalance.
-enum ScriptedRebalance {
-    /// `MockConsumer.rebalance(partitions)`.
-    Assign(BTreeSet<TopicPartition>),
-    /// A direct call of the listener's `on_lost`, as zio-kafka's RunloopSpec makes.
-    Lost(BTreeSet<TopicPartition>),
+    /// The same configuration with a name, which faults target the client by.
+    pub fn with_name(mut self, name: &str) -> ClientConfig {
+        self.name = Some(name.to_string());
+        self
+    }
 }
-
-/// A task run at the start of a poll (MockConsumer's `schedulePollTask`).
-type PollTask = Box<dyn FnOnce(&FakeConsumer)>;
 
 /// An async commit whose outcome is known and whose callback waits for a later poll.
 struct CompletedCommit {
     /// The poll count when the commit was made: its callback runs in a poll after that one.
     made_during_poll: u64,
+    /// When the broker's answer reaches the client (the call's time plus any commit latency):
+    /// the callback runs only in a call made after it.
+    answered_at: Duration,
     offsets: Offsets,
     result: Result<(), KafkaError>,
     callback: CommitCallback,
@@ -176,13 +193,12 @@ struct ClientState {
     completed_commits: Vec<CompletedCommit>,
     /// Polls started so far.
     polls: u64,
+    /// Commits the coordinator refused with `RebalanceInProgress` so far.
+    rebalance_in_progress_refusals: u64,
     /// Which assigned partition the next fetch starts with, for fairness.
     fetch_rotation: usize,
-    // MockConsumer parity.
-    poll_tasks: VecDeque<PollTask>,
-    poll_exception: Option<KafkaError>,
-    scripted: VecDeque<ScriptedRebalance>,
-    end_offsets: BTreeMap<TopicPartition, Offset>,
+    /// MockConsumer parity.
+    script: ScriptState,
 }
 
 /// A fake Kafka consumer on a [`FakeCluster`]. Hold it as `Rc<FakeConsumer>` for the test
@@ -190,6 +206,8 @@ struct ClientState {
 pub struct FakeConsumer {
     cluster: FakeCluster,
     id: ClientId,
+    /// The configured name, or `client{id}`.
+    name: Rc<str>,
     config: ClientConfig,
     doorbell: Rc<Doorbell>,
     state: RefCell<ClientState>,
@@ -210,9 +228,14 @@ fn invalid_group_id() -> KafkaError {
 impl FakeConsumer {
     pub(crate) fn new(cluster: FakeCluster, config: ClientConfig) -> Rc<FakeConsumer> {
         let (id, doorbell) = cluster.register_client();
+        let name: Rc<str> = match &config.name {
+            Some(name) => Rc::from(name.as_str()),
+            None => format!("client{}", id.0).into(),
+        };
         Rc::new(FakeConsumer {
             cluster,
             id,
+            name,
             config,
             doorbell,
             state: RefCell::new(ClientState {
@@ -232,6 +255,11 @@ impl FakeConsumer {
         &self.config
     }
 
+    /// The name faults target the client by.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Whether the client is closed.
     pub fn is_closed(&self) -> bool {
         self.state.borrow().closed
@@ -242,58 +270,59 @@ impl FakeConsumer {
         self.state.borrow().polls
     }
 
-    // ----- MockConsumer parity -----
-
-    /// Runs `task` at the start of a later poll, one task per poll, in order
-    /// (`MockConsumer.schedulePollTask`).
-    pub fn schedule_poll_task(&self, task: impl FnOnce(&FakeConsumer) + 'static) {
-        self.state.borrow_mut().poll_tasks.push_back(Box::new(task));
+    /// Commits (async or sync) the coordinator refused with `RebalanceInProgress` so far.
+    pub fn rebalance_in_progress_refusals(&self) -> u64 {
+        self.state.borrow().rebalance_in_progress_refusals
     }
 
-    /// A poll task that does nothing (`MockConsumer.scheduleNopPollTask`).
-    pub fn schedule_nop_poll_task(&self) {
-        self.schedule_poll_task(|_| {});
+    /// The application's own offset store, read by a manual offset retrieval (zio-kafka's
+    /// `OffsetRetrieval.Manual(getOffsets)`): the group's committed offset of each partition
+    /// (0 for one without). Not a Kafka call: it takes any latency of `OffsetRetrieval` (not
+    /// cut short by `wakeup`) and fails with the error of an `OffsetRetrieval` call fault.
+    pub async fn retrieve_offsets(
+        &self,
+        partitions: BTreeSet<TopicPartition>,
+    ) -> Result<Offsets, KafkaError> {
+        self.scheduling_point().await;
+        self.cluster.advance();
+        if let Some(error) = self
+            .cluster
+            .take_call_fault(&self.name, ClientCall::OffsetRetrieval)
+        {
+            return Err(error);
+        }
+        let latency = self
+            .cluster
+            .call_latency(&self.name, ClientCall::OffsetRetrieval);
+        if !latency.is_zero() {
+            let rt = self.cluster.rt();
+            let _ = rt.uninterruptible(rt.sleep(latency)).await;
+        }
+        let group = self.group_id().unwrap_or("");
+        Ok(partitions
+            .into_iter()
+            .map(|partition| {
+                let offset = self
+                    .cluster
+                    .committed_offset(group, &partition)
+                    .unwrap_or(Offset(0));
+                (partition, offset)
+            })
+            .collect())
     }
 
-    /// Makes the next poll throw `error` once, after that poll's scheduled task has run
-    /// (`MockConsumer.setPollException`); a task can set it for its own poll.
-    pub fn set_poll_exception(&self, error: KafkaError) {
-        self.state.borrow_mut().poll_exception = Some(error);
-    }
-
-    /// Replaces the assignment with `partitions` (`MockConsumer.rebalance`): within the current
-    /// poll if called from a poll task, else in the next poll. The listener sees `on_revoked`
-    /// for the partitions that go (if any), then the change, then `on_assigned` for those that
-    /// come (always). Calls made in one task all run in that task's poll.
-    pub fn rebalance(&self, partitions: impl IntoIterator<Item = TopicPartition>) {
-        let partitions = partitions.into_iter().collect();
-        self.state
-            .borrow_mut()
-            .scripted
-            .push_back(ScriptedRebalance::Assign(partitions));
-    }
-
-    /// Calls the listener's `on_lost` with `partitions` in the current or next poll, without
-    /// changing the assignment: what zio-kafka's RunloopSpec does with a captured listener.
-    pub fn invoke_on_lost(&self, partitions: impl IntoIterator<Item = TopicPartition>) {
-        let partitions = partitions.into_iter().collect();
-        self.state
-            .borrow_mut()
-            .scripted
-            .push_back(ScriptedRebalance::Lost(partitions));
-    }
-
-    /// Appends a record to `partition` now, creating the topic if needed
-    /// (`MockConsumer.addRecord`); returns its offset.
-    pub fn add_record(&self, partition: &TopicPartition, key: &str, value: &str) -> Offset {
-        self.cluster.ensure_partition(partition);
-        self.cluster.produce(partition, key, value)
-    }
-
-    /// Sets the end offsets `end_offsets` reports and `Latest` resets use
-    /// (`MockConsumer.updateEndOffsets`), over the logs' own ends.
-    pub fn update_end_offsets(&self, offsets: impl IntoIterator<Item = (TopicPartition, Offset)>) {
-        self.state.borrow_mut().end_offsets.extend(offsets);
+    /// A manual offset retrieval for the consumer core that reads [`FakeConsumer::retrieve_offsets`].
+    pub fn manual_offset_retrieval(self: &Rc<Self>) -> OffsetRetrieval {
+        let client = self.clone();
+        OffsetRetrieval::Manual(Rc::new(move |partitions| {
+            let client = client.clone();
+            Box::pin(async move {
+                client
+                    .retrieve_offsets(partitions)
+                    .await
+                    .map_err(|error| Cause::Fail(ConsumerError::Kafka(error)))
+            })
+        }))
     }
 
     // ----- internals -----
@@ -310,10 +339,57 @@ impl FakeConsumer {
     fn enter(&self, call: ClientCall) -> Result<(), KafkaError> {
         self.ensure_open()?;
         self.cluster.advance();
-        match self.cluster.take_call_fault(call) {
+        match self.cluster.take_call_fault(&self.name, call) {
             Some(error) => Err(error),
             None => Ok(()),
         }
+    }
+
+    /// Waits for the broker's answer to a call of kind `call` made now, if a latency applies:
+    /// `Timeout` when the answer would come after `timeout`; a wakeup cuts the wait short.
+    async fn await_answer(
+        &self,
+        call: ClientCall,
+        timeout: Option<Duration>,
+    ) -> Result<(), KafkaError> {
+        let latency = self.cluster.call_latency(&self.name, call);
+        if latency.is_zero() {
+            return Ok(());
+        }
+        let now = self.cluster.rt().now();
+        match timeout {
+            Some(timeout) if timeout < latency => {
+                self.wait_out(now + timeout).await?;
+                Err(KafkaError::Timeout)
+            }
+            _ => self.wait_out(now + latency).await,
+        }
+    }
+
+    /// Waits until virtual time `until`; doorbell rings do not end the wait, a wakeup or the
+    /// client's close does.
+    async fn wait_out(&self, until: Duration) -> Result<(), KafkaError> {
+        for _ in 0..MAX_POLL_ROUNDS {
+            if self.cluster.rt().now() >= until {
+                return Ok(());
+            }
+            self.wait_until(until).await;
+            self.ensure_open()?;
+            self.take_wakeup()?;
+        }
+        Ok(())
+    }
+
+    /// When the last answer of the async commits sent so far comes, if it is still to come.
+    fn last_commit_answer(&self) -> Option<Duration> {
+        let now = self.cluster.rt().now();
+        self.state
+            .borrow()
+            .completed_commits
+            .iter()
+            .map(|commit| commit.answered_at)
+            .filter(|at| *at > now)
+            .max()
     }
 
     fn take_wakeup(&self) -> Result<(), KafkaError> {
@@ -408,22 +484,33 @@ impl FakeConsumer {
         self.state.borrow().assignment.clone()
     }
 
-    /// Runs a callback's future, keeping the first error for the caller.
-    async fn callback(&self, outcome: KafkaFuture<'_, ()>, first_error: &mut Option<KafkaError>) {
-        if let Err(error) = outcome.await {
+    /// Runs a listener callback's future, keeping the first error for the caller; a call
+    /// fault on the callback (`kind`: `OnRevoked`, `OnAssigned` or `OnLost`) makes a callback
+    /// that succeeded fail after it ran, as a user listener that throws.
+    async fn callback(
+        &self,
+        kind: ClientCall,
+        outcome: KafkaFuture<'_, ()>,
+        first_error: &mut Option<KafkaError>,
+    ) {
+        let outcome = outcome.await;
+        let injected = self.cluster.take_call_fault(&self.name, kind);
+        if let Some(error) = outcome.err().or(injected) {
             first_error.get_or_insert(error);
         }
     }
 
-    /// Runs the callbacks of async commits made before poll number `before_poll` (all of them
-    /// with `None`).
+    /// Runs the callbacks of the async commits answered by now and made before poll number
+    /// `before_poll` (all of them with `None`).
     fn deliver_commit_callbacks(&self, before_poll: Option<u64>) {
+        let now = self.cluster.rt().now();
         let due: Vec<CompletedCommit> = {
             let mut state = self.state.borrow_mut();
             let (due, later) = std::mem::take(&mut state.completed_commits)
                 .into_iter()
                 .partition(|commit| {
-                    before_poll.map_or(true, |poll| commit.made_during_poll < poll)
+                    commit.answered_at <= now
+                        && before_poll.map_or(true, |poll| commit.made_during_poll < poll)
                 });
             state.completed_commits = later;
             due
@@ -431,155 +518,6 @@ impl FakeConsumer {
         // Outside the borrow: a callback may call the client.
         for commit in due {
             (commit.callback)(&commit.offsets, commit.result);
-        }
-    }
-
-    /// Marks the client's member as polling or not, for `max.poll.interval`.
-    fn mark_polling(&self, polling: bool) {
-        let (Some(group), Some(member)) = (self.group_id(), self.state.borrow().member.clone())
-        else {
-            return;
-        };
-        self.cluster
-            .with_group(group, self.config.protocol, |group, now, _| {
-                if let Some(record) = group.members.get_mut(&member) {
-                    record.in_poll = polling;
-                    record.last_poll = now;
-                }
-            });
-    }
-
-    /// Performs the group duties due now, with their callbacks, until none is left.
-    async fn group_duties(&self, first_error: &mut Option<KafkaError>) -> Result<(), KafkaError> {
-        let Some(group) = self.group_id().map(str::to_string) else {
-            return Err(invalid_group_id());
-        };
-        let protocol = self.config.protocol;
-        for _ in 0..MAX_DUTIES_PER_ROUND {
-            let member = self.state.borrow().member.clone();
-            // A pattern may match new topics, a subscription may have changed.
-            if let (Some(member), Some(subscription)) =
-                (&member, self.state.borrow().subscription.clone())
-            {
-                let topics = self.cluster.resolve_topics(&subscription);
-                self.cluster
-                    .with_group(&group, protocol, |group, now, partitions| {
-                        group.set_member_topics(member, topics, now, partitions)
-                    });
-            }
-            let duty = self.cluster.group_duty(&group, member.as_deref());
-            match duty {
-                ClientDuty::Nothing => return Ok(()),
-                ClientDuty::Join => {
-                    if member.is_some() {
-                        // Expelled: the partitions are lost, not revoked.
-                        let lost = self.assignment_now();
-                        if !lost.is_empty() {
-                            let listener = self.listener();
-                            self.callback(listener.on_lost(self, lost), first_error)
-                                .await;
-                        }
-                        self.set_assignment(BTreeSet::new());
-                        let mut state = self.state.borrow_mut();
-                        state.member = None;
-                        state.generation = -1;
-                    }
-                    let Some(subscription) = self.state.borrow().subscription.clone() else {
-                        return Ok(());
-                    };
-                    let topics = self.cluster.resolve_topics(&subscription);
-                    let (id, interval) = (self.id, self.config.max_poll_interval);
-                    let member = self
-                        .cluster
-                        .with_group(&group, protocol, |group, now, parts| {
-                            let member = group.add_member(
-                                MemberKind::Client(id),
-                                topics,
-                                Some(interval),
-                                now,
-                                parts,
-                            );
-                            if let Some(record) = group.members.get_mut(&member) {
-                                record.in_poll = true;
-                            }
-                            member
-                        });
-                    self.state.borrow_mut().member = Some(member);
-                    self.cluster.ring_all();
-                }
-                ClientDuty::Rejoin { revoke_all } => {
-                    let member = member.expect("a rejoin duty has a member");
-                    if revoke_all {
-                        // Eager: everything is revoked before rejoining, even nothing.
-                        let revoked = self.assignment_now();
-                        let listener = self.listener();
-                        self.callback(listener.on_revoked(self, revoked), first_error)
-                            .await;
-                        self.set_assignment(BTreeSet::new());
-                    }
-                    self.cluster
-                        .with_group(&group, protocol, |group, now, parts| {
-                            group.rejoined(&member, now, parts)
-                        });
-                }
-                ClientDuty::Apply {
-                    generation,
-                    assignment,
-                } => {
-                    let member = member.expect("an apply duty has a member");
-                    let before = self.assignment_now();
-                    let revoked: BTreeSet<TopicPartition> =
-                        before.difference(&assignment).cloned().collect();
-                    let added: BTreeSet<TopicPartition> =
-                        assignment.difference(&before).cloned().collect();
-                    let listener = self.listener();
-                    if !revoked.is_empty() {
-                        // Cooperative: only what moves away (eager revoked all when rejoining).
-                        self.callback(listener.on_revoked(self, revoked), first_error)
-                            .await;
-                    }
-                    self.set_assignment(assignment.clone());
-                    self.state.borrow_mut().generation = generation;
-                    self.cluster
-                        .with_group(&group, protocol, |group, now, parts| {
-                            group.applied(&member, generation, assignment, now, parts)
-                        });
-                    self.callback(listener.on_assigned(self, added), first_error)
-                        .await;
-                    self.cluster.ring_all();
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Runs the scripted rebalances queued so far (MockConsumer parity).
-    async fn scripted_rebalances(&self, first_error: &mut Option<KafkaError>) {
-        for _ in 0..MAX_SCRIPTED_REBALANCES {
-            let Some(step) = self.state.borrow_mut().scripted.pop_front() else {
-                return;
-            };
-            let listener = self.listener();
-            match step {
-                ScriptedRebalance::Assign(assignment) => {
-                    let before = self.assignment_now();
-                    let revoked: BTreeSet<TopicPartition> =
-                        before.difference(&assignment).cloned().collect();
-                    let added: BTreeSet<TopicPartition> =
-                        assignment.difference(&before).cloned().collect();
-                    if !revoked.is_empty() {
-                        self.callback(listener.on_revoked(self, revoked), first_error)
-                            .await;
-                    }
-                    self.set_assignment(assignment);
-                    self.callback(listener.on_assigned(self, added), first_error)
-                        .await;
-                }
-                ScriptedRebalance::Lost(partitions) => {
-                    self.callback(listener.on_lost(self, partitions), first_error)
-                        .await;
-                }
-            }
         }
     }
 
@@ -606,7 +544,13 @@ impl FakeConsumer {
     }
 
     fn end_offset_of(&self, partition: &TopicPartition) -> Offset {
-        let scripted = self.state.borrow().end_offsets.get(partition).copied();
+        let scripted = self
+            .state
+            .borrow()
+            .script
+            .end_offsets
+            .get(partition)
+            .copied();
         scripted.unwrap_or_else(|| Offset(self.cluster.log_len(partition)))
     }
 
@@ -636,7 +580,11 @@ impl FakeConsumer {
                 break;
             }
             let partition = &partitions[(start + index) % partitions.len()];
-            if self.cluster.read_denial(&partition.topic).is_some() {
+            if self
+                .cluster
+                .read_denial(&self.name, &partition.topic)
+                .is_some()
+            {
                 continue;
             }
             let position = self.resolve_position(partition);
@@ -654,6 +602,14 @@ impl FakeConsumer {
 
     /// Whether a commit of `offsets` is accepted now, and why not.
     fn check_commit(&self, offsets: &Offsets) -> Result<(), KafkaError> {
+        let checked = self.check_commit_now(offsets);
+        if checked == Err(KafkaError::RebalanceInProgress) {
+            self.state.borrow_mut().rebalance_in_progress_refusals += 1;
+        }
+        checked
+    }
+
+    fn check_commit_now(&self, offsets: &Offsets) -> Result<(), KafkaError> {
         let Some(group) = self.group_id() else {
             if self.is_scripted() {
                 return Ok(());
@@ -661,7 +617,11 @@ impl FakeConsumer {
             return Err(invalid_group_id());
         };
         for partition in offsets.keys() {
-            if self.cluster.read_denial(&partition.topic).is_some() {
+            if self
+                .cluster
+                .read_denial(&self.name, &partition.topic)
+                .is_some()
+            {
                 return Err(KafkaError::TopicAuthorization(partition.topic.to_string()));
             }
         }
@@ -695,12 +655,12 @@ impl FakeConsumer {
                     .any(|view| &view.member_id == member)
             });
             if !owned.is_empty() {
-                let outcome = if still_member {
-                    listener.on_revoked(self, owned)
+                let (kind, outcome) = if still_member {
+                    (ClientCall::OnRevoked, listener.on_revoked(self, owned))
                 } else {
-                    listener.on_lost(self, owned)
+                    (ClientCall::OnLost, listener.on_lost(self, owned))
                 };
-                self.callback(outcome, first_error).await;
+                self.callback(kind, outcome, first_error).await;
             }
             if let Some(member) = member {
                 self.cluster
@@ -710,8 +670,12 @@ impl FakeConsumer {
                 self.cluster.ring_all();
             }
         } else if self.is_scripted() && !owned.is_empty() {
-            self.callback(listener.on_revoked(self, owned), first_error)
-                .await;
+            self.callback(
+                ClientCall::OnRevoked,
+                listener.on_revoked(self, owned),
+                first_error,
+            )
+            .await;
         }
         let mut state = self.state.borrow_mut();
         state.member = None;
@@ -802,20 +766,17 @@ impl FakeConsumer {
         };
         // MockConsumer's order: one scheduled task (its rebalances run with it), the wakeup,
         // the poll exception.
-        let task = self.state.borrow_mut().poll_tasks.pop_front();
-        if let Some(task) = task {
-            task(self);
-        }
+        self.run_next_poll_task();
         let mut first_error = None;
         self.scripted_rebalances(&mut first_error).await;
         self.take_wakeup()?;
-        if let Some(error) = self.state.borrow_mut().poll_exception.take() {
+        if let Some(error) = self.take_poll_exception() {
             return Err(error);
         }
         if let Some(error) = first_error {
             return Err(error);
         }
-        if let Some(error) = self.cluster.take_call_fault(ClientCall::Poll) {
+        if let Some(error) = self.cluster.take_call_fault(&self.name, ClientCall::Poll) {
             return Err(error);
         }
         {
@@ -827,12 +788,12 @@ impl FakeConsumer {
             }
         }
         self.deliver_commit_callbacks(Some(poll_number));
-        let latency = self.cluster.poll_latency();
+        let latency = self.cluster.poll_latency(&self.name);
         if !latency.is_zero() {
-            self.wait_until(rt.now() + latency).await;
-            self.take_wakeup()?;
+            // A slow broker: changes in the cluster do not shorten the round trip, a wakeup does.
+            self.wait_out(rt.now() + latency).await?;
         }
-        if self.cluster.authentication_outage() {
+        if self.cluster.authentication_outage(&self.name) {
             return Err(KafkaError::Authentication);
         }
         self.mark_polling(true);
@@ -856,7 +817,7 @@ impl FakeConsumer {
             }
             self.ensure_open()?;
             let topics = self.read_topics();
-            if let Some(error) = self.cluster.poll_denial_error(self.id, &topics) {
+            if let Some(error) = self.cluster.poll_denial_error(self.id, &self.name, &topics) {
                 return Err(error);
             }
             self.take_wakeup()?;
@@ -883,21 +844,41 @@ impl FakeConsumer {
         let known = self.state.borrow().positions.contains_key(&partition);
         if !known && self.group_id().is_some() && !self.is_scripted() {
             // Resolving needs the committed offset, which a READ denial refuses.
-            if self.cluster.read_denial(&partition.topic).is_some() {
+            self.await_answer(ClientCall::Position, None).await?;
+            if self
+                .cluster
+                .read_denial(&self.name, &partition.topic)
+                .is_some()
+            {
                 return Err(KafkaError::TopicAuthorization(partition.topic.to_string()));
             }
         }
         Ok(Offset(self.resolve_position(&partition)))
     }
 
-    async fn commit_sync_now(&self, offsets: Offsets) -> Result<(), KafkaError> {
+    /// `commitSync`: first waits for the answers of the async commits sent before it (Java's
+    /// client does since 3.6, which zio-kafka's `commitSync(emptyMap)` relies on) and runs
+    /// their callbacks, then commits `offsets` and waits for the answer; all within `timeout`.
+    async fn commit_sync_now(&self, offsets: Offsets, timeout: Duration) -> Result<(), KafkaError> {
         self.scheduling_point().await;
         self.enter(ClientCall::CommitSync)?;
         self.take_wakeup()?;
+        let started = self.cluster.rt().now();
+        if let Some(answered) = self.last_commit_answer() {
+            if answered - started > timeout {
+                self.wait_out(started + timeout).await?;
+                self.deliver_commit_callbacks(None);
+                return Err(KafkaError::Timeout);
+            }
+            self.wait_out(answered).await?;
+        }
         self.deliver_commit_callbacks(None);
         if offsets.is_empty() {
             return Ok(());
         }
+        let left = timeout.saturating_sub(self.cluster.rt().now() - started);
+        self.await_answer(ClientCall::CommitSync, Some(left))
+            .await?;
         self.check_commit(&offsets)?;
         self.store_commit(&offsets);
         Ok(())
@@ -906,17 +887,24 @@ impl FakeConsumer {
     async fn committed_now(
         &self,
         partitions: BTreeSet<TopicPartition>,
+        timeout: Duration,
     ) -> Result<BTreeMap<TopicPartition, Option<Offset>>, KafkaError> {
         self.scheduling_point().await;
         self.enter(ClientCall::Committed)?;
         self.take_wakeup()?;
+        self.await_answer(ClientCall::Committed, Some(timeout))
+            .await?;
         let group = match (self.group_id(), self.is_scripted()) {
             (Some(group), _) => group.to_string(),
             (None, true) => String::new(),
             (None, false) => return Err(invalid_group_id()),
         };
         for partition in &partitions {
-            if self.cluster.read_denial(&partition.topic).is_some() {
+            if self
+                .cluster
+                .read_denial(&self.name, &partition.topic)
+                .is_some()
+            {
                 return Err(KafkaError::TopicAuthorization(partition.topic.to_string()));
             }
         }
@@ -932,10 +920,13 @@ impl FakeConsumer {
     async fn end_offsets_now(
         &self,
         partitions: BTreeSet<TopicPartition>,
+        timeout: Duration,
     ) -> Result<Offsets, KafkaError> {
         self.scheduling_point().await;
         self.enter(ClientCall::EndOffsets)?;
         self.take_wakeup()?;
+        self.await_answer(ClientCall::EndOffsets, Some(timeout))
+            .await?;
         Ok(partitions
             .into_iter()
             .map(|partition| {
@@ -945,13 +936,25 @@ impl FakeConsumer {
             .collect())
     }
 
-    async fn close_now(&self) -> Result<(), KafkaError> {
+    /// `close`: waits (at most `timeout`) for the answers of the async commits in flight and
+    /// runs their callbacks, revokes and leaves the group, and closes.
+    async fn close_now(&self, timeout: Duration) -> Result<(), KafkaError> {
         self.scheduling_point().await;
         if self.state.borrow().closed {
             return Ok(());
         }
         self.cluster.advance();
-        let injected = self.cluster.take_call_fault(ClientCall::Close);
+        let injected = self.cluster.take_call_fault(&self.name, ClientCall::Close);
+        if let Some(answered) = self.last_commit_answer() {
+            let until = answered.min(self.cluster.rt().now() + timeout);
+            // A wakeup does not cut `close` short: Java's close ignores it.
+            for _ in 0..MAX_POLL_ROUNDS {
+                if self.cluster.rt().now() >= until {
+                    break;
+                }
+                self.wait_until(until).await;
+            }
+        }
         self.deliver_commit_callbacks(None);
         let mut first_error = None;
         self.revoke_and_leave(&mut first_error).await;
@@ -959,8 +962,7 @@ impl FakeConsumer {
             let mut state = self.state.borrow_mut();
             state.closed = true;
             state.listener = None;
-            state.poll_tasks.clear();
-            state.scripted.clear();
+            state.script.clear_pending();
         }
         // A poll of another fiber waiting on this client ends (with IllegalState).
         self.doorbell.ring();
@@ -1069,20 +1071,38 @@ impl KafkaClient for FakeConsumer {
         Ok(())
     }
 
+    /// `commitAsync`: like Java's `commitOffsetsAsync`, first runs the callbacks of earlier
+    /// commits whose answer has come, then sends this one. The broker checks and applies the
+    /// commit at once; its answer (the callback) comes after any commit latency.
     fn commit_async(&self, offsets: Offsets, callback: CommitCallback) -> Result<(), KafkaError> {
         self.ensure_open()?;
         self.cluster.advance();
-        let result = match self.cluster.take_call_fault(ClientCall::CommitAsync) {
+        if let Some(error) = self
+            .cluster
+            .take_call_fault(&self.name, ClientCall::CommitAsyncThrows)
+        {
+            return Err(error);
+        }
+        self.deliver_commit_callbacks(None);
+        let result = match self
+            .cluster
+            .take_call_fault(&self.name, ClientCall::CommitAsync)
+        {
             Some(error) => Err(error),
             None => self.check_commit(&offsets),
         };
         if result.is_ok() {
             self.store_commit(&offsets);
         }
+        let answered_at = self.cluster.rt().now()
+            + self
+                .cluster
+                .call_latency(&self.name, ClientCall::CommitAsync);
         let mut state = self.state.borrow_mut();
         let made_during_poll = state.polls;
         state.completed_commits.push(CompletedCommit {
             made_during_poll,
+            answered_at,
             offsets,
             result,
             callback,
@@ -1090,24 +1110,24 @@ impl KafkaClient for FakeConsumer {
         Ok(())
     }
 
-    fn commit_sync(&self, offsets: Offsets, _timeout: Duration) -> KafkaFuture<'_, ()> {
-        Box::pin(self.commit_sync_now(offsets))
+    fn commit_sync(&self, offsets: Offsets, timeout: Duration) -> KafkaFuture<'_, ()> {
+        Box::pin(self.commit_sync_now(offsets, timeout))
     }
 
     fn committed(
         &self,
         partitions: BTreeSet<TopicPartition>,
-        _timeout: Duration,
+        timeout: Duration,
     ) -> KafkaFuture<'_, BTreeMap<TopicPartition, Option<Offset>>> {
-        Box::pin(self.committed_now(partitions))
+        Box::pin(self.committed_now(partitions, timeout))
     }
 
     fn end_offsets(
         &self,
         partitions: BTreeSet<TopicPartition>,
-        _timeout: Duration,
+        timeout: Duration,
     ) -> KafkaFuture<'_, Offsets> {
-        Box::pin(self.end_offsets_now(partitions))
+        Box::pin(self.end_offsets_now(partitions, timeout))
     }
 
     fn group_metadata(&self) -> Result<ConsumerGroupMetadata, KafkaError> {
@@ -1122,8 +1142,8 @@ impl KafkaClient for FakeConsumer {
         })
     }
 
-    fn close(&self, _timeout: Duration) -> KafkaFuture<'_, ()> {
-        Box::pin(self.close_now())
+    fn close(&self, timeout: Duration) -> KafkaFuture<'_, ()> {
+        Box::pin(self.close_now(timeout))
     }
 
     fn wakeup(&self) {
