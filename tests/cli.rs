@@ -676,8 +676,8 @@ fn replay_report_tells_the_drain_a_command_missed() {
     assert_mentions(
         &stdout,
         &[
-            "drain: take_all of command_queue at 3.209000s by fiber#5 took 0",
-            "after the runloop ended (3.209000s) and after the last drain (3.209000s)",
+            "drain: take_all of command_queue at 2.696000s by fiber#5 took 0",
+            "after the runloop ended (2.696000s) and after the last drain (2.696000s)",
         ],
     );
 }

@@ -701,3 +701,173 @@ fn an_unsubscribe_rethrowing_a_revoke_failure_fails_the_removal() {
         assert_eq!(seen.lines(), expected, "{protocol}");
     }
 }
+
+/// Rebalance-safe commits stall the runloop inside `on_revoked` for at most
+/// `max_rebalance_duration - commit_timeout` (here 6 s - 4 s): when a peer joins while the
+/// handler of partition 0 is busy with a record (30 s), the revoke waits for that stream and its
+/// commit until the deadline and the rebalance ends about 2 s after the join (partition 1's
+/// stream, idle, keeps the runloop polling, so the join is seen at once); partition 0 comes back
+/// from its last commit, so its record is processed again.
+#[test]
+fn a_rebalance_safe_revoke_stalls_the_runloop_up_to_its_deadline() {
+    for protocol in ShutdownProtocol::ALL {
+        let log = Log::default();
+        let seen = log.clone();
+        let result = with_client(
+            protocol,
+            |s| {
+                s.with_rebalance_safe_commits(true)
+                    .with_max_rebalance_duration(Duration::from_secs(6))
+                    .with_commit_timeout(Duration::from_secs(4))
+            },
+            group_client(),
+            move |spec: Spec| async move {
+                spec.cluster.create_topic("orders", 2);
+                spec.cluster.produce(&tp("orders", 0), "k0", "v0");
+                let (rt, cluster, stopper) =
+                    (spec.rt.clone(), spec.cluster.clone(), spec.consumer.clone());
+                spec.rt.fork::<(), ConsumerError, _>("group", async move {
+                    rt.sleep(Duration::from_secs(1)).await?;
+                    cluster.peer_join(GROUP, "peer");
+                    rt.sleep(Duration::from_secs(9)).await?;
+                    stopper.stop_consumption().await
+                });
+                let handler = slow_handler(&spec, &log, Duration::from_secs(30), false);
+                let exit = spec
+                    .consumer
+                    .consume_with(Subscription::topics(["orders"]), handler)
+                    .await;
+                log.push(format!("consume_with: {}", ExitKind::of(&exit)));
+                for (at, event) in spec.diagnostics.events() {
+                    if let DiagnosticEvent::Rebalance { revoked, .. } = event {
+                        if !revoked.is_empty() {
+                            log.push(format!(
+                                "the revoke ended {} ms after the peer joined",
+                                (at - Duration::from_secs(1)).as_millis() / 100 * 100
+                            ));
+                        }
+                    }
+                }
+                Ok(())
+            },
+        );
+        if !common::completed_unless_graceful_end_hangs(protocol, &result) {
+            continue;
+        }
+        assert_eq!(
+            seen.lines(),
+            vec![
+                // The record's commit missed the deadline: the partition, assigned again, starts
+                // from the last commit and processes it a second time (at least once).
+                "processed 0",
+                "processed 0",
+                "consume_with: success",
+                "the revoke ended 2000 ms after the peer joined",
+            ],
+            "{protocol}"
+        );
+    }
+}
+
+/// `commit_sync` failing inside a rebalance-safe `on_revoked` fails the callback, the poll
+/// that ran it, and so the runloop: `consume_with` fails with the commit's error.
+///
+/// A finding, not in zio-kafka's tests: the consumer then dies when it closes. The crashed
+/// runloop never unsubscribed, so the client still owns partitions; Java's `close` revokes
+/// them, the coordinator's rebalance-safe revoke waits for commits through the committer,
+/// whose queue the runloop's finalizers have already shut down (`commitQueue.takeAll` is
+/// `ZIO.interrupt`), the listener fails, `close` throws, and `ConsumerAccess`'s
+/// `close(..).orDie` makes it a defect of the consumer scope. Without rebalance-safe commits the
+/// same crash closes cleanly.
+#[test]
+fn commit_sync_failing_inside_on_revoked_crashes_the_runloop() {
+    for safe_close in [true, false] {
+        for protocol in ShutdownProtocol::ALL {
+            let log = Log::default();
+            let seen = log.clone();
+            let result = common::with_group(protocol, move |spec: common::GroupSpec| async move {
+                spec.cluster.create_topic("orders", 1);
+                for n in 0..3 {
+                    spec.cluster
+                        .produce(&tp("orders", 0), &format!("k{n}"), &format!("v{n}"));
+                }
+                spec.cluster
+                    .apply_faults(&fault(ClientCall::CommitSync, InjectedError::CommitFailed));
+                // The control run crashes the same way, by a callback failure of its own.
+                if !safe_close {
+                    spec.cluster.apply_faults(&fault(
+                        ClientCall::OnRevoked,
+                        InjectedError::Other("listener failed".into()),
+                    ));
+                }
+                let member = spec
+                    .member(
+                        "c1",
+                        move |s| s.with_rebalance_safe_commits(safe_close),
+                        group_client(),
+                    )
+                    .await?;
+                let (rt, cluster) = (spec.rt.clone(), spec.cluster.clone());
+                spec.rt.fork::<(), ConsumerError, _>("group", async move {
+                    rt.sleep(Duration::from_secs(1)).await?;
+                    cluster.peer_join(GROUP, "peer");
+                    Ok(())
+                });
+                let (rt, handler_log) = (spec.rt.clone(), log.clone());
+                let handler: RecordHandler = Rc::new(move |record: CommittableRecord| {
+                    let (rt, log) = (rt.clone(), handler_log.clone());
+                    Box::pin(async move {
+                        rt.sleep(Duration::from_millis(10)).await?;
+                        log.push(format!("processed {}", record.offset()));
+                        Ok(())
+                    })
+                });
+                let exit = member
+                    .consumer
+                    .consume_with(Subscription::topics(["orders"]), handler)
+                    .await;
+                log.push(format!(
+                    "consume_with: {}",
+                    exit.err().map_or("success".into(), |c| c.to_string())
+                ));
+                let closed = member.close().await;
+                log.push(format!(
+                    "consumer close: {}",
+                    closed.err().map_or("success".into(), |c| c.to_string())
+                ));
+                Ok(())
+            });
+            let context = format!("{protocol}, rebalance-safe {safe_close}");
+            if !completed_unless_crash_hangs(protocol, &result) {
+                continue;
+            }
+            let expected: Vec<&str> = if safe_close {
+                vec![
+                    "processed 0",
+                    "processed 1",
+                    "processed 2",
+                    "consume_with: failed: commit cannot be completed since the group has \
+                     already rebalanced and assigned the partitions to another member",
+                    "consumer close: died: close failed: rebalance listener: interrupted",
+                ]
+            } else {
+                vec![
+                    "processed 0",
+                    "processed 1",
+                    "processed 2",
+                    "consume_with: failed: listener failed",
+                    "consumer close: success",
+                ]
+            };
+            let lines: Vec<String> = seen
+                .lines()
+                .into_iter()
+                .map(|line| match line.find(" by fiber#") {
+                    Some(at) => line[..at].to_string(),
+                    None => line,
+                })
+                .collect();
+            assert_eq!(lines, expected, "{context}");
+        }
+    }
+}

@@ -11,12 +11,11 @@ mod common;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{completed_unless_graceful_end_hangs, tp, with_group, GroupSpec, Log, Member};
-use consumer::internal::{PartitionsTake, RecordHandler};
-use consumer::kafka::{Subscription, TopicPartition};
+use consumer::internal::PartitionsTake;
+use consumer::kafka::Subscription;
 use consumer::rt::{Cause, Exit, ExitKind, Fiber, Promise, Rt, Scope};
 use consumer::{CommittableRecord, ConsumerError, DiagnosticEvent, ShutdownProtocol};
 use sim::kafka::{ClientConfig, FaultPlan, PollLatency, RebalanceProtocol};

@@ -12,8 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use consumer::kafka::{
-    KafkaClient, KafkaError, KafkaFuture, Offset, Offsets, RebalanceListener, Subscription,
-    TopicPartition,
+    KafkaClient, KafkaFuture, Offset, Offsets, RebalanceListener, Subscription, TopicPartition,
 };
 use consumer::rt::Rt;
 use sim::kafka::{

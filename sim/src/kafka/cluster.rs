@@ -733,7 +733,7 @@ impl FakeCluster {
             .call_latency
             .iter()
             .filter(|l| l.call == call && targets(&l.client, client))
-            .filter(|l| l.from_ms <= now_ms && l.until_ms.map_or(true, |until| now_ms < until))
+            .filter(|l| l.from_ms <= now_ms && l.until_ms.is_none_or(|until| now_ms < until))
             .map(|l| l.latency_ms)
             .sum();
         Duration::from_millis(total_ms)
@@ -978,5 +978,5 @@ pub(crate) fn check_topic_names<'a>(
 /// Whether a fault that targets `target` (`None`: every client) concerns the client named
 /// `client`.
 fn targets(target: &Option<String>, client: &str) -> bool {
-    target.as_deref().map_or(true, |target| target == client)
+    target.as_deref().is_none_or(|target| target == client)
 }
