@@ -63,7 +63,7 @@ fn runloop_creates_a_new_partition_stream_and_polls_for_new_records() {
 }
 
 /// 2. "runloop does not start a new stream for a partition revoked right after assignment
-/// within the same RebalanceEvent": one `Rebalance(revoked={tp11}, assigned={tp10})`.
+///    within the same RebalanceEvent": one `Rebalance(revoked={tp11}, assigned={tp10})`.
 #[test]
 fn no_stream_for_partition_revoked_right_after_assignment_in_one_poll() {
     for protocol in ShutdownProtocol::ALL {
@@ -116,7 +116,7 @@ fn no_stream_for_partition_revoked_right_after_assignment_in_one_poll() {
 }
 
 /// 3. "runloop continues polling after a lost partition": the streams of lost partitions end,
-/// polling goes on, and a later assignment brings new streams (three in all, at least).
+///    polling goes on, and a later assignment brings new streams (three in all, at least).
 #[test]
 fn runloop_continues_polling_after_a_lost_partition() {
     for protocol in ShutdownProtocol::ALL {
@@ -166,7 +166,7 @@ fn runloop_continues_polling_after_a_lost_partition() {
 }
 
 /// 4. "runloop retries poll upon AuthorizationException and AuthenticationException": the
-/// record after two failed polls arrives, and two auth errors were counted.
+///    record after two failed polls arrives, and two auth errors were counted.
 #[test]
 fn runloop_retries_poll_upon_authorization_and_authentication_errors() {
     for protocol in ShutdownProtocol::ALL {
@@ -207,7 +207,7 @@ fn runloop_retries_poll_upon_authorization_and_authentication_errors() {
 }
 
 /// 5. "partition stream fails when Runloop crashes after auth retries exhaust with empty
-/// dataQueue" (#1707): the parked stream fails with the authorization error.
+///    dataQueue" (#1707): the parked stream fails with the authorization error.
 #[test]
 fn partition_stream_fails_when_runloop_crashes_with_empty_data_queue() {
     for protocol in ShutdownProtocol::ALL {
@@ -345,7 +345,7 @@ fn remove_subscription_after_runloop_crash() {
 }
 
 /// 7. "removeSubscription does not hang in uninterruptible context after Runloop crashes": it
-/// does under `Master` and `RaceOnly`.
+///    does under `Master` and `RaceOnly`.
 #[test]
 fn remove_subscription_in_uninterruptible_region_after_runloop_crash() {
     check_request_after_crash(
@@ -357,7 +357,7 @@ fn remove_subscription_in_uninterruptible_region_after_runloop_crash() {
 }
 
 /// 8. "endStreamsBySubscription does not hang in uninterruptible context after Runloop
-/// crashes": it does under `Master` and `RaceOnly`.
+///    crashes": it does under `Master` and `RaceOnly`.
 #[test]
 fn end_streams_by_subscription_in_uninterruptible_region_after_runloop_crash() {
     check_request_after_crash(

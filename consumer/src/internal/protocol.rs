@@ -5,7 +5,7 @@
 //! runloop R, when it ends, completes `runloop_done` with its cause (F) and drains the command
 //! queue, failing every drained command's promise (D). The crash hook runs when the runloop
 //! fails, the exit hook when it stops on `StopRunloop`. Each variant is data: how
-//! [`offer_and_await`] behaves, and which [`EndStep`]s the hooks run in which order.
+//! [`offer_and_await`](RequestChannel::offer_and_await) behaves, and which [`EndStep`]s the hooks run in which order.
 
 use std::fmt;
 use std::str::FromStr;

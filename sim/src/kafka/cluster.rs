@@ -701,7 +701,7 @@ impl FakeCluster {
             .authentication_outages
             .iter()
             .filter(|o| targets(&o.client, client))
-            .any(|o| o.from_ms <= now_ms && o.until_ms.map_or(true, |until| now_ms < until))
+            .any(|o| o.from_ms <= now_ms && o.until_ms.is_none_or(|until| now_ms < until))
     }
 
     /// The extra latency of a poll of the client named `client` starting now.
@@ -715,7 +715,7 @@ impl FakeCluster {
             .poll_latency
             .iter()
             .filter(|l| targets(&l.client, client))
-            .filter(|l| l.from_ms <= now_ms && l.until_ms.map_or(true, |until| now_ms < until))
+            .filter(|l| l.from_ms <= now_ms && l.until_ms.is_none_or(|until| now_ms < until))
             .map(|l| l.latency_ms)
             .sum();
         Duration::from_millis(total_ms)
@@ -901,7 +901,7 @@ impl ClusterState {
                 (None, None) => return,
                 // A poll expiry strictly before the next scheduled change comes first.
                 (scheduled, Some((at, group, member)))
-                    if scheduled.map_or(true, |(next, _)| at < next) =>
+                    if scheduled.is_none_or(|(next, _)| at < next) =>
                 {
                     let partitions = self.partition_counts();
                     if let Some(group) = self.groups.get_mut(&group) {

@@ -317,7 +317,7 @@ impl FaultPlan {
 
     /// Whether a fault starting at `at_ms` may start under this plan's storm end.
     pub fn starts_before_storm_end(&self, at_ms: u64) -> bool {
-        self.storm_end_ms.map_or(true, |end| at_ms < end)
+        self.storm_end_ms.is_none_or(|end| at_ms < end)
     }
 
     /// The number of faults in the plan.

@@ -510,7 +510,7 @@ impl FakeConsumer {
                 .into_iter()
                 .partition(|commit| {
                     commit.answered_at <= now
-                        && before_poll.map_or(true, |poll| commit.made_during_poll < poll)
+                        && before_poll.is_none_or(|poll| commit.made_during_poll < poll)
                 });
             state.completed_commits = later;
             due
