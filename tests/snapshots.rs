@@ -77,7 +77,7 @@ fn run_output_of_a_hang() {
     expect![[r#"
         verdict: hang
         signature: hang:RemoveSubscription#N@promise:RemoveSubscription#N
-        trace hash: 0x93e879a7fb3a52bb
+        trace hash: 0x47df43bd49fd6486
         auth-crash under master, seed 0 (yields scheduling): HANG
         the deadline passed at 120.000000s with the workload still running
         the runloop: crashed at 3.055000s (failure): failed: not authorized to access topics: [topic0]
@@ -120,7 +120,7 @@ fn run_output_of_a_pass() {
     expect![[r#"
         verdict: pass
         signature: pass
-        trace hash: 0xdc6ba7f3e57e6aff
+        trace hash: 0xbceeb63ca53bfab9
         auth-crash under closed-queue, seed 0 (yields scheduling): PASS
         the workload ran to its end at 3.055000s
         the runloop: crashed at 3.055000s (failure): failed: not authorized to access topics: [topic0]
@@ -142,26 +142,26 @@ fn hang_report_of_the_command_enqueued_after_drain() {
     replayed_report(
         "auth-crash.check-offer-drain.pct-3.hang-removesubscription-n-promise-remove-ec022b42.toml",
         expect![[r#"
-            auth-crash under check-offer-drain, seed 1 (pct:3 scheduling): HANG
+            auth-crash under check-offer-drain, seed 37 (pct:3 scheduling): HANG
             the deadline passed at 120.000000s with the workload still running
-            the runloop: crashed at 3.209000s (failure): failed: not authorized to access topics: [topic0]
+            the runloop: crashed at 2.696000s (failure): failed: not authorized to access topics: [topic0]
             stuck:
             - user call `consumer scope close` opened by fiber#1 (main) at 0.000000s is still open
-                fiber#1 (main, interruptible) waits on fiber `fiber:consume_with:topic1#3` since 3.209000s
-                fiber#3 (consume_with:topic1, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#3.left#303` since 3.209000s
-                fiber#303 (offer_and_await:RemoveSubscription#3.left, uninterruptible) waits on promise `promise:RemoveSubscription#3` since 3.209000s; interruption by fiber#3 pending, not deliverable here
+                fiber#1 (main, interruptible) waits on fiber `fiber:consume_with:topic1#3` since 2.696000s
+                fiber#3 (consume_with:topic1, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#3.left#212` since 2.696000s
+                fiber#212 (offer_and_await:RemoveSubscription#3.left, uninterruptible) waits on promise `promise:RemoveSubscription#3` since 2.696000s; interruption by fiber#3 pending, not deliverable here
             - user call `consume_with:topic1` opened by fiber#3 (consume_with:topic1) at 0.000000s is still open
-                fiber#3 (consume_with:topic1, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#3.left#303` since 3.209000s
-                fiber#303 (offer_and_await:RemoveSubscription#3.left, uninterruptible) waits on promise `promise:RemoveSubscription#3` since 3.209000s; interruption by fiber#3 pending, not deliverable here
-            - request `RemoveSubscription#3` opened by fiber#3 (consume_with:topic1) at 3.209000s is still open
-                fiber#3 (consume_with:topic1, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#3.left#303` since 3.209000s
-                fiber#303 (offer_and_await:RemoveSubscription#3.left, uninterruptible) waits on promise `promise:RemoveSubscription#3` since 3.209000s; interruption by fiber#3 pending, not deliverable here
+                fiber#3 (consume_with:topic1, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#3.left#212` since 2.696000s
+                fiber#212 (offer_and_await:RemoveSubscription#3.left, uninterruptible) waits on promise `promise:RemoveSubscription#3` since 2.696000s; interruption by fiber#3 pending, not deliverable here
+            - request `RemoveSubscription#3` opened by fiber#3 (consume_with:topic1) at 2.696000s is still open
+                fiber#3 (consume_with:topic1, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#3.left#212` since 2.696000s
+                fiber#212 (offer_and_await:RemoveSubscription#3.left, uninterruptible) waits on promise `promise:RemoveSubscription#3` since 2.696000s; interruption by fiber#3 pending, not deliverable here
             history of `RemoveSubscription#3`:
-              requested at 3.209000s by fiber#3 (consume_with:topic1)
-              offered to command_queue at 3.209000s by fiber#303
-              the queue was next read at 3.209000s by fiber#5 (take_all)
-              drain: take_all of command_queue at 3.209000s by fiber#5 took 0
-            why: RemoveSubscription#3 was offered at 3.209000s, after the runloop ended (3.209000s) and after the last drain (3.209000s); no live fiber takes from command_queue, so nothing will complete its promise
+              requested at 2.696000s by fiber#3 (consume_with:topic1)
+              offered to command_queue at 2.696000s by fiber#212
+              the queue was next read at 2.696000s by fiber#5 (take_all)
+              drain: take_all of command_queue at 2.696000s by fiber#5 took 0
+            why: RemoveSubscription#3 was offered at 2.696000s, after the runloop ended (2.696000s) and after the last drain (2.696000s); no live fiber takes from command_queue, so nothing will complete its promise
         "#]],
     );
 }

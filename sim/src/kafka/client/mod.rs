@@ -30,8 +30,8 @@
 //!   exception thrown once, `rebalance(partitions)`, records added to a partition, end offsets.
 //!
 //! Map: this file holds what every client shares (state, the calls, positions, fetching,
-//! commits, callbacks); [`group`] the group-managed client's membership (join, rejoin, apply an
-//! assignment, report lost partitions, the poll timer); [`scripted`] the scripted client of
+//! commits, callbacks); `group` the group-managed client's membership (join, rejoin, apply an
+//! assignment, report lost partitions, the poll timer); `scripted` the scripted client of
 //! Kafka's `MockConsumer` (poll tasks, poll exception, scripted rebalances, end offsets).
 //!
 //! Calls are not interruptible (like a blocking Java call on its thread): the client waits in
