@@ -13,6 +13,11 @@ set -euo pipefail
 out=${1:?usage: nightly-shard.sh OUT_DIR}
 hangsim=${HANGSIM:-hangsim}
 mkdir -p "$out"
+# Resume only what is there, so that a first run's log holds no note about it.
+resume=()
+if [ -e "$out/found.ndjson.progress" ]; then
+  resume=(--resume)
+fi
 status=0
 "$hangsim" search \
   --scenario "${SCENARIO:?}" \
@@ -25,7 +30,7 @@ status=0
   --date "${DATE:-$(date -u +%F)}" \
   --out "$out/found.ndjson" \
   --fixtures "$out/fixtures" \
-  --resume || status=$?
+  "${resume[@]}" || status=$?
 # 0: no run failed; 1: some did (found.ndjson lists them). Anything else is hangsim's error.
 if [ "$status" -gt 1 ]; then
   echo "hangsim search failed with status $status" >&2
