@@ -12,11 +12,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::fixture::{self, read_bounded};
-use crate::search::progress::{progress_path, Progress, RESULTS_FORMAT};
+use crate::search::progress::{progress_path, Progress, MAX_PROGRESS_BYTES, RESULTS_FORMAT};
 use crate::search::{SeedPlan, SeedRange, Shard};
-
-/// The largest progress file read (it is a few hundred bytes).
-const MAX_PROGRESS_BYTES: u64 = 64 * 1024;
 
 /// The most shards one search may be split into for a merge: a limit on the table of shards
 /// a merge checks for missing ones.
@@ -100,12 +97,6 @@ impl MergePlan {
     /// Whether every seed of the search was searched.
     pub fn complete(&self) -> bool {
         self.shortfalls.is_empty()
-    }
-
-    /// The search in words, without its shard: `auth-crash under master (strategy yields,
-    /// seeds 0..100)`.
-    pub fn describe(&self) -> String {
-        self.search.describe_search()
     }
 }
 

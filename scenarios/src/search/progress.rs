@@ -25,7 +25,7 @@ use crate::fixture::read_bounded;
 use crate::runner::DeterminismCheck;
 
 /// The largest progress file read (it is a few hundred bytes).
-const MAX_PROGRESS_BYTES: u64 = 64 * 1024;
+pub const MAX_PROGRESS_BYTES: u64 = 64 * 1024;
 
 /// The largest NDJSON file a resume reads back: about a million findings of a few KiB each. A
 /// search with more findings than that has found the same shapes over and over; split it with
