@@ -75,6 +75,16 @@ pub fn shard(text: &str) -> Result<Shard, String> {
     text.parse()
 }
 
+/// A wall-clock duration in humantime's words: `45m`, `1h 30m`, `90s`; never zero.
+pub fn duration(text: &str) -> Result<std::time::Duration, String> {
+    let duration = humantime::parse_duration(text)
+        .map_err(|error| format!("bad duration {text:?}: {error} (for example 45m or 1h 30m)"))?;
+    if duration.is_zero() {
+        return Err(format!("bad duration {text:?}: it must be more than zero"));
+    }
+    Ok(duration)
+}
+
 /// The strategies `hangsim list` shows and `hangsim bench` compares, with what each is. Only
 /// those this build's [`StrategyChoice`] accepts are shown.
 pub fn known_strategies() -> Vec<(&'static str, &'static str)> {

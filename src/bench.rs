@@ -13,6 +13,9 @@
 //! - Memory: resident memory after the first seeds and after many, hanging protocols included.
 //!
 //! Every option scales the work down, so that a test can run a tiny bench.
+//!
+//! `--instructions` measures something else: instructions per seed under callgrind, on fixed
+//! seed ranges ([`crate::bench_instructions`]).
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -25,6 +28,7 @@ use sim::StrategyChoice;
 use scenarios::search::{in_seed_order, Flow, SeedPlan, SeedRange, Shard};
 
 use crate::args::{self, ProtocolArg, ScenarioArg};
+use crate::bench_instructions;
 use crate::output::outln;
 
 /// What `hangsim bench` takes.
@@ -62,6 +66,22 @@ pub struct BenchArgs {
     /// Seeds after which memory is measured again (at least `--memory-first`).
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub memory_seeds: u64,
+    /// Instead of the above: instructions per seed, counted by valgrind's callgrind on
+    /// `--instruction-seeds` of `auth-crash` under `closed-queue` and `master` and of `chaos`
+    /// under `offer-then-check`, one job, with the start-up (measured on no seed) subtracted.
+    #[arg(long)]
+    pub instructions: bool,
+    /// The seeds `--instructions` counts.
+    #[arg(long, value_parser = args::seed_range, value_name = "A..B", default_value = "0..100")]
+    pub instruction_seeds: SeedRange,
+    /// The valgrind to run (`--instructions`).
+    #[arg(long, value_name = "PATH", default_value = "valgrind")]
+    pub valgrind: std::path::PathBuf,
+    /// The child `--instructions` runs under callgrind: searches the first N seeds of
+    /// `--instruction-seeds` (none, for the start-up) of `--scenario` under the one
+    /// `--protocol`.
+    #[arg(long, value_name = "N", hide = true)]
+    pub instructions_child: Option<u64>,
 }
 
 /// One protocol's row.
@@ -78,6 +98,12 @@ struct Row {
 }
 
 pub fn bench(bench_args: BenchArgs) -> ExitCode {
+    if let Some(count) = bench_args.instructions_child {
+        return bench_instructions::child(&bench_args, count);
+    }
+    if bench_args.instructions {
+        return bench_instructions::run(&bench_args);
+    }
     sim::quiet_simulation_panics();
     if bench_args.memory_seeds < bench_args.memory_first {
         return crate::bad_input(&format!(

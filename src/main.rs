@@ -7,7 +7,9 @@
 //! - [`args`]: clap's view of scenario, protocol and strategy names, seed ranges and shards;
 //! - [`commands`]: `list`, `run` and `replay`;
 //! - [`search`]: `search`, printing what the library's search finds, with a progress bar;
-//! - [`bench`](mod@bench): throughput, bug-finding power and memory, as a table;
+//! - [`merge`](mod@merge): `merge`, joining the shards of one search;
+//! - [`bench`](mod@bench): throughput, bug-finding power and memory, as a table, and
+//!   [`bench_instructions`]: instructions per seed under callgrind;
 //! - [`demo`]: the request/response hang in miniature;
 //! - [`output`]: stdout that ends quietly when its reader has gone.
 //!
@@ -25,8 +27,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod args;
 mod bench;
+mod bench_instructions;
 mod commands;
 mod demo;
+mod merge;
 mod output;
 mod search;
 
@@ -48,6 +52,10 @@ enum Command {
     /// Searches a range of seeds; prints the report of the first run of each failure shape, and
     /// last a summary line. Exits 0 when no run failed, 1 when one did.
     Search(search::SearchArgs),
+    /// Joins the results of the shards of one search (`search --shard K/N --out ...`) into what
+    /// one search of every seed would have written; lists the new failure signatures. Exits 0
+    /// when nothing is new, 1 when something is (without `--against`: when a run failed).
+    Merge(merge::MergeArgs),
     /// Replays fixtures from their decision logs, strictly; prints each verdict, whether it
     /// matched and what differed, and the report. Exits 0 when every fixture matches, 1
     /// otherwise.
@@ -112,6 +120,7 @@ fn main() -> ExitCode {
         Command::List => commands::list(),
         Command::Run(run_args) => commands::run(run_args),
         Command::Search(search_args) => search::search(search_args),
+        Command::Merge(merge_args) => merge::merge(merge_args),
         Command::Replay(replay_args) => commands::replay(replay_args),
         Command::Bench(bench_args) => bench::bench(bench_args),
         Command::Demo(demo_args) => demo::run_demo(demo_args),

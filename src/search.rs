@@ -5,11 +5,12 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use scenarios::search::{self, SearchObserver, SearchOptions, SearchPlan, SeedRange, Shard};
-use scenarios::{RunRecord, VerdictKind};
+use scenarios::RunRecord;
 use sim::StrategyChoice;
 
 use crate::args::{self, CheckArg, ProtocolArg, ScenarioArg};
@@ -54,6 +55,10 @@ pub struct SearchArgs {
     /// Stop after this many seeds in this invocation (a time-boxed job can `--resume` later).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_seeds: Option<u64>,
+    /// Stop taking new seeds once this much wall time has passed (`45m`, `1h 30m`, `90s`);
+    /// the progress file is brought up to date, and `--resume` continues the search.
+    #[arg(long, value_name = "DURATION", value_parser = args::duration)]
+    pub time_budget: Option<Duration>,
     /// Which runs are run twice to check that they reproduce.
     #[arg(long, value_enum, default_value = "failing")]
     pub check_determinism: CheckArg,
@@ -142,6 +147,7 @@ pub fn search(search_args: SearchArgs) -> ExitCode {
         keep_passing: search_args.keep_passing,
         resume: search_args.resume,
         max_seeds: search_args.max_seeds,
+        time_budget: search_args.time_budget,
         date: search_args.date.unwrap_or_else(args::today_utc),
     };
     let mut printer = Printer::new(std::io::stderr().is_terminal());
@@ -151,29 +157,7 @@ pub fn search(search_args: SearchArgs) -> ExitCode {
         Ok(summary) => summary,
         Err(message) => return crate::bad_input(&message),
     };
-    if !summary.signatures.is_empty() {
-        outln!("failure signatures (smallest seed first):");
-        for signature in &summary.signatures {
-            outln!(
-                "  seed {}: {} runs: {}",
-                signature.smallest_seed,
-                signature.runs,
-                signature.signature
-            );
-        }
-    }
-    let seconds = summary.elapsed.as_secs_f64();
-    let tally = summary.tally;
-    outln!(
-        "searched {} seeds: {} failing ({} hang, {} violation, {} panic, {} nondeterminism) in {seconds:.2} s, {:.0} seeds/s",
-        summary.searched,
-        tally.failing(),
-        tally.of(VerdictKind::Hang),
-        tally.of(VerdictKind::Violation),
-        tally.of(VerdictKind::Panic),
-        tally.of(VerdictKind::Nondeterminism),
-        summary.searched as f64 / seconds.max(1e-9),
-    );
+    outln!("{summary}");
     if summary.failed() {
         ExitCode::from(1)
     } else {

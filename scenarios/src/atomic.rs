@@ -5,7 +5,8 @@
 //! that it is recognisably ours), which is flushed to disk, renamed over the target, and then
 //! the directory itself is flushed, so that the rename survives a crash too. A process killed
 //! between creating and renaming leaves its temporary file behind;
-//! [`remove_stale_temporaries`] removes those of a target.
+//! [`remove_stale_temporaries`] removes those of a target. [`PendingFile`] does the same for a
+//! file written piece by piece (a merged NDJSON file), put in place only once it is whole.
 
 use std::ffi::OsString;
 use std::io::Write as _;
@@ -32,16 +33,53 @@ fn temporary_prefix(path: &Path) -> std::io::Result<OsString> {
 
 /// Writes `text` to `path` atomically (see the module docs).
 pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let directory = directory_of(path);
-    let mut temporary = tempfile::Builder::new()
-        .prefix(&temporary_prefix(path)?)
-        .suffix(".tmp")
-        .tempfile_in(&directory)?;
-    temporary.write_all(text.as_bytes())?;
-    temporary.as_file().sync_all()?;
-    // On failure the temporary file is removed when the error drops it.
-    temporary.persist(path).map_err(|error| error.error)?;
-    std::fs::File::open(&directory)?.sync_all()
+    let mut pending = PendingFile::create(path)?;
+    pending.write_all(text.as_bytes())?;
+    pending.commit()
+}
+
+/// A file written atomically piece by piece: its text goes to a temporary file next to `path`
+/// (buffered), and [`PendingFile::commit`] puts it in place whole. Dropped without a commit
+/// (an error halfway), it leaves `path` as it was and removes the temporary file.
+pub struct PendingFile {
+    path: PathBuf,
+    writer: std::io::BufWriter<tempfile::NamedTempFile>,
+}
+
+impl PendingFile {
+    /// Starts writing `path`.
+    pub fn create(path: &Path) -> std::io::Result<PendingFile> {
+        let temporary = tempfile::Builder::new()
+            .prefix(&temporary_prefix(path)?)
+            .suffix(".tmp")
+            .tempfile_in(directory_of(path))?;
+        Ok(PendingFile {
+            path: path.to_path_buf(),
+            writer: std::io::BufWriter::new(temporary),
+        })
+    }
+
+    /// Flushes the text to disk, renames it over `path`, and flushes the directory.
+    pub fn commit(self) -> std::io::Result<()> {
+        let temporary = self
+            .writer
+            .into_inner()
+            .map_err(|error| error.into_error())?;
+        temporary.as_file().sync_all()?;
+        // On failure the temporary file is removed when the error drops it.
+        temporary.persist(&self.path).map_err(|error| error.error)?;
+        std::fs::File::open(directory_of(&self.path))?.sync_all()
+    }
+}
+
+impl std::io::Write for PendingFile {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.writer.write(bytes)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writer.flush()
+    }
 }
 
 /// Removes the temporary files a killed writer of `path` left behind: `.<file>.<...>.tmp`, and

@@ -13,12 +13,14 @@
 //!   prints itself; failure signatures.
 //! - [`fixture`]: fixtures, read with bounds, written atomically, replayed strictly.
 //! - [`search`]: the seed search (worker pool, seed plan, NDJSON findings, fixtures, resume).
+//! - [`merge`]: the shards of one search joined as if one machine had searched every seed.
 //! - [`atomic`]: atomic file writes. [`serde_as`]: how other crates' types are serialized.
 
 pub mod atomic;
 pub mod catalogue;
 pub mod fixture;
 pub mod invariants;
+pub mod merge;
 pub mod params;
 pub mod report;
 pub mod runner;

@@ -18,7 +18,12 @@
 //! Findings: one NDJSON line per failing seed (`out`), one fixture per distinct failure
 //! signature keeping the smallest seed (`fixtures`), and the first run of each signature handed
 //! to the observer. Everything is in seed order, so it does not depend on the number of jobs.
+//!
+//! A search may stop before its last seed (`max_seeds`, `time_budget`) and resume later; the
+//! shards of one search (`--shard K/N`), each searched on its own machine, are joined by
+//! [`crate::merge`] into what one search of every seed would have written.
 
+use std::fmt;
 use std::io::{BufWriter, Write};
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -66,11 +71,17 @@ impl SearchPlan {
 
     /// The seeds as fixtures' provenance names them: the range, and the shard if not whole.
     pub fn seeds_covered(&self) -> String {
-        if self.shard == Shard::WHOLE {
-            self.seeds.to_string()
-        } else {
-            format!("{} shard {}", self.seeds, self.shard)
-        }
+        seeds_covered(self.seeds, self.shard)
+    }
+}
+
+/// The seeds of `shard` of `seeds` as fixtures' provenance names them: `0..100`, or `0..100
+/// shard 1/4`.
+pub fn seeds_covered(seeds: SeedRange, shard: Shard) -> String {
+    if shard == Shard::WHOLE {
+        seeds.to_string()
+    } else {
+        format!("{seeds} shard {shard}")
     }
 }
 
@@ -91,6 +102,9 @@ pub struct SearchOptions {
     pub resume: bool,
     /// Stop after this many seeds in this call (a later call can resume).
     pub max_seeds: Option<u64>,
+    /// Stop taking seeds once this much wall time has passed in this call (a later call can
+    /// resume). Only how far the search gets depends on it, never what a seed finds.
+    pub time_budget: Option<Duration>,
     /// The date fixtures record as their provenance.
     pub date: String,
 }
@@ -106,6 +120,7 @@ impl SearchOptions {
             keep_passing: false,
             resume: false,
             max_seeds: None,
+            time_budget: None,
             date: date.into(),
         }
     }
@@ -195,6 +210,37 @@ impl SearchSummary {
     /// Whether some run failed.
     pub fn failed(&self) -> bool {
         self.tally.failing() > 0
+    }
+}
+
+impl fmt::Display for SearchSummary {
+    /// How `hangsim search` (and `hangsim merge`) end: the failure signatures, smallest seed
+    /// first, then one line of counts, time and rate (no newline after it).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.signatures.is_empty() {
+            writeln!(f, "failure signatures (smallest seed first):")?;
+            for signature in &self.signatures {
+                writeln!(
+                    f,
+                    "  seed {}: {} runs: {}",
+                    signature.smallest_seed, signature.runs, signature.signature
+                )?;
+            }
+        }
+        let seconds = self.elapsed.as_secs_f64();
+        let tally = self.tally;
+        write!(
+            f,
+            "searched {} seeds: {} failing ({} hang, {} violation, {} panic, {} nondeterminism) \
+             in {seconds:.2} s, {:.0} seeds/s",
+            self.searched,
+            tally.failing(),
+            tally.of(VerdictKind::Hang),
+            tally.of(VerdictKind::Violation),
+            tally.of(VerdictKind::Panic),
+            tally.of(VerdictKind::Nondeterminism),
+            self.searched as f64 / seconds.max(1e-9),
+        )
     }
 }
 
@@ -346,7 +392,7 @@ pub fn search(
         tally: Tally::default(),
         signatures: Vec::new(),
     };
-    let mut progress = Progress::start(plan, options.check);
+    let mut progress = Progress::start(plan, options);
     let mut out = match &options.out {
         Some(path) => {
             for stale in [path.clone(), progress_path(path)] {
@@ -416,6 +462,7 @@ pub fn search(
     // the smallest passing one is only known in seed order.
     let passing_kept = AtomicBool::new(false);
     let mut failure: Option<String> = None;
+    let mut out_of_time = false;
     let searched = in_seed_order(
         seed_plan,
         resumed_from,
@@ -435,19 +482,28 @@ pub fn search(
             };
             let handled = keeper.take(seed, &outcome, observer).and_then(|()| {
                 let completed = index + 1;
+                let budget_spent = completed < until
+                    && options
+                        .time_budget
+                        .is_some_and(|budget| started.elapsed() >= budget);
                 if let Some(out) = out.as_mut() {
                     if completed % PROGRESS_EVERY == 0
                         || completed == until
                         || outcome.verdict.is_failure()
+                        || budget_spent
                     {
                         out.checkpoint(completed, started.elapsed())?;
                     }
                 }
                 observer.progress(completed, seed_plan.len, findings.tally.failing());
-                Ok(())
+                Ok(budget_spent)
             });
             match handled {
-                Ok(()) => Flow::Continue,
+                Ok(false) => Flow::Continue,
+                Ok(true) => {
+                    out_of_time = true;
+                    Flow::Stop
+                }
                 Err(message) => {
                     failure = Some(message);
                     Flow::Stop
@@ -457,6 +513,19 @@ pub fn search(
     );
     if let Some(message) = failure {
         return Err(message);
+    }
+    if out_of_time {
+        observer.note(&format!(
+            "the time budget of {:.0} s is spent after {} of {} seeds{}",
+            options.time_budget.unwrap_or_default().as_secs_f64(),
+            resumed_from + searched,
+            seed_plan.len,
+            if options.out.is_some() {
+                "; --resume continues the search"
+            } else {
+                ""
+            }
+        ));
     }
     let mut signatures = findings.signatures;
     signatures.sort_by(|a, b| {

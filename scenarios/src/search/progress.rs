@@ -8,6 +8,11 @@
 //! each of which must be whole and belong to a completed seed, drops everything after them, and
 //! runs on from the mark. It refuses, rather than lose findings silently, when the NDJSON file
 //! is gone or holds fewer lines than the progress file counts.
+//!
+//! The progress file is also how the results of a shard say what they are, for `hangsim
+//! merge` ([`crate::merge`]): the formats and the hangsim that wrote them, the search
+//! (scenario, protocol, strategy, seeds, shard, determinism check, whether a passing fixture is
+//! kept), where its fixtures went, and how far it got (`completed` of `planned` seeds).
 
 use std::path::{Path, PathBuf};
 
@@ -15,28 +20,58 @@ use serde::{Deserialize, Serialize};
 
 use super::finding::Finding;
 use super::seeds::SeedPlan;
-use super::SearchPlan;
+use super::{SearchOptions, SearchPlan};
 use crate::fixture::read_bounded;
 use crate::runner::DeterminismCheck;
 
 /// The largest progress file read (it is a few hundred bytes).
-const MAX_PROGRESS_BYTES: u64 = 64 * 1024;
+pub const MAX_PROGRESS_BYTES: u64 = 64 * 1024;
 
 /// The largest NDJSON file a resume reads back: about a million findings of a few KiB each. A
 /// search with more findings than that has found the same shapes over and over; split it with
 /// `--shard`.
 pub const MAX_RESUMED_NDJSON_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 
+/// The version of a search's results format: this progress file and the NDJSON lines it
+/// counts. Merging refuses shards of another format; a change to either file's meaning bumps
+/// it.
+pub const RESULTS_FORMAT: u32 = 1;
+
+/// The hangsim that writes results: the package version, and the commit when the build was
+/// given one (`HANGSIM_COMMIT=<sha> cargo build`, as the nightly workflow does), so that
+/// shards built from different commits of one version are not merged as one search.
+pub fn hangsim_version() -> String {
+    let version = env!("CARGO_PKG_VERSION");
+    match option_env!("HANGSIM_COMMIT") {
+        Some(commit) if !commit.is_empty() => format!("{version}+{commit}"),
+        _ => version.to_string(),
+    }
+}
+
 /// The progress file's content.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Progress {
+    /// [`RESULTS_FORMAT`] of the writer.
+    pub format: u32,
+    /// [`hangsim_version`] of the writer.
+    pub hangsim: String,
+    /// The fixture format ([`crate::fixture::FORMAT_VERSION`]) of the fixtures it keeps.
+    pub fixture_format: u32,
     pub scenario: String,
     pub protocol: String,
     pub strategy: String,
     pub seeds: String,
     pub shard: String,
     pub check_determinism: DeterminismCheck,
+    /// Whether the search keeps a fixture of its smallest passing seed.
+    pub keep_passing: bool,
+    /// Where the search keeps its fixtures: relative to the directory of the NDJSON file when
+    /// inside it (so that the results can be moved or downloaded whole), absolute otherwise;
+    /// none when it keeps none.
+    pub fixtures: Option<String>,
+    /// The seeds of the search (of its shard).
+    pub planned: u64,
     /// The first `completed` seeds of the search, in seed order, are done.
     pub completed: u64,
     /// The NDJSON lines written for them.
@@ -46,37 +81,74 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// The progress of `plan` before its first seed.
-    pub fn start(plan: &SearchPlan, check: DeterminismCheck) -> Progress {
+    /// The progress of `plan`, searched with `options`, before its first seed.
+    pub fn start(plan: &SearchPlan, options: &SearchOptions) -> Progress {
         Progress {
+            format: RESULTS_FORMAT,
+            hangsim: hangsim_version(),
+            fixture_format: crate::fixture::FORMAT_VERSION,
             scenario: plan.scenario.name().into(),
             protocol: plan.protocol.name().into(),
             strategy: plan.strategy.to_string(),
             seeds: plan.seeds.to_string(),
             shard: plan.shard.to_string(),
-            check_determinism: check,
+            check_determinism: options.check,
+            keep_passing: options.keep_passing,
+            fixtures: options
+                .fixtures
+                .as_deref()
+                .map(|fixtures| fixtures_location(options.out.as_deref(), fixtures)),
+            planned: plan.seed_plan().len,
             completed: 0,
             findings: 0,
             elapsed_seconds: 0.0,
         }
     }
 
-    fn same_search(&self, other: &Progress) -> bool {
-        (
-            &self.scenario,
-            &self.protocol,
-            &self.strategy,
-            &self.seeds,
-            &self.shard,
-            self.check_determinism,
-        ) == (
-            &other.scenario,
-            &other.protocol,
-            &other.strategy,
-            &other.seeds,
-            &other.shard,
-            other.check_determinism,
+    /// The fields that say which search this is, by name, as `(name, value)` pairs: two
+    /// progress files of one search (or of shards of one search, but for `shard`) agree on all
+    /// of them.
+    pub fn identity(&self) -> [(&'static str, String); 10] {
+        [
+            ("results format", self.format.to_string()),
+            ("hangsim", self.hangsim.clone()),
+            ("fixture format", self.fixture_format.to_string()),
+            ("scenario", self.scenario.clone()),
+            ("protocol", self.protocol.clone()),
+            ("strategy", self.strategy.clone()),
+            ("seeds", self.seeds.clone()),
+            ("shard", self.shard.clone()),
+            ("determinism check", self.check_determinism.to_string()),
+            ("keep passing", self.keep_passing.to_string()),
+        ]
+    }
+
+    /// The search in words: `auth-crash under master (strategy yields, seeds 0..100, shard
+    /// 1/4)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} under {} (strategy {}, seeds {}, shard {})",
+            self.scenario, self.protocol, self.strategy, self.seeds, self.shard
         )
+    }
+
+    /// The search in words without its shard, as the shards of one search share it:
+    /// `auth-crash under master (strategy yields, seeds 0..100)`.
+    pub fn describe_search(&self) -> String {
+        format!(
+            "{} under {} (strategy {}, seeds {})",
+            self.scenario, self.protocol, self.strategy, self.seeds
+        )
+    }
+
+    /// The fixture directory of the results whose NDJSON file is `out`, as a path.
+    pub fn fixtures_directory(&self, out: &Path) -> Option<PathBuf> {
+        let recorded = Path::new(self.fixtures.as_deref()?);
+        Some(if recorded.is_absolute() {
+            recorded.to_path_buf()
+        } else {
+            directory_of(out).join(recorded)
+        })
     }
 
     /// The progress file as text.
@@ -91,6 +163,59 @@ pub fn progress_path(out: &Path) -> PathBuf {
     let mut name = out.as_os_str().to_owned();
     name.push(".progress");
     PathBuf::from(name)
+}
+
+/// How two progress files differ in what says which search they are: one entry per differing
+/// field, such as `protocol master and closed-queue`.
+pub fn differences(a: &Progress, b: &Progress) -> Vec<String> {
+    a.identity()
+        .into_iter()
+        .zip(b.identity())
+        .filter(|((_, left), (_, right))| left != right)
+        .map(|((name, left), (_, right))| format!("{name} {left} and {right}"))
+        .collect()
+}
+
+fn kept_where(fixtures: Option<&str>) -> String {
+    match fixtures {
+        Some(directory) => format!("in {directory}"),
+        None => "nowhere".into(),
+    }
+}
+
+/// The directory a file lives in (`.` for a bare file name).
+fn directory_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// How the progress file of the NDJSON file `out` names the fixture directory `fixtures`:
+/// relative to `out`'s directory when inside it, so that the two travel together (a CI
+/// artifact, a copied volume); absolute otherwise. Both are resolved as they stand now (the
+/// search has created the fixture directory by then).
+pub(crate) fn fixtures_location(out: Option<&Path>, fixtures: &Path) -> String {
+    let absolute = |path: &Path| {
+        std::fs::canonicalize(path).unwrap_or_else(|_| {
+            std::env::current_dir()
+                .map(|here| here.join(path))
+                .unwrap_or_else(|_| path.to_path_buf())
+        })
+    };
+    let fixtures = absolute(fixtures);
+    if let Some(out) = out {
+        let home = absolute(&directory_of(out));
+        if let Ok(inside) = fixtures.strip_prefix(&home) {
+            let inside = inside.to_string_lossy().into_owned();
+            return if inside.is_empty() {
+                ".".into()
+            } else {
+                inside
+            };
+        }
+    }
+    fixtures.to_string_lossy().into_owned()
 }
 
 /// What a resume starts from.
@@ -126,25 +251,34 @@ pub fn resume(
             path.display()
         )
     })?;
-    if !saved.same_search(fresh) {
+    let differences = differences(&saved, fresh);
+    if !differences.is_empty() {
         return Err(format!(
-            "cannot resume: {} records another search ({} under {}, seeds {}, shard {}, \
-             strategy {}, check {})",
+            "cannot resume: {} records another search, {} ({})",
             path.display(),
-            saved.scenario,
-            saved.protocol,
-            saved.seeds,
-            saved.shard,
-            saved.strategy,
-            saved.check_determinism
+            saved.describe(),
+            differences.join(", ")
         ));
     }
-    if saved.completed > seed_plan.len || saved.findings > saved.completed {
+    if saved.fixtures != fresh.fixtures {
         return Err(format!(
-            "cannot resume: {} counts {} seeds done and {} findings, which this search of {} \
-             seeds cannot have",
+            "cannot resume: {} kept its fixtures {}, and this search would keep them {}; \
+             resume with the same --fixtures",
+            path.display(),
+            kept_where(saved.fixtures.as_deref()),
+            kept_where(fresh.fixtures.as_deref()),
+        ));
+    }
+    if saved.planned != seed_plan.len
+        || saved.completed > seed_plan.len
+        || saved.findings > saved.completed
+    {
+        return Err(format!(
+            "cannot resume: {} counts {} seeds done of {} and {} findings, which this search of \
+             {} seeds cannot have",
             path.display(),
             saved.completed,
+            saved.planned,
             saved.findings,
             seed_plan.len
         ));

@@ -282,3 +282,82 @@ fn fixtures_keep_the_smallest_seed_per_signature() {
     keep(ShutdownProtocol::ClosedQueue, "4..6");
     assert_eq!(kept(), [(signature, 2), ("pass".to_string(), 4)]);
 }
+
+/// A search stopped by its time budget has saved its progress at the stop, says so, and a
+/// resume finishes it with the same NDJSON and summary as a search that ran through.
+#[test]
+fn a_time_budget_stops_a_search_that_resumes_to_the_same_result() {
+    let directory = tempfile::tempdir().unwrap();
+    let whole = directory.path().join("whole.ndjson");
+    let full = search(
+        &plan(ShutdownProtocol::CheckThenRace, "0..10"),
+        &options(Some(&whole)),
+        &mut Quiet,
+    )
+    .unwrap();
+    let parts = directory.path().join("parts.ndjson");
+    let mut heard = Heard::default();
+    let stopped = search(
+        &plan(ShutdownProtocol::CheckThenRace, "0..10"),
+        &SearchOptions {
+            time_budget: Some(Duration::from_nanos(1)),
+            ..options(Some(&parts))
+        },
+        &mut heard,
+    )
+    .unwrap();
+    assert_eq!((stopped.searched, stopped.planned), (1, 10));
+    let saved: Progress =
+        serde_json::from_str(&std::fs::read_to_string(progress_path(&parts)).unwrap()).unwrap();
+    assert_eq!((saved.completed, saved.planned), (1, 10));
+    assert!(
+        heard.notes.iter().any(|note| note.contains("time budget")),
+        "{:?}",
+        heard.notes
+    );
+    let resumed = search(
+        &plan(ShutdownProtocol::CheckThenRace, "0..10"),
+        &SearchOptions {
+            resume: true,
+            ..options(Some(&parts))
+        },
+        &mut Quiet,
+    )
+    .unwrap();
+    assert_eq!(without_time(&resumed), without_time(&full));
+    assert_eq!(
+        std::fs::read_to_string(&parts).unwrap(),
+        std::fs::read_to_string(&whole).unwrap()
+    );
+}
+
+/// The progress file says what the search is and where its fixtures went (relative to the
+/// NDJSON file's directory), and a resume that would keep fixtures elsewhere is refused.
+#[test]
+fn the_progress_file_names_the_search_and_its_fixtures() {
+    let directory = tempfile::tempdir().unwrap();
+    let out = directory.path().join("found.ndjson");
+    let with_fixtures = |fixtures: &str, resume: bool| SearchOptions {
+        fixtures: Some(directory.path().join(fixtures)),
+        resume,
+        max_seeds: Some(2),
+        ..options(Some(&out))
+    };
+    let shard_plan = SearchPlan {
+        shard: Shard { index: 1, count: 3 },
+        ..plan(ShutdownProtocol::Master, "0..10")
+    };
+    search(&shard_plan, &with_fixtures("kept", false), &mut Quiet).unwrap();
+    let saved: Progress =
+        serde_json::from_str(&std::fs::read_to_string(progress_path(&out)).unwrap()).unwrap();
+    assert_eq!(saved.format, progress::RESULTS_FORMAT);
+    assert_eq!(saved.hangsim, progress::hangsim_version());
+    assert_eq!(saved.fixture_format, crate::fixture::FORMAT_VERSION);
+    assert_eq!(saved.shard, "1/3");
+    assert_eq!((saved.completed, saved.planned, saved.findings), (2, 3, 2));
+    assert_eq!(saved.fixtures.as_deref(), Some("kept"));
+    assert!(!saved.keep_passing);
+    let error = search(&shard_plan, &with_fixtures("elsewhere", true), &mut Quiet).unwrap_err();
+    assert!(error.contains("resume with the same --fixtures"), "{error}");
+    search(&shard_plan, &with_fixtures("kept", true), &mut Quiet).unwrap();
+}
