@@ -24,6 +24,7 @@ pub mod merge;
 pub mod params;
 pub mod report;
 pub mod runner;
+pub mod scenario;
 pub mod search;
 pub mod serde_as;
 pub mod verdict;

@@ -300,6 +300,11 @@ impl FaultPlan {
         FaultPlan::default()
     }
 
+    /// Whether the plan has no fault and no storm end (serde skips such a plan).
+    pub fn is_calm(&self) -> bool {
+        *self == FaultPlan::default()
+    }
+
     /// Parses a plan from TOML.
     pub fn from_toml(text: &str) -> Result<FaultPlan, String> {
         toml::from_str(text).map_err(|error| format!("invalid fault plan: {error}"))
