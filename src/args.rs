@@ -11,7 +11,10 @@ use clap::builder::PossibleValue;
 use clap::ValueEnum;
 use consumer::ShutdownProtocol;
 use scenarios::search::{SeedRange, Shard};
-use scenarios::{DeterminismCheck, ScenarioName};
+use std::path::PathBuf;
+
+use scenarios::catalogue::{Scenario, CATALOGUE};
+use scenarios::DeterminismCheck;
 use sim::StrategyChoice;
 
 /// Defines a `ValueEnum` newtype over a library enum with `ALL`, `name()` and `description()`.
@@ -45,11 +48,68 @@ macro_rules! value_enum {
     };
 }
 
-value_enum!(
-    /// A scenario of the catalogue.
-    ScenarioArg(ScenarioName),
-    ScenarioName::ALL.len()
-);
+/// A scenario of the catalogue, by name (`hangsim list`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioArg(pub &'static str);
+
+impl ValueEnum for ScenarioArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        static NAMES: std::sync::OnceLock<Vec<ScenarioArg>> = std::sync::OnceLock::new();
+        NAMES.get_or_init(|| {
+            CATALOGUE
+                .iter()
+                .map(|(name, _)| ScenarioArg(name))
+                .collect()
+        })
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        let description = Scenario::builtin(self.0)
+            .map(|scenario| scenario.description().to_string())
+            .unwrap_or_default();
+        Some(PossibleValue::new(self.0).help(description))
+    }
+}
+
+impl ScenarioArg {
+    /// The catalogue's scenario of this name.
+    pub fn scenario(&self) -> Scenario {
+        Scenario::builtin(self.0).expect("clap admits only catalogue names")
+    }
+}
+
+/// Which scenario a command runs: one of the catalogue, or a file; with `--set` overrides.
+#[derive(clap::Args, Clone, Debug)]
+#[group(id = "which_scenario", required = true, multiple = false, args = ["scenario", "scenario_file"])]
+pub struct ScenarioChoice {
+    /// A scenario of the catalogue (`hangsim list`; `hangsim describe NAME` shows its keys).
+    #[arg(long, value_enum)]
+    pub scenario: Option<ScenarioArg>,
+    /// A scenario file (TOML; `hangsim describe` lists every key).
+    #[arg(long, value_name = "FILE")]
+    pub scenario_file: Option<PathBuf>,
+    /// Overrides one value of the scenario: `topic[0].partitions=4`,
+    /// `consumer[app-1].commit_timeout_ms=5000`, `event[0].at_ms={ min = 0, max = 100 }`.
+    /// Repeatable.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<String>,
+}
+
+impl ScenarioChoice {
+    /// The scenario, checked, its warnings printed; or the one error line.
+    pub fn load(&self) -> Result<Scenario, String> {
+        let loaded = match (&self.scenario, &self.scenario_file) {
+            (Some(name), _) => Scenario::builtin_with(name.0, &self.sets),
+            (None, Some(path)) => Scenario::from_path(path, &self.sets),
+            (None, None) => unreachable!("clap requires --scenario or --scenario-file"),
+        };
+        let scenario = loaded.map_err(|error| error.to_string())?;
+        for warning in &scenario.warnings {
+            eprintln!("warning: {}: {warning}", scenario.name());
+        }
+        Ok(scenario)
+    }
+}
 value_enum!(
     /// A shutdown protocol.
     ProtocolArg(ShutdownProtocol),

@@ -141,7 +141,7 @@ pub fn bench(bench_args: BenchArgs) -> ExitCode {
     );
     let mut rows = Vec::with_capacity(protocols.len());
     for protocol in protocols {
-        let template = RunSpec::new(bench_args.scenario.0, protocol, 0);
+        let template = RunSpec::new(bench_args.scenario.scenario(), protocol, 0);
         let (mut one_job, mut two_jobs, mut speedup) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..bench_args.throughput_repeats {
             let one = throughput(&template, bench_args.throughput_seeds, 1);

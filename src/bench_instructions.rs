@@ -15,7 +15,6 @@ use std::process::{Command, ExitCode};
 
 use consumer::ShutdownProtocol;
 use scenarios::search::{self, Quiet, SearchOptions, SearchPlan, SeedRange, Shard};
-use scenarios::ScenarioName;
 use sim::StrategyChoice;
 
 use crate::bench::BenchArgs;
@@ -23,10 +22,10 @@ use crate::output::outln;
 
 /// The cases measured: the canonical scenario under ours (every seed passes) and under
 /// zio-kafka's `master` (every seed hangs), and the stormiest scenario under #1712 as merged.
-pub const CASES: [(ScenarioName, ShutdownProtocol); 3] = [
-    (ScenarioName::AuthCrash, ShutdownProtocol::ClosedQueue),
-    (ScenarioName::AuthCrash, ShutdownProtocol::Master),
-    (ScenarioName::Chaos, ShutdownProtocol::OfferThenCheck),
+pub const CASES: [(&str, ShutdownProtocol); 3] = [
+    ("auth-crash", ShutdownProtocol::ClosedQueue),
+    ("auth-crash", ShutdownProtocol::Master),
+    ("chaos", ShutdownProtocol::OfferThenCheck),
 ];
 
 /// What the child prints last, and the parent reads: `counted N seeds: F failing`.
@@ -48,7 +47,7 @@ pub fn child(bench_args: &BenchArgs, count: u64) -> ExitCode {
             return crate::bad_input("--instructions-child: past the last seed");
         };
         let plan = SearchPlan {
-            scenario: bench_args.scenario.0,
+            scenario: bench_args.scenario.scenario(),
             protocol,
             strategy: StrategyChoice::default(),
             seeds: SeedRange { start, end },
@@ -67,7 +66,7 @@ pub fn child(bench_args: &BenchArgs, count: u64) -> ExitCode {
 fn count_instructions(
     valgrind: &Path,
     scratch: &Path,
-    scenario: ScenarioName,
+    scenario: &str,
     protocol: ShutdownProtocol,
     seeds: SeedRange,
     count: u64,
@@ -76,7 +75,7 @@ fn count_instructions(
         .map_err(|error| format!("cannot find the hangsim executable: {error}"))?;
     let out_file = scratch.join(format!(
         "callgrind.{}.{}.{count}.out",
-        scenario.name(),
+        scenario,
         protocol.name()
     ));
     let output = Command::new(valgrind)
@@ -84,7 +83,7 @@ fn count_instructions(
         .arg(format!("--callgrind-out-file={}", out_file.display()))
         .arg(&me)
         .args(["bench", "--instructions-child", &count.to_string()])
-        .args(["--scenario", scenario.name(), "--protocol", protocol.name()])
+        .args(["--scenario", scenario, "--protocol", protocol.name()])
         .args(["--instruction-seeds", &seeds.to_string()])
         .output()
         .map_err(|error| {
@@ -184,7 +183,7 @@ pub fn run(bench_args: &BenchArgs) -> ExitCode {
             };
         let per_seed = total.saturating_sub(startup) as f64 / count as f64;
         table.push([
-            scenario.name().to_string(),
+            scenario.to_string(),
             protocol.name().to_string(),
             count.to_string(),
             failing.to_string(),

@@ -8,17 +8,18 @@ use clap::Args;
 
 use consumer::ShutdownProtocol;
 use scenarios::fixture::{read_fixture, replay_fixture, write_fixture, Fixture, Provenance};
-use scenarios::{run_one, Invariant, RunRecord, RunSpec, ScenarioName};
+use scenarios::catalogue::Scenario;
+use scenarios::{run_one, Invariant, RunRecord, RunSpec};
 use sim::StrategyChoice;
 
-use crate::args::{self, ProtocolArg, ScenarioArg};
+use crate::args::{self, ProtocolArg, ScenarioChoice};
 use crate::output::{out, outln};
 
 /// Prints the scenarios, protocols, strategies and invariants, one per line with a one-line
 /// description.
 pub fn list() -> ExitCode {
     outln!("scenarios:");
-    for scenario in ScenarioName::ALL {
+    for scenario in Scenario::catalogue() {
         outln!("  {:<32} {}", scenario.name(), scenario.description());
     }
     outln!("protocols:");
@@ -39,9 +40,8 @@ pub fn list() -> ExitCode {
 /// What `hangsim run` takes.
 #[derive(Args, Clone, Debug)]
 pub struct RunArgs {
-    /// The scenario to run.
-    #[arg(long, value_enum)]
-    pub scenario: ScenarioArg,
+    #[command(flatten)]
+    pub scenario: ScenarioChoice,
     /// The shutdown protocol the consumer uses.
     #[arg(long, value_enum)]
     pub protocol: ProtocolArg,
@@ -55,6 +55,9 @@ pub struct RunArgs {
     /// Print every event of the run, stamped with virtual time.
     #[arg(long)]
     pub trace: bool,
+    /// Do not print the scenario as resolved for the seed.
+    #[arg(long)]
+    pub no_scenario: bool,
     /// Keep the run as a fixture in this file (written atomically), whatever its verdict. Its
     /// directory must exist.
     #[arg(long, value_name = "FILE")]
@@ -100,11 +103,26 @@ pub fn run(run_args: RunArgs) -> ExitCode {
             return crate::bad_input(&message);
         }
     }
+    let scenario = match run_args.scenario.load() {
+        Ok(scenario) => scenario,
+        Err(message) => return crate::bad_input(&message),
+    };
     sim::quiet_simulation_panics();
-    let mut spec = RunSpec::new(run_args.scenario.0, run_args.protocol.0, run_args.seed);
+    let mut spec = RunSpec::new(scenario, run_args.protocol.0, run_args.seed);
     spec.strategy = run_args.strategy;
     spec.record_events = true;
     let record = run_one(&spec);
+    if !run_args.no_scenario {
+        outln!(
+            "scenario {} as resolved for seed {} (--no-scenario to leave it out):",
+            record.resolved.name,
+            run_args.seed
+        );
+        let text = toml::to_string(&*record.resolved).expect("a scenario serializes");
+        for line in text.lines() {
+            outln!("  {line}");
+        }
+    }
     outln!("verdict: {}", record.verdict);
     outln!("signature: {}", record.signature);
     outln!("trace hash: {:#018x}", record.trace_hash);
@@ -117,6 +135,7 @@ pub fn run(run_args: RunArgs) -> ExitCode {
             found_by: "run".into(),
             seeds: run_args.seed.to_string(),
             date: run_args.date.unwrap_or_else(args::today_utc),
+            source: None,
         };
         let fixture = Fixture::from_record(&record, provenance);
         if let Err(error) = write_fixture(path, &fixture) {

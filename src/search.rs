@@ -13,15 +13,14 @@ use scenarios::search::{self, SearchObserver, SearchOptions, SearchPlan, SeedRan
 use scenarios::RunRecord;
 use sim::StrategyChoice;
 
-use crate::args::{self, CheckArg, ProtocolArg, ScenarioArg};
+use crate::args::{self, CheckArg, ProtocolArg, ScenarioChoice};
 use crate::output::{out, outln};
 
 /// What `hangsim search` takes.
 #[derive(Args, Clone, Debug)]
 pub struct SearchArgs {
-    /// The scenario to search.
-    #[arg(long, value_enum)]
-    pub scenario: ScenarioArg,
+    #[command(flatten)]
+    pub scenario: ScenarioChoice,
     /// The shutdown protocol the consumer uses.
     #[arg(long, value_enum)]
     pub protocol: ProtocolArg,
@@ -132,8 +131,12 @@ impl SearchObserver for Printer {
 /// The search. See [`scenarios::search`].
 pub fn search(search_args: SearchArgs) -> ExitCode {
     sim::quiet_simulation_panics();
+    let scenario = match search_args.scenario.load() {
+        Ok(scenario) => scenario,
+        Err(message) => return crate::bad_input(&message),
+    };
     let plan = SearchPlan {
-        scenario: search_args.scenario.0,
+        scenario,
         protocol: search_args.protocol.0,
         strategy: search_args.strategy,
         seeds: search_args.seeds,

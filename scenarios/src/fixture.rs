@@ -4,15 +4,16 @@
 //! [`write_fixture`] and [`read_fixture`] (files), and [`replay_fixture`] (a fixture becomes a
 //! run again, and is judged strictly against what it expects).
 //!
-//! A fixture replays from its decision log and its own parameters, never from its seed alone: a
-//! change that makes the seed schedule differently, or draw different parameters, leaves the
-//! fixture reproducing its run. The seed still matters (it seeds the workload's random draws
-//! and madsim's), so it is kept too.
+//! A fixture replays from its decision log and its own resolved scenario, never from its seed
+//! alone: a change that makes the seed schedule differently, or a change of the scenario file it
+//! came from, leaves the fixture reproducing its run. The seed still matters (it seeds the
+//! runtime's random draws), so it is kept too.
 //!
-//! The format, version 1 (every key required unless said otherwise):
+//! The format, version 2 (every key required unless said otherwise). Version 1 fixtures, from
+//! before scenario files, carried hard-coded scenarios' parameters and are refused.
 //!
 //! ```toml
-//! format_version = 1
+//! format_version = 2
 //! scenario = "auth-crash"
 //! protocol = "master"
 //! seed = 0                        # past 2^63-1, a string of digits (TOML integers are i64)
@@ -30,15 +31,17 @@
 //! seeds = "0..200"                # the seeds that command covered
 //! date = "2025-01-31"             # given by the caller; never read inside a simulation
 //!
-//! [params]                        # ScenarioParams, as a TOML table, within its bounds
+//! [provenance.source]             # optional: where the scenario came from (catalogue or file, overrides)
+//!
+//! [scenario]                      # the scenario file as resolved for the seed (crate::scenario)
 //!
 //! [report]                        # optional: the run's report as data (crate::report)
 //! ```
 //!
 //! Reading is bounded: only a regular file is read (a FIFO or a device is refused before it is
 //! opened), and at most [`MAX_FIXTURE_BYTES`] of it; the decision log holds at most
-//! [`sim::strategy::MAX_DECISIONS`] decisions; the parameters must lie within
-//! [`crate::params::bounds`]. Everything wrong is one line naming the file and what is wrong.
+//! [`sim::strategy::MAX_DECISIONS`] decisions; the embedded scenario must pass the checks of a
+//! scenario file ([`crate::scenario::validate`]). Everything wrong is one line naming the file and what is wrong.
 
 use std::fmt;
 use std::io::Read as _;
@@ -49,15 +52,17 @@ use serde::{Deserialize, Serialize};
 use sim::{DecisionLog, ReplayDivergence, StrategyChoice, StrategyDisagreement};
 
 use crate::atomic::write_atomically;
-use crate::catalogue::ScenarioName;
+use std::sync::Arc;
+
+use crate::catalogue::{Origin, Scenario};
 use crate::invariants::Invariant;
-use crate::params::ScenarioParams;
+use crate::scenario::ScenarioFile;
 use crate::report::RunReport;
 use crate::runner::run_one;
 use crate::verdict::{RunRecord, RunSpec, Verdict, VerdictKind};
 
 /// The fixture format this code writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The largest fixture file read: a limit on what a stray file can make us read and parse. A
 /// decision log is run-length encoded, so real fixtures are a few KiB (the largest committed
@@ -109,16 +114,22 @@ pub struct Provenance {
     pub seeds: String,
     /// The date, as the caller gave it.
     pub date: String,
+    /// Where the scenario came from: `catalogue` or the file's path, and the `--set`
+    /// overrides applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// One kept run: everything needed to run it again and to know whether it still ends the same.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fixture {
-    pub scenario: ScenarioName,
+    /// The scenario's name.
+    pub scenario: String,
     pub protocol: ShutdownProtocol,
     pub seed: u64,
     pub strategy: StrategyChoice,
-    pub params: ScenarioParams,
+    /// The scenario as resolved for the seed.
+    pub resolved: Arc<ScenarioFile>,
     pub decisions: DecisionLog,
     pub expected: ExpectedVerdict,
     pub trace_hash: u64,
@@ -134,7 +145,7 @@ pub struct Fixture {
 #[serde(deny_unknown_fields)]
 struct FixtureFile {
     format_version: u32,
-    scenario: ScenarioName,
+    scenario: String,
     #[serde(with = "crate::serde_as::protocol")]
     protocol: ShutdownProtocol,
     #[serde(with = "crate::serde_as::seed")]
@@ -145,7 +156,8 @@ struct FixtureFile {
     decisions: String,
     expected: ExpectedVerdict,
     provenance: Provenance,
-    params: ScenarioParams,
+    #[serde(rename = "scenario_resolved")]
+    resolved: ScenarioFile,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     report: Option<RunReport>,
 }
@@ -154,16 +166,19 @@ impl Fixture {
     /// The fixture of a finished run.
     pub fn from_record(record: &RunRecord, provenance: Provenance) -> Fixture {
         Fixture {
-            scenario: record.spec.scenario,
+            scenario: record.spec.scenario.name().to_string(),
             protocol: record.spec.protocol,
             seed: record.spec.seed,
             strategy: record.spec.strategy.clone(),
-            params: record.params.clone(),
+            resolved: record.resolved.clone(),
             decisions: record.decisions.clone(),
             expected: ExpectedVerdict::of(&record.verdict),
             trace_hash: record.trace_hash,
             signature: record.signature.clone(),
-            provenance,
+            provenance: Provenance {
+                source: provenance.source.or_else(|| source_of(&record.spec.scenario)),
+                ..provenance
+            },
             report: Some(record.report.clone()),
         }
     }
@@ -171,10 +186,14 @@ impl Fixture {
     /// The run this fixture replays: its parameters, and its decision log.
     pub fn spec(&self) -> RunSpec {
         RunSpec {
-            params: Some(self.params.clone()),
+            resolved: Some(self.resolved.clone()),
             replay: Some(self.decisions.clone()),
             strategy: self.strategy.clone(),
-            ..RunSpec::new(self.scenario, self.protocol, self.seed)
+            ..RunSpec::new(
+                Scenario::embedded((*self.resolved).clone()),
+                self.protocol,
+                self.seed,
+            )
         }
     }
 
@@ -182,7 +201,7 @@ impl Fixture {
     pub fn to_toml(&self) -> Result<String, String> {
         let file = FixtureFile {
             format_version: FORMAT_VERSION,
-            scenario: self.scenario,
+            scenario: self.scenario.clone(),
             protocol: self.protocol,
             seed: self.seed,
             strategy: self.strategy.clone(),
@@ -191,7 +210,7 @@ impl Fixture {
             decisions: self.decisions.encode(),
             expected: self.expected.clone(),
             provenance: self.provenance.clone(),
-            params: self.params.clone(),
+            resolved: (*self.resolved).clone(),
             report: self.report.clone(),
         };
         let body = toml::to_string(&file)
@@ -221,6 +240,13 @@ impl Fixture {
             format_version: Some(version),
         }) = toml::from_str::<VersionOnly>(text)
         {
+            if version == 1 {
+                return Err(
+                    "format_version 1 predates scenario files: its hard-coded scenario is gone; \
+                     record the run again with `hangsim search --fixtures`"
+                        .into(),
+                );
+            }
             if version != i64::from(FORMAT_VERSION) {
                 return Err(format!(
                     "format_version {version} is not supported: expected {FORMAT_VERSION}"
@@ -243,13 +269,20 @@ impl Fixture {
             }
             _ => {}
         }
-        file.params.check_bounds()?;
+        crate::scenario::validate::check(&file.resolved)
+            .map_err(|problem| format!("[scenario_resolved] {}: {}", problem.path, problem.message))?;
+        if file.resolved.name != file.scenario {
+            return Err(format!(
+                "scenario {:?} embeds a scenario named {:?}",
+                file.scenario, file.resolved.name
+            ));
+        }
         Ok(Fixture {
             scenario: file.scenario,
             protocol: file.protocol,
             seed: file.seed,
             strategy: file.strategy,
-            params: file.params,
+            resolved: Arc::new(file.resolved),
             decisions,
             expected: file.expected,
             trace_hash,
@@ -258,6 +291,20 @@ impl Fixture {
             report: file.report,
         })
     }
+}
+
+/// Where a scenario came from, as provenance records it.
+fn source_of(scenario: &Scenario) -> Option<String> {
+    let origin = match &scenario.origin {
+        Origin::Catalogue => "catalogue".to_string(),
+        Origin::File(path) => path.clone(),
+        Origin::Embedded => return None,
+    };
+    Some(if scenario.overrides.is_empty() {
+        origin
+    } else {
+        format!("{origin} --set {}", scenario.overrides.join(" --set "))
+    })
 }
 
 /// `0x` and one to sixteen hex digits, nothing else (no sign, no spaces).

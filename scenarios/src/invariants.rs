@@ -10,7 +10,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{Milestone, Observations, ScenarioName};
+use crate::scenario::spec::{EventKind, ScenarioFile};
+use crate::workload::{Milestone, Observations};
 use consumer::rt::ExitKind;
 
 /// An invariant every run is checked against. Its name is what verdicts, fixtures, NDJSON lines
@@ -97,8 +98,38 @@ pub struct Broken {
     pub detail: String,
 }
 
-/// The invariants the observations break, in the order of [`Invariant::ALL`].
-pub fn check(scenario: ScenarioName, seen: &Observations) -> Vec<Broken> {
+/// Whether a graceful end pins the committed offsets in `file`: Kafka's last write wins, so only
+/// a run with one consumer and no fault (nothing else commits, nothing fails a commit) can hold
+/// the group's offsets to what was processed.
+pub fn graceful_end_applies(file: &ScenarioFile) -> bool {
+    file.consumers.len() == 1
+        && file.faults.is_calm()
+        && file.swarm.is_none()
+        && file.events.iter().all(|event| {
+            matches!(event.kind, EventKind::StopConsumption)
+        })
+}
+
+/// The invariants the observations of every consumer break, in the order of
+/// [`Invariant::ALL`] per consumer; a peer's details name it.
+pub fn check_all(file: &ScenarioFile, seen: &[Observations]) -> Vec<Broken> {
+    let graceful = graceful_end_applies(file);
+    let mut broken = Vec::new();
+    for (index, consumer) in seen.iter().enumerate() {
+        for mut found in check(graceful, consumer) {
+            if index > 0 {
+                found.detail = format!("{}: {}", consumer.consumer, found.detail);
+            }
+            broken.push(found);
+        }
+    }
+    broken
+}
+
+/// The invariants one consumer's observations break, in the order of [`Invariant::ALL`].
+/// `graceful_applies`: whether a graceful end must commit everything (see
+/// [`graceful_end_applies`]).
+pub fn check(graceful_applies: bool, seen: &Observations) -> Vec<Broken> {
     let mut broken = Vec::new();
     let crash = seen
         .milestones
@@ -179,7 +210,7 @@ pub fn check(scenario: ScenarioName, seen: &Observations) -> Vec<Broken> {
     }
     // Last write wins in Kafka, so only a graceful end pins the committed offsets: every
     // `consume_with` returned successfully, and its last batch commit covers what it processed.
-    let graceful = scenario == ScenarioName::GracefulShutdown
+    let graceful = graceful_applies
         && seen.finished
         && seen.interrupt_requests.is_empty()
         && !seen.consume_outcomes.is_empty()
@@ -221,7 +252,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::catalogue::{CommitOutcome, ConsumeOutcome};
+    use crate::workload::{CommitOutcome, ConsumeOutcome};
 
     fn crash(seq: u64) -> (Duration, u64, Milestone) {
         let cause = Some("failed: not authorized to access topics: [topic0]".to_string());
@@ -260,20 +291,20 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            names(&check(ScenarioName::AuthCrash, &seen)),
+            names(&check(false, &seen)),
             vec![Invariant::CrashCauseReturned]
         );
         seen.milestones = vec![crash(1), ended(2, "topic0", ExitKind::Failure)];
-        assert!(check(ScenarioName::AuthCrash, &seen).is_empty());
+        assert!(check(false, &seen).is_empty());
         seen.milestones = vec![ended(1, "topic0", ExitKind::Success), crash(2)];
         assert!(
-            check(ScenarioName::AuthCrash, &seen).is_empty(),
+            check(false, &seen).is_empty(),
             "ended before the crash"
         );
         seen.milestones = vec![crash(2), ended(3, "topic0", ExitKind::Success)];
         seen.stop_requested_seq = Some(1);
         assert!(
-            check(ScenarioName::AuthCrash, &seen).is_empty(),
+            check(false, &seen).is_empty(),
             "stopped before the crash"
         );
     }
@@ -292,12 +323,12 @@ mod tests {
                 seq: 2,
             });
         assert_eq!(
-            names(&check(ScenarioName::AuthCrash, &seen)),
+            names(&check(false, &seen)),
             vec![Invariant::CrashCauseReturned],
             "another topic's interruption does not spare topic0"
         );
         seen.interrupt_requests[0].topic = "topic0".into();
-        assert!(check(ScenarioName::AuthCrash, &seen).is_empty());
+        assert!(check(false, &seen).is_empty());
     }
 
     /// no-records-after-end is judged by the runloop exit's typed flag, not by the words of its
@@ -320,14 +351,14 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            names(&check(ScenarioName::AuthCrash, &seen)),
+            names(&check(false, &seen)),
             vec![Invariant::NoRecordsAfterEnd]
         );
         let seen = Observations {
             milestones: vec![exit(false, "died: stream has already ended")],
             ..Default::default()
         };
-        assert!(check(ScenarioName::AuthCrash, &seen).is_empty());
+        assert!(check(false, &seen).is_empty());
     }
 
     /// Finalizers out of order (the runloop before a subscription) break finalizer-order.
@@ -343,10 +374,10 @@ mod tests {
             ],
             ..Default::default()
         };
-        assert!(check(ScenarioName::GracefulShutdown, &seen).is_empty());
+        assert!(check(true, &seen).is_empty());
         seen.milestones.swap(0, 1);
         assert_eq!(
-            names(&check(ScenarioName::GracefulShutdown, &seen)),
+            names(&check(true, &seen)),
             vec![Invariant::FinalizerOrder]
         );
     }
@@ -370,11 +401,11 @@ mod tests {
         seen.processed.insert("topic0-0".into(), 4);
         seen.committed.insert("topic0-0".into(), 5);
         assert!(
-            check(ScenarioName::GracefulShutdown, &seen).is_empty(),
+            check(true, &seen).is_empty(),
             "offset 4 processed, 5 committed"
         );
         seen.committed.insert("topic0-0".into(), 7);
-        let broken = names(&check(ScenarioName::GracefulShutdown, &seen));
+        let broken = names(&check(true, &seen));
         assert_eq!(
             broken,
             vec![
@@ -389,7 +420,7 @@ mod tests {
             result: Err("commit timeout".into()),
         });
         assert_eq!(
-            names(&check(ScenarioName::GracefulShutdown, &seen)),
+            names(&check(true, &seen)),
             vec![Invariant::CommitAnswersInTime]
         );
     }

@@ -11,9 +11,11 @@ use consumer::internal::labels::COMMAND_QUEUE;
 use serde::{Deserialize, Serialize};
 use sim::{run, RunConfig, RunResult};
 
-use crate::catalogue::{workload, Observations};
+use std::sync::Arc;
+
 use crate::invariants;
-use crate::params;
+use crate::scenario::ScenarioFile;
+use crate::workload::{workload, Observations};
 use crate::report::{self, Nondeterminism, RunReport};
 use crate::verdict::{RunRecord, RunSpec, Verdict};
 
@@ -23,11 +25,11 @@ pub const DEADLINE: Duration = Duration::from_secs(120);
 
 /// Runs `spec` once and judges it.
 pub fn run_one(spec: &RunSpec) -> RunRecord {
-    let params = spec
-        .params
+    let resolved = spec
+        .resolved
         .clone()
-        .unwrap_or_else(|| params::draw(spec.scenario, spec.seed));
-    let sink = Rc::new(RefCell::new(Observations::default()));
+        .unwrap_or_else(|| Arc::new(spec.scenario.resolve(spec.seed)));
+    let sink = Rc::new(RefCell::new(Vec::<Observations>::new()));
     let mut config = RunConfig::new(spec.seed)
         .with_strategy(spec.strategy.clone())
         .with_deadline(DEADLINE)
@@ -39,13 +41,14 @@ pub fn run_one(spec: &RunSpec) -> RunRecord {
     if spec.record_events {
         config = config.recording();
     }
-    let (scenario, protocol, workload_params, workload_sink) =
-        (spec.scenario, spec.protocol, params.clone(), sink.clone());
-    let result = run(&config, move |rt| {
-        workload(rt, scenario, workload_params, protocol, workload_sink)
-    });
+    let (protocol, file, workload_sink) = (
+        spec.protocol,
+        Rc::new((*resolved).clone()),
+        sink.clone(),
+    );
+    let result = run(&config, move |rt| workload(rt, file, protocol, workload_sink));
     let observations = sink.take();
-    judge(spec, params, result, &observations)
+    judge(spec, resolved, result, &observations)
 }
 
 /// Which runs are run twice and compared.
@@ -131,11 +134,13 @@ fn compare(first: RunRecord, second: &RunRecord) -> RunRecord {
 
 fn judge(
     spec: &RunSpec,
-    params: params::ScenarioParams,
+    resolved: Arc<ScenarioFile>,
     result: RunResult,
-    seen: &Observations,
+    seen: &[Observations],
 ) -> RunRecord {
-    let broken = invariants::check(spec.scenario, seen);
+    let broken = invariants::check_all(&resolved, seen);
+    let under_test = seen.first().cloned().unwrap_or_default();
+    let seen = &under_test;
     let (verdict, signature) = if let Some(panic) = result.panics.first() {
         (Verdict::Panic, report::panic_signature(&panic.message))
     } else if result.is_hang() {
@@ -154,11 +159,11 @@ fn judge(
     let report = RunReport::of(spec, &verdict, &result, seen, &broken);
     RunRecord {
         spec: RunSpec {
-            params: Some(params.clone()),
+            resolved: Some(resolved.clone()),
             replay: spec.replay.clone(),
             ..spec.clone()
         },
-        params,
+        resolved,
         verdict,
         report,
         trace_hash: result.trace_hash,

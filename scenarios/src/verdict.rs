@@ -1,6 +1,6 @@
 //! Runs and their verdicts.
 //!
-//! A run is (scenario, parameters, protocol, seed, strategy) and ends in one [`Verdict`]:
+//! A run is (scenario resolved for its seed, protocol, seed, strategy) and ends in one [`Verdict`]:
 //! `Pass`; `Hang` (an obligation still open when the run ended, or nothing could run again);
 //! `Violation` of a named [`Invariant`]; `Panic` of the system under test (never of the search);
 //! or `Nondeterminism` (the same run twice gave two traces).
@@ -12,9 +12,11 @@ use consumer::ShutdownProtocol;
 use serde::{Deserialize, Serialize};
 use sim::{DecisionLog, ReplayDivergence, StrategyChoice, StrategyDisagreement};
 
-use crate::catalogue::ScenarioName;
+use std::sync::Arc;
+
+use crate::catalogue::Scenario;
+use crate::scenario::ScenarioFile;
 use crate::invariants::Invariant;
-use crate::params::ScenarioParams;
 use crate::report::RunReport;
 
 /// A verdict's kind, without its details: what fixtures expect, NDJSON lines carry and
@@ -131,12 +133,12 @@ impl fmt::Display for Verdict {
 /// What to run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunSpec {
-    pub scenario: ScenarioName,
+    pub scenario: Scenario,
     pub protocol: ShutdownProtocol,
     pub seed: u64,
     pub strategy: StrategyChoice,
-    /// The scenario's parameters; `None` draws them from the seed.
-    pub params: Option<ScenarioParams>,
+    /// The scenario as resolved for the seed; `None` resolves it from the seed.
+    pub resolved: Option<Arc<ScenarioFile>>,
     /// Replay these scheduling decisions (fixtures).
     pub replay: Option<DecisionLog>,
     /// Keep every event, for a readable trace (slower).
@@ -146,13 +148,13 @@ pub struct RunSpec {
 impl RunSpec {
     /// A run of `scenario` under `protocol` with `seed`, parameters drawn from the seed, the
     /// default strategy.
-    pub fn new(scenario: ScenarioName, protocol: ShutdownProtocol, seed: u64) -> RunSpec {
+    pub fn new(scenario: Scenario, protocol: ShutdownProtocol, seed: u64) -> RunSpec {
         RunSpec {
             scenario,
             protocol,
             seed,
             strategy: StrategyChoice::default(),
-            params: None,
+            resolved: None,
             replay: None,
             record_events: false,
         }
@@ -162,9 +164,10 @@ impl RunSpec {
 /// Everything a run produced that the search, fixtures and people need.
 #[derive(Clone, Debug)]
 pub struct RunRecord {
-    /// The run, with its parameters filled in.
+    /// The run, with its resolved scenario filled in.
     pub spec: RunSpec,
-    pub params: ScenarioParams,
+    /// The scenario as resolved for the run's seed.
+    pub resolved: Arc<ScenarioFile>,
     pub verdict: Verdict,
     /// The report: how the run ended and, for a hang, who waits on what and why. Data that
     /// prints itself (`Display`) and serializes into NDJSON lines and fixtures.
@@ -187,41 +190,5 @@ impl RunRecord {
     /// Whether a replay left its decision log.
     pub fn replay_diverged(&self) -> bool {
         self.replay_divergence.is_some()
-    }
-}
-
-impl FromStr for ScenarioName {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        ScenarioName::ALL
-            .into_iter()
-            .find(|s| s.name() == text)
-            .ok_or_else(|| {
-                let names: Vec<&str> = ScenarioName::ALL.iter().map(|s| s.name()).collect();
-                format!(
-                    "unknown scenario {text:?}: expected one of {}",
-                    names.join(", ")
-                )
-            })
-    }
-}
-
-impl fmt::Display for ScenarioName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl Serialize for ScenarioName {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.name())
-    }
-}
-
-impl<'de> Deserialize<'de> for ScenarioName {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
     }
 }

@@ -83,7 +83,7 @@ fn read(path: &Path) -> Result<(String, Fixture), String> {
 
 /// Whether `fixture` was kept by the search `search` names.
 fn of_search(fixture: &Fixture, search: &Progress) -> bool {
-    fixture.scenario.name() == search.scenario
+    fixture.scenario == search.scenario
         && fixture.protocol.name() == search.protocol
         && fixture.strategy.to_string() == search.strategy
 }
@@ -215,7 +215,7 @@ pub fn known_signatures(directory: &Path, search: &Progress) -> Result<BTreeSet<
     let mut known = BTreeSet::new();
     for path in toml_files(directory)? {
         let (_, fixture) = read(&path)?;
-        if fixture.scenario.name() == search.scenario
+        if fixture.scenario == search.scenario
             && fixture.protocol.name() == search.protocol
             && fixture.expected.kind != VerdictKind::Pass
         {

@@ -132,7 +132,7 @@ impl ShardLines {
     /// the line before.
     fn check(&self, number: u64, finding: &Finding) -> Result<(), String> {
         let (scenario, protocol, strategy) = (
-            finding.scenario.name(),
+            finding.scenario.as_str(),
             finding.protocol.name(),
             finding.strategy.to_string(),
         );

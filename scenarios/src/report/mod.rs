@@ -16,7 +16,7 @@ use consumer::ShutdownProtocol;
 use serde::{Deserialize, Serialize};
 use sim::{Outcome, RunResult, StrategyChoice};
 
-use crate::catalogue::{Milestone, Observations, ScenarioName};
+use crate::workload::{Milestone, Observations};
 use crate::invariants::{Broken, Invariant};
 use crate::verdict::{RunSpec, Verdict, VerdictKind};
 
@@ -41,7 +41,8 @@ impl fmt::Display for VirtualTime {
 /// The report of one run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
-    pub scenario: ScenarioName,
+    /// The scenario's name.
+    pub scenario: String,
     #[serde(with = "crate::serde_as::protocol")]
     pub protocol: ShutdownProtocol,
     #[serde(with = "crate::serde_as::seed")]
@@ -151,7 +152,7 @@ impl RunReport {
             RunloopState::StillRunning | RunloopState::NotReported => None,
         };
         RunReport {
-            scenario: spec.scenario,
+            scenario: spec.scenario.name().to_string(),
             protocol: spec.protocol,
             seed: spec.seed,
             strategy: spec.strategy.clone(),
@@ -183,7 +184,7 @@ impl RunReport {
     /// The report of a run whose runner itself panicked (a hangsim bug, not a finding).
     pub fn runner_panic(spec: &RunSpec, message: &str) -> RunReport {
         RunReport {
-            scenario: spec.scenario,
+            scenario: spec.scenario.name().to_string(),
             protocol: spec.protocol,
             seed: spec.seed,
             strategy: spec.strategy.clone(),

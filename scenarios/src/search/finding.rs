@@ -4,7 +4,6 @@ use consumer::ShutdownProtocol;
 use serde::{Deserialize, Serialize};
 use sim::StrategyChoice;
 
-use crate::catalogue::ScenarioName;
 use crate::invariants::Invariant;
 use crate::report::RunReport;
 use crate::verdict::{RunRecord, VerdictKind};
@@ -14,7 +13,8 @@ use crate::verdict::{RunRecord, VerdictKind};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub seed: u64,
-    pub scenario: ScenarioName,
+    /// The scenario's name.
+    pub scenario: String,
     #[serde(with = "crate::serde_as::protocol")]
     pub protocol: ShutdownProtocol,
     pub strategy: StrategyChoice,
@@ -35,7 +35,7 @@ impl Finding {
     pub fn of(record: &RunRecord) -> Finding {
         Finding {
             seed: record.spec.seed,
-            scenario: record.spec.scenario,
+            scenario: record.spec.scenario.name().to_string(),
             protocol: record.spec.protocol,
             strategy: record.spec.strategy.clone(),
             verdict: record.verdict.kind(),

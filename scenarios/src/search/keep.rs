@@ -7,7 +7,6 @@ use consumer::ShutdownProtocol;
 use sim::trace::TraceHash;
 use sim::StrategyChoice;
 
-use crate::catalogue::ScenarioName;
 use crate::fixture::{self, Fixture, Provenance};
 use crate::verdict::RunRecord;
 
@@ -32,7 +31,7 @@ fn slug(text: &str, limit: usize) -> String {
 /// bits of its hash in full (the trace hash's mixing function, which is pinned).
 pub fn fixture_path(
     directory: &Path,
-    scenario: ScenarioName,
+    scenario: &str,
     protocol: ShutdownProtocol,
     strategy: &StrategyChoice,
     signature: &str,
@@ -46,7 +45,7 @@ pub fn fixture_path(
     };
     directory.join(format!(
         "{}.{}.{}.{shape}.toml",
-        scenario.name(),
+        scenario,
         protocol.name(),
         slug(&strategy.to_string(), 20)
     ))
@@ -72,7 +71,7 @@ pub fn keep_fixture(
 ) -> Result<Kept, String> {
     let path = fixture_path(
         directory,
-        record.spec.scenario,
+        record.spec.scenario.name(),
         record.spec.protocol,
         &record.spec.strategy,
         &record.signature,

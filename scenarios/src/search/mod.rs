@@ -34,7 +34,7 @@ use consumer::ShutdownProtocol;
 use sim::StrategyChoice;
 
 use crate::atomic::{remove_stale_temporaries, write_atomically};
-use crate::catalogue::ScenarioName;
+use crate::catalogue::Scenario;
 use crate::fixture::Provenance;
 use crate::report::{without_numbers, RunReport};
 use crate::runner::{run_checked, DeterminismCheck};
@@ -56,7 +56,7 @@ pub use seeds::{SeedPlan, SeedRange, Shard};
 /// (or one shard of it). Two searches with the same plan find the same things.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SearchPlan {
-    pub scenario: ScenarioName,
+    pub scenario: Scenario,
     pub protocol: ShutdownProtocol,
     pub strategy: StrategyChoice,
     pub seeds: SeedRange,
@@ -290,10 +290,10 @@ fn runner_panic(spec: &RunSpec, message: &str) -> RunRecord {
     let first_line = message.lines().next().unwrap_or("");
     RunRecord {
         spec: spec.clone(),
-        params: spec
-            .params
+        resolved: spec
+            .resolved
             .clone()
-            .unwrap_or_else(|| crate::params::draw(spec.scenario, spec.seed)),
+            .unwrap_or_else(|| std::sync::Arc::new(spec.scenario.resolve(spec.seed))),
         verdict: Verdict::Panic,
         report: RunReport::runner_panic(spec, first_line),
         trace_hash: 0,
@@ -453,10 +453,11 @@ pub fn search(
         found_by: "search".into(),
         seeds: plan.seeds_covered(),
         date: options.date.clone(),
+        source: None,
     };
     let template = RunSpec {
         strategy: plan.strategy.clone(),
-        ..RunSpec::new(plan.scenario, plan.protocol, 0)
+        ..RunSpec::new(plan.scenario.clone(), plan.protocol, 0)
     };
     // Workers keep passing records only until the calling thread has kept one: which seed is
     // the smallest passing one is only known in seed order.

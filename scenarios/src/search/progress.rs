@@ -59,6 +59,9 @@ pub struct Progress {
     /// The fixture format ([`crate::fixture::FORMAT_VERSION`]) of the fixtures it keeps.
     pub fixture_format: u32,
     pub scenario: String,
+    /// A digest of the scenario's content (`Scenario::digest`): two files of one name, or one
+    /// file with other `--set` overrides, are two searches.
+    pub scenario_digest: String,
     pub protocol: String,
     pub strategy: String,
     pub seeds: String,
@@ -88,6 +91,7 @@ impl Progress {
             hangsim: hangsim_version(),
             fixture_format: crate::fixture::FORMAT_VERSION,
             scenario: plan.scenario.name().into(),
+            scenario_digest: format!("{:#018x}", plan.scenario.digest()),
             protocol: plan.protocol.name().into(),
             strategy: plan.strategy.to_string(),
             seeds: plan.seeds.to_string(),
@@ -108,12 +112,13 @@ impl Progress {
     /// The fields that say which search this is, by name, as `(name, value)` pairs: two
     /// progress files of one search (or of shards of one search, but for `shard`) agree on all
     /// of them.
-    pub fn identity(&self) -> [(&'static str, String); 10] {
+    pub fn identity(&self) -> [(&'static str, String); 11] {
         [
             ("results format", self.format.to_string()),
             ("hangsim", self.hangsim.clone()),
             ("fixture format", self.fixture_format.to_string()),
             ("scenario", self.scenario.clone()),
+            ("scenario content", self.scenario_digest.clone()),
             ("protocol", self.protocol.clone()),
             ("strategy", self.strategy.clone()),
             ("seeds", self.seeds.clone()),
