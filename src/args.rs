@@ -202,7 +202,7 @@ mod tests {
             .iter()
             .map(|v| v.to_possible_value().unwrap().get_name().to_string())
             .collect();
-        let expected: Vec<&str> = ScenarioName::ALL.iter().map(|s| s.name()).collect();
+        let expected: Vec<&str> = CATALOGUE.iter().map(|(name, _)| *name).collect();
         assert_eq!(names, expected);
         assert_eq!(
             ProtocolArg::value_variants().len(),

@@ -141,7 +141,7 @@ fn without_timing(stdout: &str) -> String {
 fn list_names_scenarios_protocols_and_strategies() {
     let (status, stdout, _) = hangsim(&["list"]);
     assert_eq!(status, 0);
-    for scenario in scenarios::ScenarioName::ALL {
+    for scenario in scenarios::Scenario::catalogue() {
         let line = stdout
             .lines()
             .find(|line| line.split_whitespace().next() == Some(scenario.name()))

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use consumer::ShutdownProtocol;
 use scenarios::fixture::{read_fixture, replay_fixture, Fixture};
-use scenarios::{ScenarioName, VerdictKind};
+use scenarios::VerdictKind;
 
 /// The fixture files, sorted, read; fails loudly when there is none (an empty directory would
 /// otherwise pass silently).
@@ -99,7 +99,7 @@ fn there_is_an_auth_crash_fixture_per_protocol_and_a_passing_one_where_possible(
         let kinds: Vec<VerdictKind> = all
             .iter()
             .filter(|(_, fixture)| {
-                fixture.scenario == ScenarioName::AuthCrash && fixture.protocol == protocol
+                fixture.scenario == "auth-crash" && fixture.protocol == protocol
             })
             .map(|(_, fixture)| fixture.expected.kind)
             .collect();

@@ -482,7 +482,7 @@ mod tests {
 
     fn master_seed_0() -> Fixture {
         let record = run_one(&RunSpec::new(
-            ScenarioName::AuthCrash,
+            crate::catalogue::Scenario::builtin("auth-crash").unwrap(),
             ShutdownProtocol::Master,
             0,
         ));
@@ -492,6 +492,7 @@ mod tests {
                 found_by: "test".into(),
                 seeds: "0".into(),
                 date: "2000-01-01".into(),
+                source: None,
             },
         )
     }
@@ -540,7 +541,7 @@ mod tests {
         let mut proved = None;
         for seed in 0..50u64 {
             let mut record_spec =
-                RunSpec::new(ScenarioName::AuthCrash, ShutdownProtocol::Master, seed);
+                RunSpec::new(crate::catalogue::Scenario::builtin("auth-crash").unwrap(), ShutdownProtocol::Master, seed);
             record_spec.strategy = StrategyChoice::Yields(0.6);
             let record = run_one(&record_spec);
             let mut other = record_spec.clone();

@@ -317,7 +317,7 @@ mod tests {
             ..Default::default()
         };
         seen.interrupt_requests
-            .push(crate::catalogue::InterruptRequest {
+            .push(crate::workload::InterruptRequest {
                 topic: "topic1".into(),
                 at: Duration::ZERO,
                 seq: 2,

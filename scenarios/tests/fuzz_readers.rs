@@ -153,7 +153,7 @@ fn check_fixture_reader(bytes: &[u8]) -> Result<(), TestCaseError> {
     match Fixture::from_toml(&text) {
         Ok(fixture) => {
             prop_assert!(fixture.decisions.len() <= MAX_DECISIONS);
-            prop_assert_eq!(fixture.params.check_bounds(), Ok(()));
+            prop_assert!(scenarios::scenario::validate::check(&fixture.resolved).is_ok());
         }
         Err(error) => prop_assert!(!error.contains('\n'), "{}", error),
     }

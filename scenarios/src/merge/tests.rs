@@ -8,12 +8,12 @@ use consumer::ShutdownProtocol;
 use sim::StrategyChoice;
 
 use super::*;
-use crate::catalogue::ScenarioName;
+use crate::catalogue::Scenario;
 use crate::search::{self, Quiet, SearchOptions, SearchPlan, Tally};
 
 /// A search of `scenario` under `protocol` with PCT, which finds several signatures in chaos.
 fn plan(
-    scenario: ScenarioName,
+    scenario: Scenario,
     protocol: ShutdownProtocol,
     seeds: &str,
     shard: Shard,
@@ -47,7 +47,7 @@ fn search_into(directory: &Path, plan: &SearchPlan, keep_passing: bool, max_seed
 /// Searches every shard of `count` into `root/shard-K`.
 fn search_shards(
     root: &Path,
-    scenario: ScenarioName,
+    scenario: Scenario,
     protocol: ShutdownProtocol,
     seeds: &str,
     count: u64,
@@ -55,7 +55,7 @@ fn search_shards(
     for index in 0..count {
         search_into(
             &root.join(format!("shard-{index}")),
-            &plan(scenario, protocol, seeds, Shard { index, count }),
+            &plan(scenario.clone(), protocol, seeds, Shard { index, count }),
             true,
             None,
         );
@@ -112,18 +112,18 @@ fn options_into(directory: &Path) -> MergeOptions {
 fn four_shards_merged_equal_one_search_of_every_seed() {
     let root = tempfile::tempdir().unwrap();
     let (scenario, protocol, seeds) = (
-        ScenarioName::Chaos,
+        crate::catalogue::Scenario::builtin("chaos").unwrap(),
         ShutdownProtocol::CheckThenRace,
         "1..41",
     );
     let one = root.path().join("one");
     search_into(
         &one,
-        &plan(scenario, protocol, seeds, Shard::WHOLE),
+        &plan(scenario.clone(), protocol, seeds, Shard::WHOLE),
         true,
         None,
     );
-    search_shards(&root.path().join("shards"), scenario, protocol, seeds, 4);
+    search_shards(&root.path().join("shards"), scenario.clone(), protocol, seeds, 4);
     let merged = root.path().join("merged");
     let summary = merge(&[root.path().join("shards")], &options_into(&merged)).unwrap();
 
@@ -155,7 +155,7 @@ fn four_shards_merged_equal_one_search_of_every_seed() {
         .any(|(path, _)| path.to_string_lossy().ends_with(".pass.toml")));
 
     let whole = search::search(
-        &plan(scenario, protocol, seeds, Shard::WHOLE),
+        &plan(scenario.clone(), protocol, seeds, Shard::WHOLE),
         &SearchOptions::new("2000-01-01"),
         &mut Quiet,
     )
@@ -181,7 +181,7 @@ fn four_shards_merged_equal_one_search_of_every_seed() {
 fn master_shards(root: &Path) {
     search_shards(
         root,
-        ScenarioName::AuthCrash,
+        crate::catalogue::Scenario::builtin("auth-crash").unwrap(),
         ShutdownProtocol::Master,
         "0..8",
         4,
@@ -213,7 +213,7 @@ fn every_refusal_is_one_line_and_writes_nothing() {
     let other = tempfile::tempdir().unwrap();
     search_shards(
         other.path(),
-        ScenarioName::AuthCrash,
+        crate::catalogue::Scenario::builtin("auth-crash").unwrap(),
         ShutdownProtocol::ClosedQueue,
         "0..8",
         4,
@@ -221,7 +221,7 @@ fn every_refusal_is_one_line_and_writes_nothing() {
     let halves = tempfile::tempdir().unwrap();
     search_shards(
         halves.path(),
-        ScenarioName::AuthCrash,
+        crate::catalogue::Scenario::builtin("auth-crash").unwrap(),
         ShutdownProtocol::Master,
         "0..8",
         2,
@@ -290,7 +290,7 @@ fn every_refusal_is_one_line_and_writes_nothing() {
                 search_into(
                     &shard,
                     &plan(
-                        ScenarioName::AuthCrash,
+                        crate::catalogue::Scenario::builtin("auth-crash").unwrap(),
                         ShutdownProtocol::Master,
                         "0..8",
                         Shard { index: 2, count: 4 },
@@ -409,7 +409,7 @@ fn a_partial_merge_joins_what_was_searched_and_names_the_rest() {
     let shard = |index| Shard { index, count: 4 };
     let master = |index| {
         plan(
-            ScenarioName::AuthCrash,
+            crate::catalogue::Scenario::builtin("auth-crash").unwrap(),
             ShutdownProtocol::Master,
             "0..12",
             shard(index),

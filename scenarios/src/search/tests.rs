@@ -7,7 +7,7 @@ use super::*;
 
 fn plan(protocol: ShutdownProtocol, seeds: &str) -> SearchPlan {
     SearchPlan {
-        scenario: ScenarioName::AuthCrash,
+        scenario: crate::catalogue::Scenario::builtin("auth-crash").unwrap(),
         protocol,
         strategy: StrategyChoice::default(),
         seeds: seeds.parse().unwrap(),
