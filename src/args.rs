@@ -80,10 +80,14 @@ impl ScenarioArg {
 
 /// Which scenario a command runs: one of the catalogue, or a file; with `--set` overrides.
 #[derive(clap::Args, Clone, Debug)]
-#[group(id = "which_scenario", required = true, multiple = false, args = ["scenario", "scenario_file"])]
 pub struct ScenarioChoice {
     /// A scenario of the catalogue (`hangsim list`; `hangsim describe NAME` shows its keys).
-    #[arg(long, value_enum)]
+    #[arg(
+        long,
+        value_enum,
+        required_unless_present = "scenario_file",
+        conflicts_with = "scenario_file"
+    )]
     pub scenario: Option<ScenarioArg>,
     /// A scenario file (TOML; `hangsim describe` lists every key).
     #[arg(long, value_name = "FILE")]
