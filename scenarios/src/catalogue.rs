@@ -12,6 +12,14 @@ use crate::scenario::resolve;
 /// The built-in scenarios: name and file text, in the order `hangsim list` shows them.
 pub const CATALOGUE: &[(&str, &str)] = &[
     ("auth-crash", include_str!("../catalogue/auth-crash.toml")),
+    ("auth-crash-end-streams", include_str!("../catalogue/auth-crash-end-streams.toml")),
+    ("auth-crash-idle-streams", include_str!("../catalogue/auth-crash-idle-streams.toml")),
+    ("graceful-shutdown", include_str!("../catalogue/graceful-shutdown.toml")),
+    ("rebalance-during-shutdown", include_str!("../catalogue/rebalance-during-shutdown.toml")),
+    ("pull-timeout", include_str!("../catalogue/pull-timeout.toml")),
+    ("commit-after-crash", include_str!("../catalogue/commit-after-crash.toml")),
+    ("chaos", include_str!("../catalogue/chaos.toml")),
+    ("group-churn", include_str!("../catalogue/group-churn.toml")),
 ];
 
 /// Where a scenario came from.
