@@ -617,12 +617,20 @@ mod tests {
         let cases = [
             ("not toml at all [".to_string(), "line"),
             (
-                good.replace("format_version = 1", "format_version = 2"),
-                "format_version 2",
+                good.replace("format_version = 2", "format_version = 3"),
+                "format_version 3",
+            ),
+            (
+                good.replace("format_version = 2", "format_version = 1"),
+                "predates scenario files",
             ),
             (
                 good.replace("scenario = \"auth-crash\"", "scenario = \"nope\""),
-                "unknown scenario",
+                "embeds a scenario named",
+            ),
+            (
+                good.replace("partitions = 2", "partitions = 99"),
+                "99 is outside its bounds",
             ),
             (
                 good.replace("protocol = \"master\"", "protocol = \"nope\""),
@@ -640,18 +648,18 @@ mod tests {
                 good.replace("verdict = \"hang\"", "verdict = \"meh\""),
                 "unknown variant",
             ),
-            (good.replace("format_version = 1\n", ""), "format_version"),
+            (good.replace("format_version = 2\n", ""), "format_version"),
             (
-                good.replace("format_version = 1\n", "format_version = 1\nextra = 3\n"),
+                good.replace("format_version = 2\n", "format_version = 2\nextra = 3\n"),
                 "extra",
             ),
             (
-                good.replace("partitions_per_topic = 2", "partitions_per_topic = 0"),
-                "partitions_per_topic",
+                good.replace("partitions = 2", "partitions = 0"),
+                "topic[0].partitions: 0 is outside its bounds",
             ),
             (
-                good.replace("subscriptions = 2", "subscriptions = 255"),
-                "subscriptions",
+                good.replace("name = \"app-1\"", "name = \"app 1\""),
+                "consumer[0].name",
             ),
         ];
         for (text, needle) in cases {
