@@ -133,14 +133,23 @@ pub fn load(text: &str, origin: &str, sets: &[String]) -> Result<Loaded, Scenari
         });
     }
     let spans = DeTable::parse(text).map_err(|error| syntax_error(text, origin, &error))?;
-    let file: ScenarioFile =
-        toml::from_str(text).map_err(|error| syntax_error(text, origin, &error))?;
+    let file: ScenarioFile = toml::from_str(text).map_err(|error| {
+        // A type error (unknown key, wrong type, missing key) names the key it is about: the
+        // innermost key whose span holds the error's.
+        let mut placed = syntax_error(text, origin, &error);
+        placed.key = error
+            .span()
+            .and_then(|span| path_at(spans.get_ref(), &span))
+            .map(|path| path.to_string());
+        placed
+    })?;
     let placed = |problem: Problem| place(text, origin, spans.get_ref(), problem);
     let mut warnings = validate::check(&file).map_err(placed)?;
     if sets.is_empty() {
         return Ok(Loaded { file, warnings });
     }
-    let mut table: toml::Table = toml::from_str(text).map_err(|error| syntax_error(text, origin, &error))?;
+    let mut table: toml::Table =
+        toml::from_str(text).map_err(|error| syntax_error(text, origin, &error))?;
     for set in sets {
         apply_set(&mut table, set)?;
     }
@@ -150,8 +159,13 @@ pub fn load(text: &str, origin: &str, sets: &[String]) -> Result<Loaded, Scenari
         key: None,
         message,
     };
-    let file = ScenarioFile::deserialize(toml::Value::Table(table))
-        .map_err(|error| set_error(format!("{} after the overrides: {}", origin, error.message())))?;
+    let file = ScenarioFile::deserialize(toml::Value::Table(table)).map_err(|error| {
+        set_error(format!(
+            "{} after the overrides: {}",
+            origin,
+            error.message()
+        ))
+    })?;
     warnings = validate::check(&file).map_err(|problem| ScenarioError {
         origin: "--set".into(),
         line: None,
@@ -171,6 +185,59 @@ fn syntax_error(text: &str, origin: &str, error: &toml::de::Error) -> ScenarioEr
     }
 }
 
+/// The path of the innermost key or list entry of `table` whose span (its key's or its value's)
+/// holds all of `span`; `None` for an empty span, which the parser gives for the whole file.
+/// Every entry is searched: an array of tables' entries span only their `[[header]]` lines, so
+/// the spans do not nest.
+fn path_at(table: &DeTable<'_>, span: &std::ops::Range<usize>) -> Option<KeyPath> {
+    if span.is_empty() {
+        return None;
+    }
+    let mut best = None;
+    innermost(table, &KeyPath::default(), span, &mut best);
+    best.map(|(_, path)| path)
+}
+
+/// Keeps in `best` the smallest span holding `span` below `table`, the deeper on a tie.
+fn innermost(
+    table: &DeTable<'_>,
+    at: &KeyPath,
+    span: &std::ops::Range<usize>,
+    best: &mut Option<(usize, KeyPath)>,
+) {
+    for (name, value) in table.iter() {
+        let path = at.key(name.get_ref());
+        keep_if_holds(best, name.span(), span, &path);
+        keep_if_holds(best, value.span(), span, &path);
+        match value.get_ref() {
+            DeValue::Table(inner) => innermost(inner, &path, span, best),
+            DeValue::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    let entry = path.index(index);
+                    keep_if_holds(best, item.span(), span, &entry);
+                    if let DeValue::Table(inner) = item.get_ref() {
+                        innermost(inner, &entry, span, best);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Keeps `path` in `best` when `outer` holds `span` and is no larger than the best so far.
+fn keep_if_holds(
+    best: &mut Option<(usize, KeyPath)>,
+    outer: std::ops::Range<usize>,
+    span: &std::ops::Range<usize>,
+    path: &KeyPath,
+) {
+    let holds = outer.start <= span.start && span.end <= outer.end;
+    if holds && best.as_ref().is_none_or(|(size, _)| outer.len() <= *size) {
+        *best = Some((outer.len(), path.clone()));
+    }
+}
+
 /// The 1-based line of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
@@ -184,9 +251,9 @@ fn place(text: &str, origin: &str, table: &DeTable<'_>, problem: Problem) -> Sce
         let found = match (segment, position, current) {
             (Segment::Key(key), 0, _) => lookup(table, key),
             (Segment::Key(key), _, Some(DeValue::Table(inner))) => lookup(inner, key),
-            (Segment::Index(index), _, Some(DeValue::Array(items))) => items
-                .get(*index)
-                .map(|item| (item.span(), item.get_ref())),
+            (Segment::Index(index), _, Some(DeValue::Array(items))) => {
+                items.get(*index).map(|item| (item.span(), item.get_ref()))
+            }
             _ => None,
         };
         let Some((found_span, value)) = found else {
@@ -241,7 +308,9 @@ pub fn apply_set(table: &mut toml::Table, set: &str) -> Result<(), ScenarioError
             current.insert(key.clone(), value);
             Ok(())
         }
-        PathPart::Entry(..) => Err(error("the path must end with a key, not a list entry".into())),
+        PathPart::Entry(..) => Err(error(
+            "the path must end with a key, not a list entry".into(),
+        )),
     }
 }
 
@@ -306,7 +375,9 @@ fn descend<'t>(table: &'t mut toml::Table, part: &PathPart) -> Result<&'t mut to
 fn parse_value(text: &str) -> toml::Value {
     let wrapped = format!("value = {text}");
     match toml::from_str::<toml::Table>(&wrapped) {
-        Ok(mut table) => table.remove("value").unwrap_or(toml::Value::String(text.into())),
+        Ok(mut table) => table
+            .remove("value")
+            .unwrap_or(toml::Value::String(text.into())),
         Err(_) => toml::Value::String(text.to_string()),
     }
 }
