@@ -148,8 +148,7 @@ pub fn load(text: &str, origin: &str, sets: &[String]) -> Result<Loaded, Scenari
     if sets.is_empty() {
         return Ok(Loaded { file, warnings });
     }
-    let mut table: toml::Table =
-        toml::from_str(text).map_err(|error| syntax_error(text, origin, &error))?;
+    let mut table: toml::Table = toml::from_str(text).map_err(|error| syntax_error(text, origin, &error))?;
     for set in sets {
         apply_set(&mut table, set)?;
     }
@@ -159,13 +158,8 @@ pub fn load(text: &str, origin: &str, sets: &[String]) -> Result<Loaded, Scenari
         key: None,
         message,
     };
-    let file = ScenarioFile::deserialize(toml::Value::Table(table)).map_err(|error| {
-        set_error(format!(
-            "{} after the overrides: {}",
-            origin,
-            error.message()
-        ))
-    })?;
+    let file = ScenarioFile::deserialize(toml::Value::Table(table))
+        .map_err(|error| set_error(format!("{} after the overrides: {}", origin, error.message())))?;
     warnings = validate::check(&file).map_err(|problem| ScenarioError {
         origin: "--set".into(),
         line: None,
