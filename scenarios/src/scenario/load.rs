@@ -137,10 +137,12 @@ pub fn load(text: &str, origin: &str, sets: &[String]) -> Result<Loaded, Scenari
         // A type error (unknown key, wrong type, missing key) names the key it is about: the
         // innermost key whose span holds the error's.
         let mut placed = syntax_error(text, origin, &error);
-        placed.key = error
-            .span()
-            .and_then(|span| path_at(spans.get_ref(), &span))
-            .map(|path| path.to_string());
+        let at = error.span().and_then(|span| path_at(spans.get_ref(), &span));
+        placed.key = at.as_ref().map(KeyPath::to_string);
+        // A missing key is named in full: the error's span is its table's.
+        if let Some(missing) = missing_field(error.message()) {
+            placed.key = Some(at.unwrap_or_default().key(missing).to_string());
+        }
         placed
     })?;
     let placed = |problem: Problem| place(text, origin, spans.get_ref(), problem);
@@ -159,7 +161,7 @@ pub fn load(text: &str, origin: &str, sets: &[String]) -> Result<Loaded, Scenari
         message,
     };
     let file = ScenarioFile::deserialize(toml::Value::Table(table))
-        .map_err(|error| set_error(format!("{} after the overrides: {}", origin, error.message())))?;
+        .map_err(|error| set_error(format!("{} after the overrides: {}", origin, error.message().trim().replace('\n', " "))))?;
     warnings = validate::check(&file).map_err(|problem| ScenarioError {
         origin: "--set".into(),
         line: None,
@@ -230,6 +232,11 @@ fn keep_if_holds(
     if holds && best.as_ref().is_none_or(|(size, _)| outer.len() <= *size) {
         *best = Some((outer.len(), path.clone()));
     }
+}
+
+/// The key of serde's "missing field `KEY`" message.
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.split('`').next()
 }
 
 /// The 1-based line of a byte offset.
@@ -353,9 +360,7 @@ fn descend<'t>(table: &'t mut toml::Table, part: &PathPart) -> Result<&'t mut to
                 Ok(index) => return Err(format!("{list}[{index}]: the file has {count} entries")),
                 Err(_) => items
                     .iter()
-                    .position(|item| {
-                        item.get("name").and_then(toml::Value::as_str) == Some(selector.as_str())
-                    })
+                    .position(|item| entry_name(item).as_deref() == Some(selector.as_str()))
                     .ok_or_else(|| format!("no entry of {list} is named {selector:?}"))?,
             };
             items[position]
@@ -363,6 +368,18 @@ fn descend<'t>(table: &'t mut toml::Table, part: &PathPart) -> Result<&'t mut to
                 .ok_or_else(|| format!("{list}[{selector}] is not a table"))
         }
     }
+}
+
+/// The name an override selects a list entry by: its `name`, or for a consumption without one
+/// the name events use (`<api>:<topics joined by +>`, as `ConsumeSpec::display_name`).
+fn entry_name(item: &toml::Value) -> Option<String> {
+    if let Some(name) = item.get("name") {
+        return name.as_str().map(str::to_string);
+    }
+    let topics = item.get("topics")?.as_array()?;
+    let topics: Vec<&str> = topics.iter().filter_map(toml::Value::as_str).collect();
+    let api = item.get("api")?.as_str().unwrap_or("consume");
+    Some(format!("{api}:{}", topics.join("+")))
 }
 
 /// A TOML value, or the text as a string when it is not one (`--set mode=silent`).
