@@ -133,8 +133,18 @@ pub fn load(text: &str, origin: &str, sets: &[String]) -> Result<Loaded, Scenari
         });
     }
     let spans = DeTable::parse(text).map_err(|error| syntax_error(text, origin, &error))?;
-    let file: ScenarioFile =
-        toml::from_str(text).map_err(|error| syntax_error(text, origin, &error))?;
+    let file: ScenarioFile = toml::from_str(text).map_err(|error| {
+        // A type error (unknown key, wrong type, missing key) names the key it is about: the
+        // innermost key whose span holds the error's.
+        let mut placed = syntax_error(text, origin, &error);
+        let at = error.span().and_then(|span| path_at(spans.get_ref(), &span));
+        placed.key = at.as_ref().map(KeyPath::to_string);
+        // A missing key is named in full: the error's span is its table's.
+        if let Some(missing) = missing_field(error.message()) {
+            placed.key = Some(at.unwrap_or_default().key(missing).to_string());
+        }
+        placed
+    })?;
     let placed = |problem: Problem| place(text, origin, spans.get_ref(), problem);
     let mut warnings = validate::check(&file).map_err(placed)?;
     if sets.is_empty() {
@@ -151,7 +161,7 @@ pub fn load(text: &str, origin: &str, sets: &[String]) -> Result<Loaded, Scenari
         message,
     };
     let file = ScenarioFile::deserialize(toml::Value::Table(table))
-        .map_err(|error| set_error(format!("{} after the overrides: {}", origin, error.message())))?;
+        .map_err(|error| set_error(format!("{} after the overrides: {}", origin, error.message().trim().replace('\n', " "))))?;
     warnings = validate::check(&file).map_err(|problem| ScenarioError {
         origin: "--set".into(),
         line: None,
@@ -171,6 +181,64 @@ fn syntax_error(text: &str, origin: &str, error: &toml::de::Error) -> ScenarioEr
     }
 }
 
+/// The path of the innermost key or list entry of `table` whose span (its key's or its value's)
+/// holds all of `span`; `None` for an empty span, which the parser gives for the whole file.
+/// Every entry is searched: an array of tables' entries span only their `[[header]]` lines, so
+/// the spans do not nest.
+fn path_at(table: &DeTable<'_>, span: &std::ops::Range<usize>) -> Option<KeyPath> {
+    if span.is_empty() {
+        return None;
+    }
+    let mut best = None;
+    innermost(table, &KeyPath::default(), span, &mut best);
+    best.map(|(_, path)| path)
+}
+
+/// Keeps in `best` the smallest span holding `span` below `table`, the deeper on a tie.
+fn innermost(
+    table: &DeTable<'_>,
+    at: &KeyPath,
+    span: &std::ops::Range<usize>,
+    best: &mut Option<(usize, KeyPath)>,
+) {
+    for (name, value) in table.iter() {
+        let path = at.key(name.get_ref());
+        keep_if_holds(best, name.span(), span, &path);
+        keep_if_holds(best, value.span(), span, &path);
+        match value.get_ref() {
+            DeValue::Table(inner) => innermost(inner, &path, span, best),
+            DeValue::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    let entry = path.index(index);
+                    keep_if_holds(best, item.span(), span, &entry);
+                    if let DeValue::Table(inner) = item.get_ref() {
+                        innermost(inner, &entry, span, best);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Keeps `path` in `best` when `outer` holds `span` and is no larger than the best so far.
+fn keep_if_holds(
+    best: &mut Option<(usize, KeyPath)>,
+    outer: std::ops::Range<usize>,
+    span: &std::ops::Range<usize>,
+    path: &KeyPath,
+) {
+    let holds = outer.start <= span.start && span.end <= outer.end;
+    if holds && best.as_ref().is_none_or(|(size, _)| outer.len() <= *size) {
+        *best = Some((outer.len(), path.clone()));
+    }
+}
+
+/// The key of serde's "missing field `KEY`" message.
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.split('`').next()
+}
+
 /// The 1-based line of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
@@ -184,9 +252,9 @@ fn place(text: &str, origin: &str, table: &DeTable<'_>, problem: Problem) -> Sce
         let found = match (segment, position, current) {
             (Segment::Key(key), 0, _) => lookup(table, key),
             (Segment::Key(key), _, Some(DeValue::Table(inner))) => lookup(inner, key),
-            (Segment::Index(index), _, Some(DeValue::Array(items))) => items
-                .get(*index)
-                .map(|item| (item.span(), item.get_ref())),
+            (Segment::Index(index), _, Some(DeValue::Array(items))) => {
+                items.get(*index).map(|item| (item.span(), item.get_ref()))
+            }
             _ => None,
         };
         let Some((found_span, value)) = found else {
@@ -241,7 +309,9 @@ pub fn apply_set(table: &mut toml::Table, set: &str) -> Result<(), ScenarioError
             current.insert(key.clone(), value);
             Ok(())
         }
-        PathPart::Entry(..) => Err(error("the path must end with a key, not a list entry".into())),
+        PathPart::Entry(..) => Err(error(
+            "the path must end with a key, not a list entry".into(),
+        )),
     }
 }
 
@@ -290,9 +360,7 @@ fn descend<'t>(table: &'t mut toml::Table, part: &PathPart) -> Result<&'t mut to
                 Ok(index) => return Err(format!("{list}[{index}]: the file has {count} entries")),
                 Err(_) => items
                     .iter()
-                    .position(|item| {
-                        item.get("name").and_then(toml::Value::as_str) == Some(selector.as_str())
-                    })
+                    .position(|item| entry_name(item).as_deref() == Some(selector.as_str()))
                     .ok_or_else(|| format!("no entry of {list} is named {selector:?}"))?,
             };
             items[position]
@@ -302,11 +370,25 @@ fn descend<'t>(table: &'t mut toml::Table, part: &PathPart) -> Result<&'t mut to
     }
 }
 
+/// The name an override selects a list entry by: its `name`, or for a consumption without one
+/// the name events use (`<api>:<topics joined by +>`, as `ConsumeSpec::display_name`).
+fn entry_name(item: &toml::Value) -> Option<String> {
+    if let Some(name) = item.get("name") {
+        return name.as_str().map(str::to_string);
+    }
+    let topics = item.get("topics")?.as_array()?;
+    let topics: Vec<&str> = topics.iter().filter_map(toml::Value::as_str).collect();
+    let api = item.get("api")?.as_str().unwrap_or("consume");
+    Some(format!("{api}:{}", topics.join("+")))
+}
+
 /// A TOML value, or the text as a string when it is not one (`--set mode=silent`).
 fn parse_value(text: &str) -> toml::Value {
     let wrapped = format!("value = {text}");
     match toml::from_str::<toml::Table>(&wrapped) {
-        Ok(mut table) => table.remove("value").unwrap_or(toml::Value::String(text.into())),
+        Ok(mut table) => table
+            .remove("value")
+            .unwrap_or(toml::Value::String(text.into())),
         Err(_) => toml::Value::String(text.to_string()),
     }
 }
