@@ -48,6 +48,7 @@ pub fn child(bench_args: &BenchArgs, count: u64) -> ExitCode {
             return crate::bad_input("--instructions-child: past the last seed");
         };
         let plan = SearchPlan {
+            deadline: None,
             scenario: bench_args.scenario.0,
             protocol,
             strategy: StrategyChoice::default(),

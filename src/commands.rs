@@ -8,6 +8,7 @@ use clap::Args;
 
 use consumer::ShutdownProtocol;
 use scenarios::fixture::{read_fixture, replay_fixture, write_fixture, Fixture, Provenance};
+use scenarios::report::ObservationsReport;
 use scenarios::{run_one, Invariant, RunRecord, RunSpec, ScenarioName};
 use sim::StrategyChoice;
 
@@ -55,6 +56,15 @@ pub struct RunArgs {
     /// Print every event of the run, stamped with virtual time.
     #[arg(long)]
     pub trace: bool,
+    /// Print what the run observed: records processed per partition, commits and committed
+    /// offsets, how each `consume_with` ended.
+    #[arg(long)]
+    pub observations: bool,
+    /// The run's virtual deadline, in seconds (default: derived from the run's settings). A
+    /// run still progressing at its deadline is a timeout, not a hang; a fixture written with
+    /// `--write-fixture` records it.
+    #[arg(long, value_parser = args::deadline, value_name = "SECONDS")]
+    pub deadline: Option<std::time::Duration>,
     /// Keep the run as a fixture in this file (written atomically), whatever its verdict. Its
     /// directory must exist.
     #[arg(long, value_name = "FILE")]
@@ -104,11 +114,15 @@ pub fn run(run_args: RunArgs) -> ExitCode {
     let mut spec = RunSpec::new(run_args.scenario.0, run_args.protocol.0, run_args.seed);
     spec.strategy = run_args.strategy;
     spec.record_events = true;
+    spec.deadline = run_args.deadline;
     let record = run_one(&spec);
     outln!("verdict: {}", record.verdict);
     outln!("signature: {}", record.signature);
     outln!("trace hash: {:#018x}", record.trace_hash);
     out!("{}", record.report);
+    if run_args.observations {
+        out!("{}", ObservationsReport(&record.observations));
+    }
     if run_args.trace {
         print_events(&record);
     }

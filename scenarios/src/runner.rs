@@ -17,9 +17,138 @@ use crate::params;
 use crate::report::{self, Nondeterminism, RunReport};
 use crate::verdict::{RunRecord, RunSpec, Verdict};
 
-/// A run's virtual deadline: far past the driver's final stop (30 s), a commit timeout (15 s)
-/// and the consumer's close; a run still going then has hung.
-pub const DEADLINE: Duration = Duration::from_secs(120);
+/// The shortest default deadline: what every run had before deadlines were derived, so that a
+/// run that passed then still passes the same way.
+pub const MIN_DEADLINE: Duration = Duration::from_secs(120);
+
+/// The longest deadline a user may ask for (`--deadline`, a fixture's `deadline_secs`): a
+/// bound on the virtual time, and so on the work, of one run.
+pub const MAX_DEADLINE: Duration = Duration::from_secs(3_600);
+
+/// Whether a deadline the user chose lies within 1 s..=[`MAX_DEADLINE`]; the error says so.
+pub fn check_deadline(deadline: Duration) -> Result<(), String> {
+    if deadline >= Duration::from_secs(1) && deadline <= MAX_DEADLINE {
+        Ok(())
+    } else {
+        Err(format!(
+            "deadline {} s is outside its bounds 1..={} s",
+            deadline.as_secs(),
+            MAX_DEADLINE.as_secs()
+        ))
+    }
+}
+
+/// Added to the longest legitimate wait to make the quiet window: room for what follows such a
+/// wait (a commit's retries back off 1 + 2 + 4 s, a close takes its own steps).
+pub const QUIET_MARGIN: Duration = Duration::from_secs(10);
+
+/// The times a run's limits are derived from: plain values, so that any description of a
+/// scenario (today [`ScenarioParams`](params::ScenarioParams), through [`RunTimings::of_params`])
+/// can give them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunTimings {
+    /// How long a commit may wait for its callback (`commit_timeout`).
+    pub commit_timeout: Duration,
+    /// How long a revocation may wait for commits (`max_rebalance_duration`).
+    pub max_rebalance_duration: Duration,
+    /// `max.poll.interval.ms`, also the stream pull interval: the runloop may wait this long
+    /// on a stream that is not pulled.
+    pub max_poll_interval: Duration,
+    /// A handler's time for one record.
+    pub handler_delay: Duration,
+    /// The most records one handler processes one after the other (a partition's).
+    pub records_in_sequence: u64,
+    /// The longest the scenario itself may do nothing (its driver's sleeps, the time between
+    /// two produced records, the final stop when nothing else happens).
+    pub longest_scenario_delay: Duration,
+    /// When the scenario's last action (its final stop) happens at the latest.
+    pub last_action_at: Duration,
+}
+
+/// How long a run may take: the virtual deadline, and the quiet window (no progress for that
+/// long is a hang). DESIGN 3.4: the quiet window is longer than the longest legitimate wait
+/// the scenario's settings allow; the deadline leaves the workload time to do all its work
+/// after its last action and then a whole quiet window, so that a hang is called one before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunLimits {
+    pub deadline: Duration,
+    pub quiet_window: Duration,
+}
+
+impl RunLimits {
+    /// The limits a run with these timings gets by default. The one place they are derived.
+    pub fn derive(timings: &RunTimings) -> RunLimits {
+        let longest_wait = [
+            timings.commit_timeout,
+            timings.max_rebalance_duration,
+            timings.max_poll_interval,
+            timings.handler_delay,
+            timings.longest_scenario_delay,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or_default();
+        let quiet_window = longest_wait.saturating_add(QUIET_MARGIN);
+        let handling = timings
+            .handler_delay
+            .saturating_mul(timings.records_in_sequence.min(u32::MAX as u64) as u32);
+        let deadline = timings
+            .last_action_at
+            .saturating_add(handling)
+            .saturating_add(timings.commit_timeout)
+            .saturating_add(quiet_window)
+            .max(MIN_DEADLINE);
+        RunLimits {
+            deadline,
+            quiet_window,
+        }
+    }
+
+    /// These limits with the user's deadline instead of the derived one.
+    pub fn with_deadline(self, deadline: Option<Duration>) -> RunLimits {
+        RunLimits {
+            deadline: deadline.unwrap_or(self.deadline),
+            ..self
+        }
+    }
+}
+
+impl RunTimings {
+    /// The catalogue's final stop (`catalogue::FINAL_STOP`): when the driver stops consumption
+    /// if nothing else has ended it.
+    const FINAL_STOP: Duration = Duration::from_secs(30);
+
+    /// The timings of a catalogue scenario with these parameters (a thin adapter: the
+    /// catalogue's workload reads these parameters so, and zio-kafka's defaults otherwise).
+    pub fn of_params(params: &params::ScenarioParams) -> RunTimings {
+        let settings = consumer::ConsumerSettings::default()
+            .with_max_poll_interval(Duration::from_millis(params.max_poll_interval_ms));
+        let handler_delay = Duration::from_millis(params.handler_delay_ms);
+        // The driver's own sleeps: until its stop, and the rebalance and chaos scenarios' waits
+        // of 10 and 20 handler delays after it.
+        let driver_waits = handler_delay.saturating_mul(20);
+        let stop_at = Duration::from_millis(params.stop_at_ms);
+        let longest_scenario_delay = [
+            Self::FINAL_STOP,
+            stop_at,
+            Duration::from_millis(params.deny_at_ms),
+            Duration::from_millis(params.produce_every_ms),
+            driver_waits,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or_default();
+        RunTimings {
+            commit_timeout: settings.commit_timeout,
+            max_rebalance_duration: settings.max_rebalance_duration,
+            max_poll_interval: settings.max_poll_interval,
+            handler_delay,
+            records_in_sequence: params.records_per_partition.into(),
+            longest_scenario_delay,
+            last_action_at: Self::FINAL_STOP.max(stop_at.saturating_add(driver_waits)),
+        }
+    }
+}
 
 /// Runs `spec` once and judges it.
 pub fn run_one(spec: &RunSpec) -> RunRecord {
@@ -27,10 +156,12 @@ pub fn run_one(spec: &RunSpec) -> RunRecord {
         .params
         .clone()
         .unwrap_or_else(|| params::draw(spec.scenario, spec.seed));
+    let limits = RunLimits::derive(&RunTimings::of_params(&params)).with_deadline(spec.deadline);
     let sink = Rc::new(RefCell::new(Observations::default()));
     let mut config = RunConfig::new(spec.seed)
         .with_strategy(spec.strategy.clone())
-        .with_deadline(DEADLINE)
+        .with_deadline(limits.deadline)
+        .with_quiet_window(limits.quiet_window)
         // The hang report tells each stuck command's history from these operations.
         .watching(COMMAND_QUEUE);
     if let Some(log) = &spec.replay {
@@ -45,7 +176,7 @@ pub fn run_one(spec: &RunSpec) -> RunRecord {
         workload(rt, scenario, workload_params, protocol, workload_sink)
     });
     let observations = sink.take();
-    judge(spec, params, result, &observations)
+    judge(spec, params, limits, result, observations)
 }
 
 /// Which runs are run twice and compared.
@@ -129,17 +260,24 @@ fn compare(first: RunRecord, second: &RunRecord) -> RunRecord {
     record
 }
 
+/// The verdict (DESIGN 3.4): a panic first; then a hang, which needs evidence (the run was
+/// stopped stuck, or ended with an obligation open); then a timeout (the deadline stopped a
+/// run still progressing); then the first broken invariant; else a pass.
 fn judge(
     spec: &RunSpec,
     params: params::ScenarioParams,
+    limits: RunLimits,
     result: RunResult,
-    seen: &Observations,
+    observations: Observations,
 ) -> RunRecord {
+    let seen = &observations;
     let broken = invariants::check(spec.scenario, seen);
     let (verdict, signature) = if let Some(panic) = result.panics.first() {
         (Verdict::Panic, report::panic_signature(&panic.message))
     } else if result.is_hang() {
         (Verdict::Hang, report::hang_signature(&result))
+    } else if result.timed_out() {
+        (Verdict::Timeout, "timeout".to_string())
     } else if let Some(first) = broken.first() {
         (
             Verdict::Violation {
@@ -151,7 +289,7 @@ fn judge(
     } else {
         (Verdict::Pass, "pass".to_string())
     };
-    let report = RunReport::of(spec, &verdict, &result, seen, &broken);
+    let report = RunReport::of(spec, &verdict, &result, seen, &broken, limits);
     RunRecord {
         spec: RunSpec {
             params: Some(params.clone()),
@@ -167,5 +305,6 @@ fn judge(
         strategy_disagreement: result.strategy_disagreement,
         signature,
         events: result.events,
+        observations,
     }
 }

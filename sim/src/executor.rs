@@ -3,8 +3,11 @@
 //! randomness, and events, which it hands to the [`Observer`]).
 //!
 //! madsim supplies the clock and the timers; the executor is a single madsim task, so every
-//! choice of which fiber runs next is ours and recorded. Sleeps are counted, so that "nothing
-//! ready and no timer pending" is detected at once as `BlockedForever`.
+//! choice of which fiber runs next is ours and recorded. Sleeps are counted, background loops'
+//! apart, so that "nothing ready and no timer pending" is detected at once as `BlockedForever`,
+//! and "nothing ready and only background loops' timers pending" as `OnlyBackgroundLoopsLeft`.
+//! Where the executor would let the clock move on, it also stops a run that has not progressed
+//! for a whole quiet window; a timer of its own wakes it at the end of that window.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -86,6 +89,9 @@ struct SimCore {
     /// Sleeps started and not yet finished or dropped: while there are none and no fiber is
     /// ready, nothing can ever run again.
     pending_sleeps: Rc<Cell<u64>>,
+    /// Those of them that are background loops' (`Runtime::background_sleep`): while they are
+    /// all that is pending and no fiber is ready, nothing but those loops can ever run again.
+    pending_background_sleeps: Rc<Cell<u64>>,
     /// Virtual time, read from madsim once per executor poll: madsim's clock only moves between
     /// its task runs, and the whole run is one madsim task, so it cannot change during a poll.
     now: Cell<Duration>,
@@ -157,7 +163,19 @@ impl Runtime for SimCore {
     }
 
     fn sleep(&self, duration: Duration) -> LocalBoxFuture<()> {
-        Box::pin(TrackedSleep::new(duration, self.pending_sleeps.clone()))
+        Box::pin(TrackedSleep::new(
+            duration,
+            self.pending_sleeps.clone(),
+            None,
+        ))
+    }
+
+    fn background_sleep(&self, duration: Duration) -> LocalBoxFuture<()> {
+        Box::pin(TrackedSleep::new(
+            duration,
+            self.pending_sleeps.clone(),
+            Some(self.pending_background_sleeps.clone()),
+        ))
     }
 
     fn now(&self) -> Duration {
@@ -189,19 +207,29 @@ impl Runtime for SimCore {
     }
 }
 
-/// A madsim sleep counted in `pending_sleeps` while it is pending.
+/// A madsim sleep counted in `pending_sleeps` while it is pending, and also in
+/// `pending_background_sleeps` for a background loop's.
 struct TrackedSleep {
     sleep: Pin<Box<madsim::time::Sleep>>,
     pending: Rc<Cell<u64>>,
+    pending_background: Option<Rc<Cell<u64>>>,
     counted: bool,
 }
 
 impl TrackedSleep {
-    fn new(duration: Duration, pending: Rc<Cell<u64>>) -> TrackedSleep {
+    fn new(
+        duration: Duration,
+        pending: Rc<Cell<u64>>,
+        pending_background: Option<Rc<Cell<u64>>>,
+    ) -> TrackedSleep {
         pending.set(pending.get() + 1);
+        if let Some(background) = &pending_background {
+            background.set(background.get() + 1);
+        }
         TrackedSleep {
             sleep: Box::pin(madsim::time::sleep(duration)),
             pending,
+            pending_background,
             counted: true,
         }
     }
@@ -210,6 +238,9 @@ impl TrackedSleep {
         if self.counted {
             self.counted = false;
             self.pending.set(self.pending.get() - 1);
+            if let Some(background) = &self.pending_background {
+                background.set(background.get() - 1);
+            }
         }
     }
 }
@@ -239,6 +270,9 @@ pub(crate) struct Executor {
     rt: Rt,
     config: RunConfig,
     deadline_timer: Pin<Box<madsim::time::Sleep>>,
+    /// Wakes the executor at the end of a quiet window, and when it fires: re-armed only then
+    /// (or when it has none), not at every progress, so that progress costs no timer.
+    quiet_timer: Option<(Duration, Pin<Box<madsim::time::Sleep>>)>,
     steps: u64,
 }
 
@@ -265,6 +299,7 @@ impl Executor {
             workload_rng: RefCell::new(workload_rng),
             observer: RefCell::new(Observer::new(config.record_events, config.watch.clone())),
             pending_sleeps: Rc::new(Cell::new(0)),
+            pending_background_sleeps: Rc::new(Cell::new(0)),
             now: Cell::new(virtual_now()),
             scratch: RefCell::new(Vec::new()),
         });
@@ -276,6 +311,7 @@ impl Executor {
         });
         let executor = Executor {
             deadline_timer: Box::pin(madsim::time::sleep(config.deadline)),
+            quiet_timer: None,
             rt: rt.clone(),
             core,
             config,
@@ -334,6 +370,55 @@ impl Executor {
         }
     }
 
+    /// Why the run cannot usefully go on, asked when no fiber is ready: no timer pending at
+    /// all; only background loops' timers pending (they complete nothing, so no fiber will
+    /// ever be woken by anything but them); or a whole quiet window without progress.
+    fn stuck_before_the_clock_moves(&self) -> Option<Outcome> {
+        let pending = self.core.pending_sleeps.get();
+        if pending == 0 {
+            return Some(Outcome::BlockedForever);
+        }
+        if pending == self.core.pending_background_sleeps.get() {
+            return Some(Outcome::OnlyBackgroundLoopsLeft);
+        }
+        let window = self.config.quiet_window?;
+        let last_progress = self.core.observer.borrow().progress.last_at;
+        (self.core.now.get() >= last_progress.saturating_add(window))
+            .then_some(Outcome::QuietWindowElapsed)
+    }
+
+    /// Makes sure a timer wakes the executor at the end of the current quiet window (when it
+    /// ends before the deadline): a run whose only timers are far away must still stop there.
+    fn arm_quiet_timer(&mut self, cx: &mut Context<'_>) {
+        let Some(window) = self.config.quiet_window else {
+            return;
+        };
+        let now = self.core.now.get();
+        let quiet_end = self
+            .core
+            .observer
+            .borrow()
+            .progress
+            .last_at
+            .saturating_add(window);
+        if quiet_end >= self.config.deadline {
+            return;
+        }
+        let stale = match &self.quiet_timer {
+            // One still to fire wakes the executor, which re-arms it then if progress moved
+            // the window's end.
+            Some((fires_at, _)) => *fires_at <= now,
+            None => true,
+        };
+        if stale {
+            self.quiet_timer = Some((quiet_end, Box::pin(madsim::time::sleep(quiet_end - now))));
+        }
+        if let Some((_, timer)) = &mut self.quiet_timer {
+            // Polled to register the executor's waker; its firing is noticed at the next check.
+            let _ = timer.as_mut().poll(cx);
+        }
+    }
+
     fn finish(&mut self, outcome: Outcome) -> RunResult {
         let now = virtual_now();
         let (decisions, replay_divergence, strategy_disagreement) =
@@ -354,6 +439,7 @@ impl Executor {
             strategy_disagreement,
             liveness: observer.liveness.snapshot(now),
             elapsed: now,
+            progress: observer.progress,
             steps: self.steps,
             events: observer.events.take(),
             watched,
@@ -392,9 +478,11 @@ impl Future for Executor {
                 self.poll_task(task);
                 continue;
             }
-            if self.core.pending_sleeps.get() == 0 {
-                return Poll::Ready(self.finish(Outcome::BlockedForever));
+            // Nothing is ready: the clock would move on here. Is there anything to wait for?
+            if let Some(stuck) = self.stuck_before_the_clock_moves() {
+                return Poll::Ready(self.finish(stuck));
             }
+            self.arm_quiet_timer(cx);
             // Nothing ready: wait for a timer (or the deadline). Register before re-checking, so
             // that a wake between the check and the registration is not lost.
             {

@@ -7,6 +7,7 @@ use super::*;
 
 fn plan(protocol: ShutdownProtocol, seeds: &str) -> SearchPlan {
     SearchPlan {
+        deadline: None,
         scenario: ScenarioName::AuthCrash,
         protocol,
         strategy: StrategyChoice::default(),
