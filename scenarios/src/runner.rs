@@ -11,7 +11,7 @@ use consumer::internal::labels::COMMAND_QUEUE;
 use serde::{Deserialize, Serialize};
 use sim::{run, RunConfig, RunResult};
 
-use crate::catalogue::{workload, Observations};
+use crate::catalogue::{workload, Observations, ScenarioName};
 use crate::invariants;
 use crate::params;
 use crate::report::{self, Nondeterminism, RunReport};
@@ -118,9 +118,9 @@ impl RunTimings {
     /// if nothing else has ended it.
     const FINAL_STOP: Duration = Duration::from_secs(30);
 
-    /// The timings of a catalogue scenario with these parameters (a thin adapter: the
-    /// catalogue's workload reads these parameters so, and zio-kafka's defaults otherwise).
-    pub fn of_params(params: &params::ScenarioParams) -> RunTimings {
+    /// The timings of a catalogue scenario with these parameters: a thin adapter that says
+    /// what the catalogue's workload does with them (zio-kafka's defaults otherwise).
+    pub fn of_params(scenario: ScenarioName, params: &params::ScenarioParams) -> RunTimings {
         let settings = consumer::ConsumerSettings::default()
             .with_max_poll_interval(Duration::from_millis(params.max_poll_interval_ms));
         let handler_delay = Duration::from_millis(params.handler_delay_ms);
@@ -138,6 +138,13 @@ impl RunTimings {
         .into_iter()
         .max()
         .unwrap_or_default();
+        let mut last_action_at = Self::FINAL_STOP.max(stop_at.saturating_add(driver_waits));
+        if scenario == ScenarioName::CommitAfterCrash {
+            // Its user commits once a second for 30 rounds before the final stop, and each
+            // commit may wait its whole commit timeout.
+            let round = Duration::from_secs(1).saturating_add(settings.commit_timeout);
+            last_action_at = last_action_at.max(round.saturating_mul(Self::FINAL_STOP.as_secs() as u32));
+        }
         RunTimings {
             commit_timeout: settings.commit_timeout,
             max_rebalance_duration: settings.max_rebalance_duration,
@@ -145,7 +152,7 @@ impl RunTimings {
             handler_delay,
             records_in_sequence: params.records_per_partition.into(),
             longest_scenario_delay,
-            last_action_at: Self::FINAL_STOP.max(stop_at.saturating_add(driver_waits)),
+            last_action_at,
         }
     }
 }
@@ -156,7 +163,7 @@ pub fn run_one(spec: &RunSpec) -> RunRecord {
         .params
         .clone()
         .unwrap_or_else(|| params::draw(spec.scenario, spec.seed));
-    let limits = RunLimits::derive(&RunTimings::of_params(&params)).with_deadline(spec.deadline);
+    let limits = RunLimits::derive(&RunTimings::of_params(spec.scenario, &params)).with_deadline(spec.deadline);
     let sink = Rc::new(RefCell::new(Observations::default()));
     let mut config = RunConfig::new(spec.seed)
         .with_strategy(spec.strategy.clone())

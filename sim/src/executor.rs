@@ -6,8 +6,12 @@
 //! choice of which fiber runs next is ours and recorded. Sleeps are counted, background loops'
 //! apart, so that "nothing ready and no timer pending" is detected at once as `BlockedForever`,
 //! and "nothing ready and only background loops' timers pending" as `OnlyBackgroundLoopsLeft`.
-//! Where the executor would let the clock move on, it also stops a run that has not progressed
-//! for a whole quiet window; a timer of its own wakes it at the end of that window.
+//! It also stops a run that has not progressed for a whole quiet window, where the executor
+//! would let the clock move on and when the clock has moved on. It sets no timer of its own
+//! for that: every executor poll costs a draw of madsim's randomness (madsim moves its clock a
+//! few nanoseconds per task run), so an extra wake-up would shift the time stamps, and so the
+//! trace hash, of every run, passing ones too. A run whose next timer lies beyond the window's
+//! end stops when the clock gets there, before anything then runs.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -270,9 +274,6 @@ pub(crate) struct Executor {
     rt: Rt,
     config: RunConfig,
     deadline_timer: Pin<Box<madsim::time::Sleep>>,
-    /// Wakes the executor at the end of a quiet window, and when it fires: re-armed only then
-    /// (or when it has none), not at every progress, so that progress costs no timer.
-    quiet_timer: Option<(Duration, Pin<Box<madsim::time::Sleep>>)>,
     steps: u64,
 }
 
@@ -311,7 +312,6 @@ impl Executor {
         });
         let executor = Executor {
             deadline_timer: Box::pin(madsim::time::sleep(config.deadline)),
-            quiet_timer: None,
             rt: rt.clone(),
             core,
             config,
@@ -381,42 +381,17 @@ impl Executor {
         if pending == self.core.pending_background_sleeps.get() {
             return Some(Outcome::OnlyBackgroundLoopsLeft);
         }
-        let window = self.config.quiet_window?;
-        let last_progress = self.core.observer.borrow().progress.last_at;
-        (self.core.now.get() >= last_progress.saturating_add(window))
+        self.quiet_window_elapsed()
             .then_some(Outcome::QuietWindowElapsed)
     }
 
-    /// Makes sure a timer wakes the executor at the end of the current quiet window (when it
-    /// ends before the deadline): a run whose only timers are far away must still stop there.
-    fn arm_quiet_timer(&mut self, cx: &mut Context<'_>) {
+    /// Whether a whole quiet window has passed since the last progress.
+    fn quiet_window_elapsed(&self) -> bool {
         let Some(window) = self.config.quiet_window else {
-            return;
+            return false;
         };
-        let now = self.core.now.get();
-        let quiet_end = self
-            .core
-            .observer
-            .borrow()
-            .progress
-            .last_at
-            .saturating_add(window);
-        if quiet_end >= self.config.deadline {
-            return;
-        }
-        let stale = match &self.quiet_timer {
-            // One still to fire wakes the executor, which re-arms it then if progress moved
-            // the window's end.
-            Some((fires_at, _)) => *fires_at <= now,
-            None => true,
-        };
-        if stale {
-            self.quiet_timer = Some((quiet_end, Box::pin(madsim::time::sleep(quiet_end - now))));
-        }
-        if let Some((_, timer)) = &mut self.quiet_timer {
-            // Polled to register the executor's waker; its firing is noticed at the next check.
-            let _ = timer.as_mut().poll(cx);
-        }
+        let last_progress = self.core.observer.borrow().progress.last_at;
+        self.core.now.get() >= last_progress.saturating_add(window)
     }
 
     fn finish(&mut self, outcome: Outcome) -> RunResult {
@@ -463,6 +438,11 @@ impl Future for Executor {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<RunResult> {
         self.core.now.set(virtual_now());
+        // The clock may have moved past the end of a quiet window: the run is stuck, whatever
+        // the timer that woke it would do now.
+        if self.quiet_window_elapsed() && !self.core.observer.borrow().root_done {
+            return Poll::Ready(self.finish(Outcome::QuietWindowElapsed));
+        }
         loop {
             if self.core.observer.borrow().root_done {
                 return Poll::Ready(self.finish(Outcome::Completed));
@@ -482,7 +462,6 @@ impl Future for Executor {
             if let Some(stuck) = self.stuck_before_the_clock_moves() {
                 return Poll::Ready(self.finish(stuck));
             }
-            self.arm_quiet_timer(cx);
             // Nothing ready: wait for a timer (or the deadline). Register before re-checking, so
             // that a wake between the check and the registration is not lost.
             {
