@@ -149,6 +149,16 @@ pub fn duration(text: &str) -> Result<std::time::Duration, String> {
     Ok(duration)
 }
 
+/// A virtual deadline in whole seconds (`--deadline 600`), within the bounds a run accepts.
+pub fn deadline(text: &str) -> Result<std::time::Duration, String> {
+    let seconds: u64 = text
+        .parse()
+        .map_err(|_| format!("bad deadline {text:?}: expected whole seconds, for example 600"))?;
+    let deadline = std::time::Duration::from_secs(seconds);
+    scenarios::runner::check_deadline(deadline)?;
+    Ok(deadline)
+}
+
 /// The strategies `hangsim list` shows and `hangsim bench` compares, with what each is. Only
 /// those this build's [`StrategyChoice`] accepts are shown.
 pub fn known_strategies() -> Vec<(&'static str, &'static str)> {

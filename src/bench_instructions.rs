@@ -47,6 +47,7 @@ pub fn child(bench_args: &BenchArgs, count: u64) -> ExitCode {
             return crate::bad_input("--instructions-child: past the last seed");
         };
         let plan = SearchPlan {
+            deadline: None,
             scenario: bench_args.scenario.scenario(),
             protocol,
             strategy: StrategyChoice::default(),

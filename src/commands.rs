@@ -9,6 +9,7 @@ use clap::Args;
 use consumer::ShutdownProtocol;
 use scenarios::fixture::{read_fixture, replay_fixture, write_fixture, Fixture, Provenance};
 use scenarios::catalogue::Scenario;
+use scenarios::report::ObservationsReport;
 use scenarios::{run_one, Invariant, RunRecord, RunSpec};
 use sim::StrategyChoice;
 
@@ -58,6 +59,15 @@ pub struct RunArgs {
     /// Do not print the scenario as resolved for the seed.
     #[arg(long)]
     pub no_scenario: bool,
+    /// Print what the run observed: records processed per partition, commits and committed
+    /// offsets, how each `consume_with` ended.
+    #[arg(long)]
+    pub observations: bool,
+    /// The run's virtual deadline, in seconds (default: derived from the run's settings). A
+    /// run still progressing at its deadline is a timeout, not a hang; a fixture written with
+    /// `--write-fixture` records it.
+    #[arg(long, value_parser = args::deadline, value_name = "SECONDS")]
+    pub deadline: Option<std::time::Duration>,
     /// Keep the run as a fixture in this file (written atomically), whatever its verdict. Its
     /// directory must exist.
     #[arg(long, value_name = "FILE")]
@@ -111,6 +121,7 @@ pub fn run(run_args: RunArgs) -> ExitCode {
     let mut spec = RunSpec::new(scenario, run_args.protocol.0, run_args.seed);
     spec.strategy = run_args.strategy;
     spec.record_events = true;
+    spec.deadline = run_args.deadline;
     let record = run_one(&spec);
     if !run_args.no_scenario {
         outln!(
@@ -127,6 +138,9 @@ pub fn run(run_args: RunArgs) -> ExitCode {
     outln!("signature: {}", record.signature);
     outln!("trace hash: {:#018x}", record.trace_hash);
     out!("{}", record.report);
+    if run_args.observations {
+        out!("{}", ObservationsReport(&record.observations));
+    }
     if run_args.trace {
         print_events(&record);
     }

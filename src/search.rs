@@ -58,6 +58,11 @@ pub struct SearchArgs {
     /// the progress file is brought up to date, and `--resume` continues the search.
     #[arg(long, value_name = "DURATION", value_parser = args::duration)]
     pub time_budget: Option<Duration>,
+    /// Every run's virtual deadline, in seconds (default: derived from each run's settings:
+    /// its last action, its handling time and a quiet window). A run still progressing at its
+    /// deadline is a timeout, not a hang; a longer deadline lets it finish.
+    #[arg(long, value_parser = args::deadline, value_name = "SECONDS")]
+    pub deadline: Option<Duration>,
     /// Which runs are run twice to check that they reproduce.
     #[arg(long, value_enum, default_value = "failing")]
     pub check_determinism: CheckArg,
@@ -141,6 +146,7 @@ pub fn search(search_args: SearchArgs) -> ExitCode {
         strategy: search_args.strategy,
         seeds: search_args.seeds,
         shard: search_args.shard.unwrap_or(Shard::WHOLE),
+        deadline: search_args.deadline,
     };
     let options = SearchOptions {
         jobs: search_args.jobs,

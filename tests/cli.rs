@@ -81,9 +81,9 @@ fn path_arg(path: &std::path::Path) -> String {
     path.to_str().expect("a UTF-8 temp path").to_string()
 }
 
-/// The summary line's counts: (searched, failing, hang, violation, panic, nondeterminism),
-/// after checking the line has exactly the promised shape.
-fn summary(stdout: &str) -> (u64, u64, u64, u64, u64, u64) {
+/// The summary line's counts: (searched, failing, hang, timeout, violation, panic,
+/// nondeterminism), after checking the line has exactly the promised shape.
+fn summary(stdout: &str) -> (u64, u64, u64, u64, u64, u64, u64) {
     let last = stdout.lines().last().expect("a summary line");
     let shape = |ok: bool| assert!(ok, "bad summary line: {last:?}");
     let rest = last
@@ -108,7 +108,7 @@ fn summary(stdout: &str) -> (u64, u64, u64, u64, u64, u64) {
     );
     let counts: Vec<u64> = counts
         .split(", ")
-        .zip(["hang", "violation", "panic", "nondeterminism"])
+        .zip(["hang", "timeout", "violation", "panic", "nondeterminism"])
         .map(|(count, kind)| {
             let number = count
                 .strip_suffix(&format!(" {kind}"))
@@ -116,11 +116,11 @@ fn summary(stdout: &str) -> (u64, u64, u64, u64, u64, u64) {
             number.parse().unwrap_or_else(|_| panic!("{last:?}"))
         })
         .collect();
-    shape(counts.len() == 4);
+    shape(counts.len() == 5);
     let (searched, failing): (u64, u64) = (searched.parse().unwrap(), failing.parse().unwrap());
     shape(counts.iter().sum::<u64>() == failing);
     (
-        searched, failing, counts[0], counts[1], counts[2], counts[3],
+        searched, failing, counts[0], counts[1], counts[2], counts[3], counts[4],
     )
 }
 
@@ -264,7 +264,7 @@ fn search_summary_line_and_exit_statuses() {
         "0..20",
     ]);
     assert_eq!(status, 0, "{stdout}");
-    assert_eq!(summary(&stdout), (20, 0, 0, 0, 0, 0));
+    assert_eq!(summary(&stdout), (20, 0, 0, 0, 0, 0, 0));
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
 }
 

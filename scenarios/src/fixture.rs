@@ -21,9 +21,11 @@
 //! signature = "hang:..."          # the failure signature ("pass" for a passing run)
 //! trace_hash = "0x0123456789abcdef"
 //! decisions = "0*41 1 0*7 2"      # sim::DecisionLog::encode, run-length encoded
+//! deadline_secs = 600             # optional: the run's virtual deadline when the user chose
+//!                                 # it (`--deadline`); without it, the derived one
 //!
 //! [expected]
-//! verdict = "hang"                # pass, hang, violation, panic or nondeterminism
+//! verdict = "hang"                # pass, hang, timeout, violation, panic or nondeterminism
 //! invariant = "..."               # violations only
 //!
 //! [provenance]
@@ -46,6 +48,7 @@
 use std::fmt;
 use std::io::Read as _;
 use std::path::Path;
+use std::time::Duration;
 
 use consumer::ShutdownProtocol;
 use serde::{Deserialize, Serialize};
@@ -137,6 +140,9 @@ pub struct Fixture {
     pub provenance: Provenance,
     /// The run's report when it was kept (fixtures written before reports were data have none).
     pub report: Option<RunReport>,
+    /// The virtual deadline the user chose for the run, if one was: a replay needs it to end
+    /// where the run did.
+    pub deadline: Option<Duration>,
 }
 
 /// The file's shape; the decision log and trace hash are checked when it becomes a
@@ -154,6 +160,8 @@ struct FixtureFile {
     signature: String,
     trace_hash: String,
     decisions: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    deadline_secs: Option<u64>,
     expected: ExpectedVerdict,
     provenance: Provenance,
     #[serde(rename = "scenario_resolved")]
@@ -180,6 +188,7 @@ impl Fixture {
                 ..provenance
             },
             report: Some(record.report.clone()),
+            deadline: record.spec.deadline,
         }
     }
 
@@ -189,6 +198,7 @@ impl Fixture {
             resolved: Some(self.resolved.clone()),
             replay: Some(self.decisions.clone()),
             strategy: self.strategy.clone(),
+            deadline: self.deadline,
             ..RunSpec::new(
                 Scenario::embedded((*self.resolved).clone()),
                 self.protocol,
@@ -208,6 +218,7 @@ impl Fixture {
             signature: self.signature.clone(),
             trace_hash: format!("{:#018x}", self.trace_hash),
             decisions: self.decisions.encode(),
+            deadline_secs: self.deadline.map(|deadline| deadline.as_secs()),
             expected: self.expected.clone(),
             provenance: self.provenance.clone(),
             resolved: (*self.resolved).clone(),
@@ -277,6 +288,10 @@ impl Fixture {
                 file.scenario, file.resolved.name
             ));
         }
+        let deadline = file.deadline_secs.map(Duration::from_secs);
+        if let Some(deadline) = deadline {
+            crate::runner::check_deadline(deadline)?;
+        }
         Ok(Fixture {
             scenario: file.scenario,
             protocol: file.protocol,
@@ -289,6 +304,7 @@ impl Fixture {
             signature: file.signature,
             provenance: file.provenance,
             report: file.report,
+            deadline,
         })
     }
 }

@@ -1,12 +1,15 @@
 //! Runs and their verdicts.
 //!
 //! A run is (scenario resolved for its seed, protocol, seed, strategy) and ends in one [`Verdict`]:
-//! `Pass`; `Hang` (an obligation still open when the run ended, or nothing could run again);
-//! `Violation` of a named [`Invariant`]; `Panic` of the system under test (never of the search);
-//! or `Nondeterminism` (the same run twice gave two traces).
+//! `Pass`; `Hang` (proven: nothing but background loops could ever run again, or a whole quiet
+//! window passed without progress, or the workload ended with an obligation open); `Timeout`
+//! (the deadline stopped a run that was still progressing: slow, not proven stuck); `Violation`
+//! of a named [`Invariant`]; `Panic` of the system under test (never of the search); or
+//! `Nondeterminism` (the same run twice gave two traces). DESIGN 3.4 "Hang versus Timeout".
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use consumer::ShutdownProtocol;
 use serde::{Deserialize, Serialize};
@@ -26,6 +29,7 @@ use crate::report::RunReport;
 pub enum VerdictKind {
     Pass,
     Hang,
+    Timeout,
     Violation,
     Panic,
     Nondeterminism,
@@ -33,9 +37,10 @@ pub enum VerdictKind {
 
 impl VerdictKind {
     /// Every kind, passing first.
-    pub const ALL: [VerdictKind; 5] = [
+    pub const ALL: [VerdictKind; 6] = [
         VerdictKind::Pass,
         VerdictKind::Hang,
+        VerdictKind::Timeout,
         VerdictKind::Violation,
         VerdictKind::Panic,
         VerdictKind::Nondeterminism,
@@ -46,6 +51,7 @@ impl VerdictKind {
         match self {
             VerdictKind::Pass => "pass",
             VerdictKind::Hang => "hang",
+            VerdictKind::Timeout => "timeout",
             VerdictKind::Violation => "violation",
             VerdictKind::Panic => "panic",
             VerdictKind::Nondeterminism => "nondeterminism",
@@ -86,6 +92,8 @@ impl FromStr for VerdictKind {
 pub enum Verdict {
     Pass,
     Hang,
+    /// The deadline passed while the run still progressed: give it a longer `--deadline`.
+    Timeout,
     /// The invariant was broken; the detail says how.
     Violation {
         invariant: Invariant,
@@ -101,6 +109,7 @@ impl Verdict {
         match self {
             Verdict::Pass => VerdictKind::Pass,
             Verdict::Hang => VerdictKind::Hang,
+            Verdict::Timeout => VerdictKind::Timeout,
             Verdict::Violation { .. } => VerdictKind::Violation,
             Verdict::Panic => VerdictKind::Panic,
             Verdict::Nondeterminism => VerdictKind::Nondeterminism,
@@ -143,6 +152,9 @@ pub struct RunSpec {
     pub replay: Option<DecisionLog>,
     /// Keep every event, for a readable trace (slower).
     pub record_events: bool,
+    /// A virtual deadline chosen by the user (`--deadline`); `None`: the one derived from the
+    /// scenario's settings ([`crate::runner::RunLimits`]).
+    pub deadline: Option<Duration>,
 }
 
 impl RunSpec {
@@ -157,6 +169,7 @@ impl RunSpec {
             resolved: None,
             replay: None,
             record_events: false,
+            deadline: None,
         }
     }
 }
@@ -184,6 +197,8 @@ pub struct RunRecord {
     pub signature: String,
     /// Every event, when recorded.
     pub events: Option<Vec<sim::trace::TraceRecord>>,
+    /// What the workload observed (`hangsim run --observations` prints it).
+    pub observations: crate::workload::Observations,
 }
 
 impl RunRecord {

@@ -3,8 +3,15 @@
 //! randomness, and events, which it hands to the [`Observer`]).
 //!
 //! madsim supplies the clock and the timers; the executor is a single madsim task, so every
-//! choice of which fiber runs next is ours and recorded. Sleeps are counted, so that "nothing
-//! ready and no timer pending" is detected at once as `BlockedForever`.
+//! choice of which fiber runs next is ours and recorded. Sleeps are counted, background loops'
+//! apart, so that "nothing ready and no timer pending" is detected at once as `BlockedForever`,
+//! and "nothing ready and only background loops' timers pending" as `OnlyBackgroundLoopsLeft`.
+//! It also stops a run that has not progressed for a whole quiet window, where the executor
+//! would let the clock move on and when the clock has moved on. It sets no timer of its own
+//! for that: every executor poll costs a draw of madsim's randomness (madsim moves its clock a
+//! few nanoseconds per task run), so an extra wake-up would shift the time stamps, and so the
+//! trace hash, of every run, passing ones too. A run whose next timer lies beyond the window's
+//! end stops when the clock gets there, before anything then runs.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -86,6 +93,9 @@ struct SimCore {
     /// Sleeps started and not yet finished or dropped: while there are none and no fiber is
     /// ready, nothing can ever run again.
     pending_sleeps: Rc<Cell<u64>>,
+    /// Those of them that are background loops' (`Runtime::background_sleep`): while they are
+    /// all that is pending and no fiber is ready, nothing but those loops can ever run again.
+    pending_background_sleeps: Rc<Cell<u64>>,
     /// Virtual time, read from madsim once per executor poll: madsim's clock only moves between
     /// its task runs, and the whole run is one madsim task, so it cannot change during a poll.
     now: Cell<Duration>,
@@ -157,7 +167,19 @@ impl Runtime for SimCore {
     }
 
     fn sleep(&self, duration: Duration) -> LocalBoxFuture<()> {
-        Box::pin(TrackedSleep::new(duration, self.pending_sleeps.clone()))
+        Box::pin(TrackedSleep::new(
+            duration,
+            self.pending_sleeps.clone(),
+            None,
+        ))
+    }
+
+    fn background_sleep(&self, duration: Duration) -> LocalBoxFuture<()> {
+        Box::pin(TrackedSleep::new(
+            duration,
+            self.pending_sleeps.clone(),
+            Some(self.pending_background_sleeps.clone()),
+        ))
     }
 
     fn now(&self) -> Duration {
@@ -189,19 +211,29 @@ impl Runtime for SimCore {
     }
 }
 
-/// A madsim sleep counted in `pending_sleeps` while it is pending.
+/// A madsim sleep counted in `pending_sleeps` while it is pending, and also in
+/// `pending_background_sleeps` for a background loop's.
 struct TrackedSleep {
     sleep: Pin<Box<madsim::time::Sleep>>,
     pending: Rc<Cell<u64>>,
+    pending_background: Option<Rc<Cell<u64>>>,
     counted: bool,
 }
 
 impl TrackedSleep {
-    fn new(duration: Duration, pending: Rc<Cell<u64>>) -> TrackedSleep {
+    fn new(
+        duration: Duration,
+        pending: Rc<Cell<u64>>,
+        pending_background: Option<Rc<Cell<u64>>>,
+    ) -> TrackedSleep {
         pending.set(pending.get() + 1);
+        if let Some(background) = &pending_background {
+            background.set(background.get() + 1);
+        }
         TrackedSleep {
             sleep: Box::pin(madsim::time::sleep(duration)),
             pending,
+            pending_background,
             counted: true,
         }
     }
@@ -210,6 +242,9 @@ impl TrackedSleep {
         if self.counted {
             self.counted = false;
             self.pending.set(self.pending.get() - 1);
+            if let Some(background) = &self.pending_background {
+                background.set(background.get() - 1);
+            }
         }
     }
 }
@@ -265,6 +300,7 @@ impl Executor {
             workload_rng: RefCell::new(workload_rng),
             observer: RefCell::new(Observer::new(config.record_events, config.watch.clone())),
             pending_sleeps: Rc::new(Cell::new(0)),
+            pending_background_sleeps: Rc::new(Cell::new(0)),
             now: Cell::new(virtual_now()),
             scratch: RefCell::new(Vec::new()),
         });
@@ -334,6 +370,30 @@ impl Executor {
         }
     }
 
+    /// Why the run cannot usefully go on, asked when no fiber is ready: no timer pending at
+    /// all; only background loops' timers pending (they complete nothing, so no fiber will
+    /// ever be woken by anything but them); or a whole quiet window without progress.
+    fn stuck_before_the_clock_moves(&self) -> Option<Outcome> {
+        let pending = self.core.pending_sleeps.get();
+        if pending == 0 {
+            return Some(Outcome::BlockedForever);
+        }
+        if pending == self.core.pending_background_sleeps.get() {
+            return Some(Outcome::OnlyBackgroundLoopsLeft);
+        }
+        self.quiet_window_elapsed()
+            .then_some(Outcome::QuietWindowElapsed)
+    }
+
+    /// Whether a whole quiet window has passed since the last progress.
+    fn quiet_window_elapsed(&self) -> bool {
+        let Some(window) = self.config.quiet_window else {
+            return false;
+        };
+        let last_progress = self.core.observer.borrow().progress.last_at;
+        self.core.now.get() >= last_progress.saturating_add(window)
+    }
+
     fn finish(&mut self, outcome: Outcome) -> RunResult {
         let now = virtual_now();
         let (decisions, replay_divergence, strategy_disagreement) =
@@ -354,6 +414,7 @@ impl Executor {
             strategy_disagreement,
             liveness: observer.liveness.snapshot(now),
             elapsed: now,
+            progress: observer.progress,
             steps: self.steps,
             events: observer.events.take(),
             watched,
@@ -377,6 +438,11 @@ impl Future for Executor {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<RunResult> {
         self.core.now.set(virtual_now());
+        // The clock may have moved past the end of a quiet window: the run is stuck, whatever
+        // the timer that woke it would do now.
+        if self.quiet_window_elapsed() && !self.core.observer.borrow().root_done {
+            return Poll::Ready(self.finish(Outcome::QuietWindowElapsed));
+        }
         loop {
             if self.core.observer.borrow().root_done {
                 return Poll::Ready(self.finish(Outcome::Completed));
@@ -392,8 +458,9 @@ impl Future for Executor {
                 self.poll_task(task);
                 continue;
             }
-            if self.core.pending_sleeps.get() == 0 {
-                return Poll::Ready(self.finish(Outcome::BlockedForever));
+            // Nothing is ready: the clock would move on here. Is there anything to wait for?
+            if let Some(stuck) = self.stuck_before_the_clock_moves() {
+                return Poll::Ready(self.finish(stuck));
             }
             // Nothing ready: wait for a timer (or the deadline). Register before re-checking, so
             // that a wake between the check and the registration is not lost.

@@ -25,7 +25,9 @@ pub mod strategy;
 pub mod trace;
 
 pub use liveness::LivenessSnapshot;
-pub use runtime::{quiet_simulation_panics, run, Outcome, RunConfig, RunResult, WatchedOp};
+pub use runtime::{
+    quiet_simulation_panics, run, Outcome, Progress, RunConfig, RunResult, WatchedOp,
+};
 pub use strategy::{
     DecisionLog, ReplayDivergence, SchedulingStrategy, StrategyChoice, StrategyDisagreement,
 };

@@ -141,7 +141,7 @@ impl LivenessTracker {
                     record.closed = true;
                 }
             }
-            Event::Op { .. } | Event::FiberPanicked { .. } => {}
+            Event::Op { .. } | Event::FiberPanicked { .. } | Event::Progress { .. } => {}
         }
     }
 

@@ -5,10 +5,11 @@
 
 use std::time::Duration;
 
+use consumer::rt::promise::ops as promise_ops;
 use consumer::rt::{Event, FiberId, ObjectId};
 
 use crate::liveness::LivenessTracker;
-use crate::runtime::{PanicRecord, WatchedOp};
+use crate::runtime::{PanicRecord, Progress, WatchedOp};
 use crate::trace::{TraceHash, TraceRecord};
 
 pub(crate) struct Observer {
@@ -23,6 +24,12 @@ pub(crate) struct Observer {
     pub(crate) panics: Vec<PanicRecord>,
     pub(crate) root: Option<FiberId>,
     pub(crate) root_done: bool,
+    /// What the run did that counts as progress (DESIGN 3.4): the quiet window is measured
+    /// from its last mark.
+    pub(crate) progress: Progress,
+    /// Obligations opened and not yet closed: a count, so that the executor's check for a
+    /// stuck run costs nothing.
+    pub(crate) open_obligations: u64,
     /// Set when the run's results are taken: later events (futures dropped at teardown) are
     /// not part of the run.
     pub(crate) closed: bool,
@@ -42,6 +49,8 @@ impl Observer {
             panics: Vec::new(),
             root: None,
             root_done: false,
+            progress: Progress::default(),
+            open_obligations: 0,
             closed: false,
         }
     }
@@ -50,6 +59,7 @@ impl Observer {
     pub(crate) fn take(&mut self, event: &Event<'_>, now: Duration) {
         self.fold_into_hash(event, now);
         self.liveness.record(event, now);
+        self.note_progress(event, now);
         match *event {
             Event::FiberStarted {
                 fiber,
@@ -101,9 +111,39 @@ impl Observer {
         }
     }
 
+    /// Counts the events that are progress: an obligation closed, a fiber ended, a promise
+    /// completed (by its first completion), or the workload's own mark. Everything else (a
+    /// ticker's wake-up, a poll that returned nothing, a wait) is not.
+    fn note_progress(&mut self, event: &Event<'_>, now: Duration) {
+        let what = match *event {
+            Event::ObligationOpened { .. } => {
+                self.open_obligations += 1;
+                return;
+            }
+            Event::ObligationClosed { .. } => {
+                self.open_obligations = self.open_obligations.saturating_sub(1);
+                "an obligation closed"
+            }
+            Event::FiberEnded { .. } => "a fiber ended",
+            Event::Op { op, detail, .. } if detail == 1 && op == promise_ops::COMPLETE => {
+                "a promise completed"
+            }
+            Event::Progress { what, .. } => what,
+            _ => return,
+        };
+        self.progress.marks += 1;
+        self.progress.last_at = now;
+        self.progress.last = what;
+    }
+
     /// Folds one event into the trace hash. What is folded, and in which order, is part of
     /// every committed fixture's trace hash: change it only with a re-recording.
     fn fold_into_hash(&mut self, event: &Event<'_>, now: Duration) {
+        // A progress mark changes nothing the run does; folding it in would only change every
+        // committed fixture's trace hash.
+        if let Event::Progress { .. } = event {
+            return;
+        }
         let hash = &mut self.hash;
         hash.word(now.as_nanos() as u64);
         match *event {
@@ -186,6 +226,7 @@ impl Observer {
                 hash.word(10);
                 hash.word(obligation.0);
             }
+            Event::Progress { .. } => {}
         }
     }
 
@@ -264,6 +305,7 @@ impl Observer {
             Event::ObligationClosed { obligation } => {
                 (None, format!("closed obligation #{}", obligation.0))
             }
+            Event::Progress { fiber, what } => (Some(fiber.0), format!("progress: {what}")),
         };
         TraceRecord {
             at: now,

@@ -7,7 +7,10 @@
 //! [`DecisionLog`] (madsim's own random pick among its tasks cannot be recorded, and a fixture
 //! must replay from its log). The run ends when the root fiber terminates, when the virtual
 //! deadline passes, when no fiber can ever run again (nothing ready, no timer pending: what
-//! madsim reports as "all tasks will block forever"), or when the step limit is reached.
+//! madsim reports as "all tasks will block forever"), when nothing but background loops could
+//! ever run again (a run proven stuck), when a whole quiet window passed without progress, or
+//! when the step limit is reached. The last three are checked where the executor would
+//! otherwise move the clock on, so a stuck run stops at the instant it is known to be stuck.
 //! A panic of the workload ends its fiber with a defect and is reported; it never unwinds
 //! into the caller.
 //!
@@ -52,6 +55,9 @@ pub struct RunConfig {
     pub watch: Vec<&'static str>,
     /// The most fiber polls a run may take: a bound on livelock.
     pub max_steps: u64,
+    /// The run stops once this much virtual time passed without progress ([`Progress`]);
+    /// `None`: never (only the deadline stops a run that still ticks).
+    pub quiet_window: Option<Duration>,
 }
 
 impl RunConfig {
@@ -65,12 +71,20 @@ impl RunConfig {
             record_events: false,
             watch: Vec::new(),
             max_steps: 2_000_000,
+            quiet_window: None,
         }
     }
 
     /// The same run with another deadline.
     pub fn with_deadline(mut self, deadline: Duration) -> RunConfig {
         self.deadline = deadline;
+        self
+    }
+
+    /// The same run, stopped once `window` of virtual time passed without progress: make it
+    /// longer than the longest wait the workload may legitimately make.
+    pub fn with_quiet_window(mut self, window: Duration) -> RunConfig {
+        self.quiet_window = Some(window);
         self
     }
 
@@ -124,8 +138,47 @@ pub enum Outcome {
     DeadlineReached,
     /// No fiber was ready and no timer pending: nothing could ever run again.
     BlockedForever,
+    /// No fiber was ready and the only timers pending were those of background loops that
+    /// complete nothing (`Rt::background_sleep`): nothing but them could ever run again.
+    OnlyBackgroundLoopsLeft,
+    /// A whole quiet window ([`RunConfig::quiet_window`]) passed without progress.
+    QuietWindowElapsed,
     /// The run took more fiber polls than `max_steps` (a livelock, or a limit set too low).
     StepLimitReached,
+}
+
+impl Outcome {
+    /// Whether the run stopped because it was stuck: proven (nothing, or nothing but
+    /// background loops, could run again) or by a quiet window without progress.
+    pub fn is_stuck(self) -> bool {
+        matches!(
+            self,
+            Outcome::BlockedForever | Outcome::OnlyBackgroundLoopsLeft | Outcome::QuietWindowElapsed
+        )
+    }
+}
+
+/// What a run did that counts as progress (DESIGN 3.4): an obligation closed, a fiber ended, a
+/// promise completed, or a mark of the workload's own (`Rt::progress`: a record reached its
+/// handler, a commit completed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// How many times it progressed.
+    pub marks: u64,
+    /// When it last did (zero if it never did).
+    pub last_at: Duration,
+    /// What it did then, in a few words.
+    pub last: &'static str,
+}
+
+impl Default for Progress {
+    fn default() -> Progress {
+        Progress {
+            marks: 0,
+            last_at: Duration::ZERO,
+            last: "nothing yet",
+        }
+    }
 }
 
 /// A panic of the workload, caught at its fiber's boundary.
@@ -157,6 +210,8 @@ pub struct RunResult {
     pub liveness: LivenessSnapshot,
     /// Virtual time at the end.
     pub elapsed: Duration,
+    /// What the run did that counts as progress, and when it last did.
+    pub progress: Progress,
     /// Fiber polls taken.
     pub steps: u64,
     /// Every event, when the run was asked to record.
@@ -171,9 +226,24 @@ impl RunResult {
         self.replay_divergence.is_some()
     }
 
-    /// Whether the run hung: the root did not terminate, or an obligation is still open.
+    /// Whether the run hung: it stopped stuck (see [`Outcome::is_stuck`]) or livelocked at
+    /// its step limit, or its root terminated with an obligation still open. A run stopped by
+    /// its deadline while still progressing is not a hang: see [`RunResult::timed_out`].
     pub fn is_hang(&self) -> bool {
-        self.outcome != Outcome::Completed || !self.liveness.all_obligations_met()
+        match self.outcome {
+            Outcome::Completed => !self.liveness.all_obligations_met(),
+            Outcome::DeadlineReached => false,
+            Outcome::BlockedForever
+            | Outcome::OnlyBackgroundLoopsLeft
+            | Outcome::QuietWindowElapsed
+            | Outcome::StepLimitReached => true,
+        }
+    }
+
+    /// Whether the deadline stopped the run while it was still progressing (within its quiet
+    /// window, if it had one): a slow run, not a proven hang.
+    pub fn timed_out(&self) -> bool {
+        self.outcome == Outcome::DeadlineReached
     }
 
     /// A report in plain words: how the run ended and, if it hung, who waits on what.
@@ -189,6 +259,15 @@ impl RunResult {
                     "at {at} no fiber could ever run again (no fiber ready, no timer pending)\n"
                 )
             }
+            Outcome::OnlyBackgroundLoopsLeft => format!(
+                "at {at} nothing but background loops could ever run again (no fiber ready, \
+                 only their timers pending)\n"
+            ),
+            Outcome::QuietWindowElapsed => format!(
+                "at {at} a whole quiet window had passed without progress (last: {} at {})\n",
+                self.progress.last,
+                crate::trace::format_virtual_time(self.progress.last_at)
+            ),
             Outcome::StepLimitReached => format!("the run reached its step limit at {at}\n"),
         };
         for panic in &self.panics {
@@ -286,6 +365,7 @@ fn executor_failure(config: &RunConfig, message: Option<String>) -> RunResult {
         strategy_disagreement: None,
         liveness: LivenessSnapshot::default(),
         elapsed: Duration::ZERO,
+        progress: Progress::default(),
         steps: 0,
         events: None,
         watched: Vec::new(),

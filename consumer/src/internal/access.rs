@@ -22,7 +22,8 @@ use crate::kafka::Subscription;
 use crate::rt::{Cause, Exit, Hub, HubSubscription, Promise, Rt, Scope};
 
 /// How often the runloop's metrics fiber wakes (`runloopMetricsSchedule`, 500 ms). It is why a
-/// hung consumer is never quiescent.
+/// hung consumer is never quiescent; it sleeps as a background loop, so that a run where only it
+/// can still run is proven stuck all the same.
 const METRICS_INTERVAL: Duration = Duration::from_millis(500);
 
 enum RunloopState {
@@ -179,7 +180,7 @@ impl RunloopAccess {
                     rt.fork_daemon::<(), ConsumerError, _>("runloop_metrics", async move {
                         // `observeRunloopMetrics`: a periodic read of the queue sizes.
                         loop {
-                            metrics_rt.sleep(METRICS_INTERVAL).await?;
+                            metrics_rt.background_sleep(METRICS_INTERVAL).await?;
                             let _ = metrics_runloop.channel().command_queue.len_now();
                         }
                     });

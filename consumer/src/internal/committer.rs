@@ -160,6 +160,7 @@ impl Committer {
         let inner = &self.inner;
         match outcome {
             Ok(()) => {
+                inner.rt.progress(super::labels::COMMIT_COMPLETED);
                 add_commits(&mut inner.committed.borrow_mut(), &commits);
                 for commit in &commits {
                     commit.reply.succeed(()).await?;

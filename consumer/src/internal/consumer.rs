@@ -16,6 +16,7 @@ use super::access::{RunloopAccess, StreamControl};
 use super::consumer_access::{kafka_failure, ConsumerAccess};
 use super::diagnostics::{DiagnosticEvent, Diagnostics};
 use super::error::{queue_failure, ConsumerError};
+use super::labels::RECORD_REACHED_HANDLER;
 use super::partition_stream::{CommittableRecord, PartitionStream};
 use super::runloop::PartitionsTake;
 use super::settings::ConsumerSettings;
@@ -499,6 +500,8 @@ async fn process_partition(
         while let Some(chunk) = stream.next_chunk().await? {
             for record in chunk {
                 let offset = record.offset();
+                // What tells a slow handler from a hang: see `Rt::progress`.
+                rt.progress(RECORD_REACHED_HANDLER);
                 handler(record).await?;
                 offsets
                     .offer(OffsetItem::Offset(tp.clone(), offset))

@@ -23,3 +23,9 @@ pub fn promise_label(command: &str) -> String {
 /// partition's name (zio-kafka's `IllegalStateException` text). The runloop dies of it; the
 /// `no-records-after-end` invariant recognises the runloop's cause by it.
 pub const RECORDS_AFTER_END: &str = "has already ended, cannot offer more records";
+
+/// The progress mark of a record handed to the user's handler ([`crate::rt::Rt::progress`]).
+pub const RECORD_REACHED_HANDLER: &str = "a record reached its handler";
+
+/// The progress mark of a commit that completed successfully.
+pub const COMMIT_COMPLETED: &str = "a commit completed";

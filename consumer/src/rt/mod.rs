@@ -74,6 +74,11 @@ pub trait Runtime {
     fn spawn_task(&self, fiber: FiberId, name: &str, task: LocalBoxFuture<()>);
     /// A future that completes after `duration`.
     fn sleep(&self, duration: Duration) -> LocalBoxFuture<()>;
+    /// A sleep of a periodic background loop that completes nothing (a metrics ticker): the
+    /// simulation does not count it as something that could still unblock a stuck run.
+    fn background_sleep(&self, duration: Duration) -> LocalBoxFuture<()> {
+        self.sleep(duration)
+    }
     /// Time since the runtime started.
     fn now(&self) -> Duration;
     /// Whether `fiber` should give way to other ready fibers at this scheduling point.
@@ -270,6 +275,29 @@ impl Rt {
         let clock = self.clock();
         let mut sleeping = self.core.runtime.sleep(duration);
         fiber::Blocking::new(self, &clock, move |cx, _| sleeping.as_mut().poll(cx)).await
+    }
+
+    /// Sleeps for `duration` as a periodic background loop that completes nothing (zio-kafka's
+    /// runloop metrics): an interruptible await point like [`Rt::sleep`], but the simulation
+    /// knows that such a tick cannot unblock anybody, so a run where nothing else can ever run
+    /// is stuck even while the loop ticks on. Use it only for loops that answer nobody.
+    pub async fn background_sleep(&self, duration: Duration) -> Result<(), Interrupted> {
+        self.checkpoint().await?;
+        let clock = self.clock();
+        let mut sleeping = self.core.runtime.background_sleep(duration);
+        fiber::Blocking::new(self, &clock, move |cx, _| sleeping.as_mut().poll(cx)).await
+    }
+
+    /// Marks progress of the workload: a record reached its handler, a commit completed. What
+    /// tells a slow run from a hang (a hang is a whole quiet window without progress); costs one
+    /// event, no allocation. `what` says what happened, in a few words.
+    pub fn progress(&self, what: &'static str) {
+        if let Some(fiber) = self.try_current_core() {
+            self.observe(&Event::Progress {
+                fiber: fiber.id,
+                what,
+            });
+        }
     }
 
     fn clock(&self) -> ObjectRef {

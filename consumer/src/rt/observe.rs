@@ -98,6 +98,9 @@ pub enum Event<'a> {
     },
     /// A liveness obligation was met.
     ObligationClosed { obligation: ObligationId },
+    /// The workload did something a user would call progress (a record reached its handler, a
+    /// commit completed): what tells a slow run from a hang ([`Rt::progress`]).
+    Progress { fiber: FiberId, what: &'static str },
 }
 
 /// A liveness obligation: something a fiber must finish. It is met when closed or dropped

@@ -12,6 +12,15 @@ use std::task::Poll;
 use super::fiber::{Blocking, WaiterList};
 use super::{Cause, Exit, Interrupted, ObjectRef, Releasable, Rt};
 
+/// The names of a promise's operations as events report them ([`crate::rt::Event::Op`]).
+pub mod ops {
+    /// A completion (`succeed`, `fail`, `complete`); detail 1 when it won, 0 when the promise
+    /// was already completed. A won completion is progress for the simulation's hang verdict.
+    pub const COMPLETE: &str = "promise.complete";
+    /// `is_done`; detail 1 when the promise was completed.
+    pub const IS_DONE: &str = "promise.is_done";
+}
+
 /// A write-once variable fibers can wait on. Cloning shares it.
 pub struct Promise<A, E> {
     inner: Rc<PromiseInner<A, E>>,
@@ -94,7 +103,7 @@ impl<A: Clone, E: Clone> Promise<A, E> {
             }
         };
         self.rt
-            .observe_op(&self.inner.object, "promise.complete", won as u64);
+            .observe_op(&self.inner.object, ops::COMPLETE, won as u64);
         if won {
             self.inner.waiters.wake_all();
         }
@@ -106,7 +115,7 @@ impl<A: Clone, E: Clone> Promise<A, E> {
         self.rt.checkpoint().await?;
         let done = self.is_done_now();
         self.rt
-            .observe_op(&self.inner.object, "promise.is_done", done as u64);
+            .observe_op(&self.inner.object, ops::IS_DONE, done as u64);
         Ok(done)
     }
 

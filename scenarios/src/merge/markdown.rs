@@ -48,7 +48,7 @@ pub fn section(summary: &MergeSummary) -> String {
     let _ = write!(
         out,
         "Strategy `{}`, seeds {}, {} of {} shards merged: searched {} of {} seeds, {} \
-         ({} hang, {} violation, {} panic, {} nondeterminism).",
+         ({} hang, {} timeout, {} violation, {} panic, {} nondeterminism).",
         summary.strategy,
         summary.seeds,
         summary.shards_merged,
@@ -57,6 +57,7 @@ pub fn section(summary: &MergeSummary) -> String {
         summary.summary.planned,
         plural(tally.failing(), "failing run", "failing runs"),
         tally.of(VerdictKind::Hang),
+        tally.of(VerdictKind::Timeout),
         tally.of(VerdictKind::Violation),
         tally.of(VerdictKind::Panic),
         tally.of(VerdictKind::Nondeterminism),

@@ -19,6 +19,7 @@ fn plan(
     shard: Shard,
 ) -> SearchPlan {
     SearchPlan {
+        deadline: None,
         scenario,
         protocol,
         strategy: "pct:3".parse::<StrategyChoice>().unwrap(),
@@ -603,7 +604,7 @@ fn the_printed_summary_names_new_signatures_and_shortfalls() {
         failure signatures (smallest seed first):
           seed 3: 5 runs: hang:RemoveSubscription#N@promise:RemoveSubscription#N
           seed 17: 1 runs: violation:finalizer-order
-        searched 900 seeds: 6 failing (5 hang, 1 violation, 0 panic, 0 nondeterminism) in 2.00 s, 450 seeds/s
+        searched 900 seeds: 6 failing (5 hang, 0 timeout, 1 violation, 0 panic, 0 nondeterminism) in 2.00 s, 450 seeds/s
         new failure signatures (no fixture in tests/fixtures holds them for chaos under offer-then-check):
           seed 17: 1 runs: violation:finalizer-order
             why: the runloop's finalizer ran before <subscription>
@@ -619,7 +620,7 @@ fn the_markdown_section_marks_new_signatures() {
     expect_test::expect![[r#"
         ### `chaos` under `offer-then-check`
 
-        Strategy `yields`, seeds 0..1000, 4 of 4 shards merged: searched 900 of 1000 seeds, 6 failing runs (5 hang, 1 violation, 0 panic, 0 nondeterminism). **1 new failure signature** against `tests/fixtures`.
+        Strategy `yields`, seeds 0..1000, 4 of 4 shards merged: searched 900 of 1000 seeds, 6 failing runs (5 hang, 0 timeout, 1 violation, 0 panic, 0 nondeterminism). **1 new failure signature** against `tests/fixtures`.
 
         | | signature | verdict | runs | smallest seed | why |
         |---|---|---|---:|---:|---|

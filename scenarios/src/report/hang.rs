@@ -27,6 +27,10 @@ pub struct HangReport {
     pub waiting: Vec<WaitStep>,
     /// Every open request: its command's history and why it is never answered.
     pub requests: Vec<RequestHistory>,
+    /// When no request is open: why the first stuck caller (or waiting fiber) is never woken,
+    /// as far as the tracker can tell. Every hang report has a `why:` line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<Why>,
 }
 
 /// A fiber, by id and name.
@@ -91,12 +95,18 @@ pub struct QueueOp {
     pub fiber: u64,
 }
 
-/// The first read of the command queue after the command was offered.
+/// The read of the command queue that dequeued the command: the first read after the offer
+/// (in the order of operations, not only of time) that took anything. The runloop takes up to
+/// `command_chunk_limit` (1,024) commands at once, more than a queue ever holds here, so that
+/// read took every command queued before it, this one too.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NextRead {
     pub at: VirtualTime,
     pub fiber: u64,
     pub how: QueueRead,
+    /// How many commands it took: the chunk this command was dequeued in.
+    #[serde(default)]
+    pub took: u64,
 }
 
 /// A read that emptied the command queue (`take_all`, `close_and_drain`).
@@ -118,7 +128,7 @@ pub struct RequestHistory {
     pub requested_by: FiberRef,
     /// When and by whom the command was offered to the queue; `None` if it never was.
     pub offered: Option<QueueOp>,
-    /// The first read of the queue after the offer; `None` if nothing read it again.
+    /// The read that dequeued the command; `None` if nothing took it.
     pub next_read: Option<NextRead>,
     /// Every drain of the queue in the run.
     pub drains: Vec<Drain>,
@@ -132,6 +142,17 @@ pub enum Why {
     /// The caller races uninterruptibly, and the race's loser waits on `runloop_done`, which
     /// only the end of the runloop completes, which waits for this caller.
     RaceLoserWaitsOnRunloopDone { command: String },
+    /// Dequeued by the runloop in a chunk whose handling ended the runloop before this command
+    /// was handled.
+    DequeuedNeverHandled {
+        command: String,
+        dequeued_at: VirtualTime,
+        chunk: u64,
+        runloop_ended_at: VirtualTime,
+        /// The runloop's cause, when it crashed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<String>,
+    },
     /// Offered after the runloop ended and after its last drain.
     OfferedAfterLastDrain {
         command: String,
@@ -159,6 +180,33 @@ pub enum Why {
     },
     /// Anything else: the caller waits on an object nothing will complete.
     WaitsOnWhatNothingCompletes { command: String, waits_on: String },
+    /// A hang without an open request: what the tracker knows of the first stuck caller's wait
+    /// chain (its last object, who could complete it, and whether that one is alive).
+    WaitChainEnds {
+        /// The stuck obligation (or, with none open, the waiting fiber's name).
+        caller: String,
+        /// The last fiber of the chain and what it waits on.
+        fiber: FiberRef,
+        object_kind: String,
+        object: String,
+        since: VirtualTime,
+        completer: Completer,
+    },
+}
+
+/// Who could complete the object a wait chain ends on, as far as the tracker knows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "completer", rename_all = "kebab-case")]
+pub enum Completer {
+    /// The runloop (the object is `runloop_done` or a command's reply): ended when, if it did.
+    Runloop { ended_at: Option<VirtualTime> },
+    /// A fiber (the object is that fiber): ended when, if it did.
+    Fiber {
+        fiber: FiberRef,
+        ended_at: Option<VirtualTime>,
+    },
+    /// Nothing the run recorded says who would.
+    Unknown,
 }
 
 impl fmt::Display for Why {
@@ -170,26 +218,73 @@ impl fmt::Display for Why {
                  completes only when the runloop stops; the runloop is stopped by the consumer scope, \
                  which closes only after this caller returns"
             ),
+            Why::DequeuedNeverHandled {
+                command,
+                dequeued_at,
+                chunk,
+                runloop_ended_at,
+                cause,
+            } => {
+                write!(
+                    f,
+                    "{command} was dequeued at {dequeued_at} in a chunk of {chunk} command{}; the \
+                     runloop ended at {runloop_ended_at} while handling that chunk",
+                    if *chunk == 1 { "" } else { "s" }
+                )?;
+                if let Some(cause) = cause {
+                    write!(f, " ({cause})")?;
+                }
+                write!(
+                    f,
+                    "; this command was never handled, and nothing else completes its promise"
+                )
+            }
             Why::OfferedAfterLastDrain {
                 command,
                 offered_at,
                 runloop_ended_at,
                 drained_at,
-            } => write!(
-                f,
-                "{command} was offered at {offered_at}, after the runloop ended ({runloop_ended_at}) and after \
-                 the last drain ({drained_at}); no live fiber takes from command_queue, so nothing will \
-                 complete its promise"
-            ),
+            } => {
+                if offered_at == drained_at {
+                    write!(
+                        f,
+                        "at one instant ({offered_at}): the runloop's last drain of command_queue, \
+                         then {command} offered (the runloop ended at {runloop_ended_at})"
+                    )?;
+                } else {
+                    write!(
+                        f,
+                        "{command} was offered at {offered_at}, after the runloop ended \
+                         ({runloop_ended_at}) and after the last drain ({drained_at})"
+                    )?;
+                }
+                write!(
+                    f,
+                    "; no live fiber takes from command_queue, so nothing will complete its promise"
+                )
+            }
             Why::OfferedAfterRunloopEnded {
                 command,
                 offered_at,
                 runloop_ended_at,
-            } => write!(
-                f,
-                "{command} was offered at {offered_at}, after the runloop ended at {runloop_ended_at}; no live \
-                 fiber takes from command_queue, so nothing will complete its promise"
-            ),
+            } => {
+                if offered_at == runloop_ended_at {
+                    write!(
+                        f,
+                        "{command} was offered at {offered_at}, the instant the runloop ended"
+                    )?;
+                } else {
+                    write!(
+                        f,
+                        "{command} was offered at {offered_at}, after the runloop ended at \
+                         {runloop_ended_at}"
+                    )?;
+                }
+                write!(
+                    f,
+                    "; no live fiber takes from command_queue, so nothing will complete its promise"
+                )
+            }
             Why::OfferedWhileRunloopRan {
                 command,
                 offered_at,
@@ -211,6 +306,50 @@ impl fmt::Display for Why {
             Why::WaitsOnWhatNothingCompletes { command, waits_on } => {
                 write!(f, "{command} waits on `{waits_on}`, which nothing will complete")
             }
+            Why::WaitChainEnds {
+                caller,
+                fiber,
+                object_kind,
+                object,
+                since,
+                completer,
+            } => {
+                write!(
+                    f,
+                    "`{caller}` waits, through fiber#{} ({}), on {object_kind} `{object}` since \
+                     {since}; ",
+                    fiber.id, fiber.name
+                )?;
+                match completer {
+                    Completer::Runloop {
+                        ended_at: Some(at),
+                    } => write!(f, "only the runloop completes it, and the runloop ended at {at}"),
+                    Completer::Runloop { ended_at: None } => write!(
+                        f,
+                        "only the runloop completes it; the runloop had not ended and never did"
+                    ),
+                    Completer::Fiber {
+                        fiber,
+                        ended_at: Some(at),
+                    } => write!(
+                        f,
+                        "that is fiber#{} ({}), which ended at {at}",
+                        fiber.id, fiber.name
+                    ),
+                    Completer::Fiber {
+                        fiber,
+                        ended_at: None,
+                    } => write!(
+                        f,
+                        "that is fiber#{} ({}), alive, and it never ended",
+                        fiber.id, fiber.name
+                    ),
+                    Completer::Unknown => write!(
+                        f,
+                        "the run recorded nothing that would complete it, and nothing did"
+                    ),
+                }
+            }
         }
     }
 }
@@ -221,7 +360,7 @@ impl HangReport {
     pub fn of(
         liveness: &LivenessSnapshot,
         watched: &[WatchedOp],
-        runloop_ended_at: Option<VirtualTime>,
+        runloop: RunloopEnd<'_>,
     ) -> HangReport {
         let stuck: Vec<StuckCaller> = liveness
             .open_obligations
@@ -247,17 +386,82 @@ impl HangReport {
             Vec::new()
         };
         let queue = CommandQueueOps::of(watched);
-        let requests = stuck
+        let requests: Vec<RequestHistory> = stuck
             .iter()
             .zip(&liveness.open_obligations)
             .filter(|(caller, _)| caller.kind == ObligationKind::Request)
-            .map(|(caller, open)| queue.history_of(caller, open, runloop_ended_at))
+            .map(|(caller, open)| queue.history_of(caller, open, runloop))
             .collect();
+        let why = if requests.is_empty() {
+            let first = stuck
+                .iter()
+                .find(|caller| !caller.waits.is_empty())
+                .map(|caller| (caller.label.as_str(), caller.waits.last()))
+                .or_else(|| waiting.first().map(|wait| (wait.fiber.name.as_str(), Some(wait))));
+            first.and_then(|(caller, last)| {
+                last.map(|last| wait_chain_why(caller, last, liveness, runloop))
+            })
+        } else {
+            None
+        };
         HangReport {
             stuck,
             waiting,
             requests,
+            why,
         }
+    }
+
+    /// The `why:` lines: one per open request, or the one of the wait chain.
+    pub fn whys(&self) -> impl Iterator<Item = &Why> {
+        self.requests
+            .iter()
+            .map(|request| &request.why)
+            .chain(self.why.as_ref())
+    }
+}
+
+/// What the tracker knows of a wait chain's end: its last object and who could complete it.
+fn wait_chain_why(
+    caller: &str,
+    last: &WaitStep,
+    liveness: &LivenessSnapshot,
+    runloop: RunloopEnd<'_>,
+) -> Why {
+    let is_runloops = last.object == consumer::internal::labels::RUNLOOP_DONE
+        || last
+            .object
+            .starts_with(consumer::internal::labels::PROMISE_PREFIX)
+            && last.object[consumer::internal::labels::PROMISE_PREFIX.len()..]
+                .starts_with(|c: char| c.is_ascii_uppercase());
+    let waited_fiber = liveness
+        .waiting_fiber(last.fiber.id)
+        .and_then(|waiting| waiting.waits_on_fiber);
+    let completer = if let Some(id) = waited_fiber {
+        let ended = liveness.ended_fibers.iter().find(|ended| ended.fiber == id);
+        Completer::Fiber {
+            fiber: FiberRef {
+                id,
+                name: ended
+                    .map(|ended| ended.name.clone())
+                    .unwrap_or_else(|| format!("fiber#{id}")),
+            },
+            ended_at: ended.map(|ended| VirtualTime(ended.at)),
+        }
+    } else if is_runloops {
+        Completer::Runloop {
+            ended_at: runloop.at,
+        }
+    } else {
+        Completer::Unknown
+    };
+    Why::WaitChainEnds {
+        caller: caller.to_string(),
+        fiber: last.fiber.clone(),
+        object_kind: last.object_kind.clone(),
+        object: last.object.clone(),
+        since: last.since,
+        completer,
     }
 }
 
@@ -277,12 +481,22 @@ impl WaitStep {
     }
 }
 
-/// What happened on `command_queue`, read from the run's watched operations.
+/// When the runloop ended, if it did, and its cause if it crashed: what a why needs of it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunloopEnd<'a> {
+    pub at: Option<VirtualTime>,
+    pub cause: Option<&'a str>,
+}
+
+/// What happened on `command_queue`, read from the run's watched operations. Each offer and
+/// read keeps its place in the order of operations: many happen at one virtual instant, and
+/// "after" must mean after in that order.
 struct CommandQueueOps<'a> {
-    /// Accepted offers: time, fiber, the fiber's name.
-    offers: Vec<(VirtualTime, u64, &'a str)>,
-    reads: Vec<NextRead>,
-    drains: Vec<Drain>,
+    /// Accepted offers: place, time, fiber, the fiber's name.
+    offers: Vec<(usize, VirtualTime, u64, &'a str)>,
+    reads: Vec<(usize, NextRead)>,
+    /// Drains, with their places.
+    drains: Vec<(usize, Drain)>,
 }
 
 impl<'a> CommandQueueOps<'a> {
@@ -292,12 +506,18 @@ impl<'a> CommandQueueOps<'a> {
             reads: Vec::new(),
             drains: Vec::new(),
         };
-        for op in watched.iter().filter(|op| op.object == COMMAND_QUEUE) {
+        for (place, op) in watched
+            .iter()
+            .enumerate()
+            .filter(|(_, op)| op.object == COMMAND_QUEUE)
+        {
             let at = VirtualTime(op.at);
             let read = match op.op {
                 // An offer's detail is whether the queue accepted it.
                 ops::OFFER if op.detail == 1 => {
-                    queue.offers.push((at, op.fiber, op.fiber_name.as_str()));
+                    queue
+                        .offers
+                        .push((place, at, op.fiber, op.fiber_name.as_str()));
                     None
                 }
                 ops::TAKE => Some(QueueRead::Take),
@@ -306,18 +526,25 @@ impl<'a> CommandQueueOps<'a> {
                 _ => None,
             };
             if let Some(how) = read {
-                queue.reads.push(NextRead {
-                    at,
-                    fiber: op.fiber,
-                    how,
-                });
-                if how != QueueRead::Take {
-                    queue.drains.push(Drain {
+                queue.reads.push((
+                    place,
+                    NextRead {
                         at,
                         fiber: op.fiber,
                         how,
                         took: op.detail,
-                    });
+                    },
+                ));
+                if how != QueueRead::Take {
+                    queue.drains.push((
+                        place,
+                        Drain {
+                            at,
+                            fiber: op.fiber,
+                            how,
+                            took: op.detail,
+                        },
+                    ));
                 }
             }
         }
@@ -330,93 +557,100 @@ impl<'a> CommandQueueOps<'a> {
         &self,
         caller: &StuckCaller,
         open: &OpenObligation,
-        runloop_ended_at: Option<VirtualTime>,
+        runloop: RunloopEnd<'_>,
     ) -> RequestHistory {
-        let offered = self
-            .offers
-            .iter()
-            .find(|(at, fiber, name)| {
-                at.0 >= open.opened_at
-                    && (*fiber == open.fiber || name.contains(open.label.as_str()))
+        let offer = self.offers.iter().find(|(_, at, fiber, name)| {
+            at.0 >= open.opened_at && (*fiber == open.fiber || name.contains(open.label.as_str()))
+        });
+        let offered = offer.map(|(_, at, fiber, _)| QueueOp {
+            at: *at,
+            fiber: *fiber,
+        });
+        // The read that dequeued it: the first after the offer, in operation order, that took
+        // something (a read at the same instant but before the offer did not).
+        let dequeue = offer.and_then(|(offer_place, ..)| {
+            self.reads
+                .iter()
+                .find(|(place, read)| place > offer_place && read.took > 0)
+        });
+        let dequeued = dequeue.map(|(_, read)| read.clone());
+        // Dequeued by the runloop's last take before it ended: the chunk it was handling.
+        let in_last_chunk = |runloop_ended_at: VirtualTime| {
+            dequeue.is_some_and(|(dequeue_place, read)| {
+                read.how == QueueRead::Take
+                    && read.at <= runloop_ended_at
+                    && !self.reads.iter().any(|(place, later)| {
+                        place > dequeue_place
+                            && later.how == QueueRead::Take
+                            && later.took > 0
+                            && later.at <= runloop_ended_at
+                    })
             })
-            .map(|(at, fiber, _)| QueueOp {
-                at: *at,
-                fiber: *fiber,
-            });
-        let next_read = offered
-            .as_ref()
-            .and_then(|offer| self.reads.iter().find(|read| read.at >= offer.at).cloned());
+        };
+        let last_drain = self.drains.last();
         let waits_on = caller
             .waits
             .last()
             .map(|wait| wait.object.clone())
             .unwrap_or_default();
-        let why = why(
-            &open.label,
-            &waits_on,
-            caller.opened_at,
-            offered.as_ref().map(|offer| offer.at),
-            runloop_ended_at,
-            self.drains.last().map(|drain| drain.at),
-        );
+        let command = open.label.clone();
+        let why = match (offered.as_ref(), last_drain, runloop.at) {
+            _ if waits_on == consumer::internal::labels::RUNLOOP_DONE => {
+                Why::RaceLoserWaitsOnRunloopDone { command }
+            }
+            (Some(_), _, Some(runloop_ended_at)) if in_last_chunk(runloop_ended_at) => {
+                let read = dequeued.as_ref().expect("checked above");
+                Why::DequeuedNeverHandled {
+                    command,
+                    dequeued_at: read.at,
+                    chunk: read.took,
+                    runloop_ended_at,
+                    cause: runloop.cause.map(str::to_string),
+                }
+            }
+            (Some(offered), Some((drain_place, drain)), Some(runloop_ended_at))
+                if offer.is_some_and(|(place, ..)| place > drain_place) =>
+            {
+                Why::OfferedAfterLastDrain {
+                    command,
+                    offered_at: offered.at,
+                    runloop_ended_at,
+                    drained_at: drain.at,
+                }
+            }
+            (Some(offered), _, Some(runloop_ended_at)) if offered.at >= runloop_ended_at => {
+                Why::OfferedAfterRunloopEnded {
+                    command,
+                    offered_at: offered.at,
+                    runloop_ended_at,
+                }
+            }
+            (Some(offered), _, Some(runloop_ended_at)) => Why::OfferedWhileRunloopRan {
+                command,
+                offered_at: offered.at,
+                runloop_ended_at,
+            },
+            (None, _, Some(runloop_ended_at)) if caller.opened_at >= runloop_ended_at => {
+                Why::RequestedAfterRunloopEnded {
+                    command,
+                    requested_at: caller.opened_at,
+                    runloop_ended_at,
+                }
+            }
+            _ => Why::WaitsOnWhatNothingCompletes {
+                command,
+                waits_on: waits_on.clone(),
+            },
+        };
         RequestHistory {
             command: open.label.clone(),
             requested_at: caller.opened_at,
             requested_by: caller.fiber.clone(),
             offered,
-            next_read,
-            drains: self.drains.clone(),
+            next_read: dequeued,
+            drains: self.drains.iter().map(|(_, drain)| drain.clone()).collect(),
             why,
         }
-    }
-}
-
-fn why(
-    command: &str,
-    waits_on: &str,
-    requested_at: VirtualTime,
-    offered_at: Option<VirtualTime>,
-    runloop_ended_at: Option<VirtualTime>,
-    last_drain: Option<VirtualTime>,
-) -> Why {
-    let command = command.to_string();
-    if waits_on == consumer::internal::labels::RUNLOOP_DONE {
-        return Why::RaceLoserWaitsOnRunloopDone { command };
-    }
-    match (offered_at, runloop_ended_at, last_drain) {
-        (Some(offered_at), Some(runloop_ended_at), Some(drained_at))
-            if offered_at >= drained_at =>
-        {
-            Why::OfferedAfterLastDrain {
-                command,
-                offered_at,
-                runloop_ended_at,
-                drained_at,
-            }
-        }
-        (Some(offered_at), Some(runloop_ended_at), _) if offered_at >= runloop_ended_at => {
-            Why::OfferedAfterRunloopEnded {
-                command,
-                offered_at,
-                runloop_ended_at,
-            }
-        }
-        (Some(offered_at), Some(runloop_ended_at), _) => Why::OfferedWhileRunloopRan {
-            command,
-            offered_at,
-            runloop_ended_at,
-        },
-        (None, Some(runloop_ended_at), _) if requested_at >= runloop_ended_at => {
-            Why::RequestedAfterRunloopEnded {
-                command,
-                requested_at,
-                runloop_ended_at,
-            }
-        }
-        _ => Why::WaitsOnWhatNothingCompletes {
-            command,
-            waits_on: waits_on.to_string(),
-        },
     }
 }
 
@@ -465,6 +699,9 @@ impl fmt::Display for HangReport {
         for request in &self.requests {
             write!(f, "{request}")?;
         }
+        if let Some(why) = &self.why {
+            writeln!(f, "why: {why}")?;
+        }
         Ok(())
     }
 }
@@ -487,14 +724,16 @@ impl fmt::Display for RequestHistory {
                 match &self.next_read {
                     Some(read) => writeln!(
                         f,
-                        "  the queue was next read at {} by fiber#{} ({})",
+                        "  dequeued at {} by fiber#{} ({}, a chunk of {} command{})",
                         read.at,
                         read.fiber,
-                        read.how.name()
+                        read.how.name(),
+                        read.took,
+                        if read.took == 1 { "" } else { "s" }
                     )?,
                     None => writeln!(
                         f,
-                        "  never dequeued: nothing read {COMMAND_QUEUE} after it was offered"
+                        "  never dequeued: nothing took from {COMMAND_QUEUE} after it was offered"
                     )?,
                 }
             }

@@ -18,12 +18,15 @@ use sim::{Outcome, RunResult, StrategyChoice};
 
 use crate::workload::{Milestone, Observations};
 use crate::invariants::{Broken, Invariant};
+use crate::runner::RunLimits;
 use crate::verdict::{RunSpec, Verdict, VerdictKind};
 
 pub mod hang;
+pub mod observed;
 pub mod signature;
 
-pub use hang::{HangReport, RequestHistory, StuckCaller, WaitStep, Why};
+pub use hang::{Completer, HangReport, RequestHistory, RunloopEnd, StuckCaller, WaitStep, Why};
+pub use observed::ObservationsReport;
 pub use signature::{hang_signature, panic_signature, without_numbers};
 
 /// A virtual time (since the run started): printed as `1.250000s`, serialized as whole
@@ -81,11 +84,27 @@ pub struct Nondeterminism {
     pub decisions_differ: bool,
 }
 
-/// How the simulation of a run ended, and when.
+/// How the simulation of a run ended, and when; and how it had progressed, which is what tells
+/// a hang from a slow run (DESIGN 3.4).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunEnding {
     pub outcome: Outcome,
     pub at: VirtualTime,
+    /// How many times the run progressed (an obligation closed, a fiber ended, a promise
+    /// completed, a record reached its handler, a commit completed).
+    #[serde(default)]
+    pub progress_marks: u64,
+    /// When it last progressed, and how.
+    #[serde(default)]
+    pub last_progress_at: VirtualTime,
+    #[serde(default)]
+    pub last_progress: String,
+    /// The run's limits: no progress for a quiet window is a hang; the deadline stops a run
+    /// that still progresses (a timeout).
+    #[serde(default)]
+    pub quiet_window: VirtualTime,
+    #[serde(default)]
+    pub deadline: VirtualTime,
 }
 
 /// What became of the runloop.
@@ -125,6 +144,7 @@ impl RunReport {
         result: &RunResult,
         seen: &Observations,
         broken: &[Broken],
+        limits: RunLimits,
     ) -> RunReport {
         let runloop_exit = seen
             .milestones
@@ -147,6 +167,10 @@ impl RunReport {
             }
             None => RunloopState::NotReported,
         };
+        let runloop_cause = match &runloop {
+            RunloopState::Crashed { cause, .. } => cause.clone(),
+            _ => None,
+        };
         let runloop_ended_at = match &runloop {
             RunloopState::Stopped { at } | RunloopState::Crashed { at, .. } => Some(*at),
             RunloopState::StillRunning | RunloopState::NotReported => None,
@@ -163,6 +187,11 @@ impl RunReport {
             ending: Some(RunEnding {
                 outcome: result.outcome,
                 at: VirtualTime(result.elapsed),
+                progress_marks: result.progress.marks,
+                last_progress_at: VirtualTime(result.progress.last_at),
+                last_progress: result.progress.last.to_string(),
+                quiet_window: VirtualTime(limits.quiet_window),
+                deadline: VirtualTime(limits.deadline),
             }),
             runloop,
             panics: result
@@ -176,8 +205,16 @@ impl RunReport {
                 })
                 .collect(),
             broken: broken.to_vec(),
-            hang: (*verdict == Verdict::Hang)
-                .then(|| HangReport::of(&result.liveness, &result.watched, runloop_ended_at)),
+            hang: (*verdict == Verdict::Hang).then(|| {
+                HangReport::of(
+                    &result.liveness,
+                    &result.watched,
+                    RunloopEnd {
+                        at: runloop_ended_at,
+                        cause: runloop_cause.as_deref(),
+                    },
+                )
+            }),
         }
     }
 
@@ -212,8 +249,8 @@ impl RunReport {
         if let Some(why) = self
             .hang
             .as_ref()
-            .and_then(|hang| hang.requests.first())
-            .map(|request| request.why.to_string())
+            .and_then(|hang| hang.whys().next())
+            .map(Why::to_string)
         {
             return why;
         }
@@ -263,16 +300,41 @@ impl fmt::Display for Nondeterminism {
 impl fmt::Display for RunEnding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let at = self.at;
+        let last = format!("{} at {}", self.last_progress, self.last_progress_at);
         match self.outcome {
             Outcome::Completed => write!(f, "the workload ran to its end at {at}"),
             Outcome::DeadlineReached => {
+                // How fast it went: progress marks per virtual second over the whole run.
+                let seconds = self.at.0.as_secs_f64().max(1e-9);
                 write!(
                     f,
-                    "the deadline passed at {at} with the workload still running"
+                    "the deadline passed at {at} with the workload still progressing (last: \
+                     {last}; {} progress marks, {:.1} per virtual second); not proven stuck: \
+                     a longer --deadline may let it finish",
+                    self.progress_marks,
+                    self.progress_marks as f64 / seconds
                 )
             }
-            Outcome::BlockedForever => write!(f, "at {at} no fiber could ever run again"),
-            Outcome::StepLimitReached => write!(f, "the run reached its step limit at {at}"),
+            Outcome::BlockedForever => write!(
+                f,
+                "at {at} no fiber could ever run again (none ready, no timer pending); last \
+                 progress: {last}"
+            ),
+            Outcome::OnlyBackgroundLoopsLeft => write!(
+                f,
+                "at {at} nothing but background loops (such as the runloop's metrics ticker) could ever \
+                 run again: stuck, proven; last progress: {last}"
+            ),
+            Outcome::QuietWindowElapsed => write!(
+                f,
+                "at {at} nothing had progressed for a whole quiet window of {} (longer than \
+                 any wait the settings allow); last progress: {last}",
+                self.quiet_window
+            ),
+            Outcome::StepLimitReached => write!(
+                f,
+                "the run reached its step limit at {at} (a livelock?); last progress: {last}"
+            ),
         }
     }
 }

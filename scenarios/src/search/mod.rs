@@ -61,6 +61,9 @@ pub struct SearchPlan {
     pub strategy: StrategyChoice,
     pub seeds: SeedRange,
     pub shard: Shard,
+    /// The user's virtual deadline for every run (`--deadline`); `None`: each run's derived
+    /// one ([`crate::runner::RunLimits`]).
+    pub deadline: Option<Duration>,
 }
 
 impl SearchPlan {
@@ -156,9 +159,10 @@ impl Tally {
         match kind {
             VerdictKind::Pass => 0,
             VerdictKind::Hang => 1,
-            VerdictKind::Violation => 2,
-            VerdictKind::Panic => 3,
-            VerdictKind::Nondeterminism => 4,
+            VerdictKind::Timeout => 2,
+            VerdictKind::Violation => 3,
+            VerdictKind::Panic => 4,
+            VerdictKind::Nondeterminism => 5,
         }
     }
 
@@ -231,11 +235,12 @@ impl fmt::Display for SearchSummary {
         let tally = self.tally;
         write!(
             f,
-            "searched {} seeds: {} failing ({} hang, {} violation, {} panic, {} nondeterminism) \
-             in {seconds:.2} s, {:.0} seeds/s",
+            "searched {} seeds: {} failing ({} hang, {} timeout, {} violation, {} panic, {} \
+             nondeterminism) in {seconds:.2} s, {:.0} seeds/s",
             self.searched,
             tally.failing(),
             tally.of(VerdictKind::Hang),
+            tally.of(VerdictKind::Timeout),
             tally.of(VerdictKind::Violation),
             tally.of(VerdictKind::Panic),
             tally.of(VerdictKind::Nondeterminism),
@@ -302,6 +307,7 @@ fn runner_panic(spec: &RunSpec, message: &str) -> RunRecord {
         strategy_disagreement: None,
         signature: format!("panic:runner:{}", without_numbers(first_line)),
         events: None,
+        observations: Default::default(),
     }
 }
 
@@ -457,6 +463,7 @@ pub fn search(
     };
     let template = RunSpec {
         strategy: plan.strategy.clone(),
+        deadline: plan.deadline,
         ..RunSpec::new(plan.scenario.clone(), plan.protocol, 0)
     };
     // Workers keep passing records only until the calling thread has kept one: which seed is

@@ -66,6 +66,9 @@ pub struct Progress {
     pub strategy: String,
     pub seeds: String,
     pub shard: String,
+    /// The user's virtual deadline for every run, in seconds, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_seconds: Option<u64>,
     pub check_determinism: DeterminismCheck,
     /// Whether the search keeps a fixture of its smallest passing seed.
     pub keep_passing: bool,
@@ -96,6 +99,7 @@ impl Progress {
             strategy: plan.strategy.to_string(),
             seeds: plan.seeds.to_string(),
             shard: plan.shard.to_string(),
+            deadline_seconds: plan.deadline.map(|deadline| deadline.as_secs()),
             check_determinism: options.check,
             keep_passing: options.keep_passing,
             fixtures: options
@@ -112,7 +116,7 @@ impl Progress {
     /// The fields that say which search this is, by name, as `(name, value)` pairs: two
     /// progress files of one search (or of shards of one search, but for `shard`) agree on all
     /// of them.
-    pub fn identity(&self) -> [(&'static str, String); 11] {
+    pub fn identity(&self) -> [(&'static str, String); 12] {
         [
             ("results format", self.format.to_string()),
             ("hangsim", self.hangsim.clone()),
@@ -123,6 +127,11 @@ impl Progress {
             ("strategy", self.strategy.clone()),
             ("seeds", self.seeds.clone()),
             ("shard", self.shard.clone()),
+            (
+                "deadline",
+                self.deadline_seconds
+                    .map_or_else(|| "derived".to_string(), |seconds| format!("{seconds} s")),
+            ),
             ("determinism check", self.check_determinism.to_string()),
             ("keep passing", self.keep_passing.to_string()),
         ]

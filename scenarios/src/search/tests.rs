@@ -7,6 +7,7 @@ use super::*;
 
 fn plan(protocol: ShutdownProtocol, seeds: &str) -> SearchPlan {
     SearchPlan {
+        deadline: None,
         scenario: crate::catalogue::Scenario::builtin("auth-crash").unwrap(),
         protocol,
         strategy: StrategyChoice::default(),

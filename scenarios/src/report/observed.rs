@@ -1,0 +1,85 @@
+//! What a run observed, in words: `hangsim run --observations` prints it for a passing run as
+//! much as for a failing one (records processed per partition, commits, how each
+//! `consume_with` ended).
+
+use std::fmt;
+
+use crate::workload::{Milestone, Observations};
+
+use super::VirtualTime;
+
+/// Prints [`Observations`] for people.
+pub struct ObservationsReport<'a>(pub &'a Observations);
+
+impl fmt::Display for ObservationsReport<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let seen = self.0;
+        writeln!(f, "observed:")?;
+        if seen.processed.is_empty() {
+            writeln!(f, "  records processed: none")?;
+        } else {
+            writeln!(f, "  records processed, per partition (highest offset):")?;
+            for (partition, offset) in &seen.processed {
+                writeln!(f, "    {partition}: up to offset {offset}")?;
+            }
+        }
+        let failed = seen
+            .explicit_commits
+            .iter()
+            .filter(|commit| commit.result.is_err())
+            .count();
+        writeln!(
+            f,
+            "  commits by the handler: {} ({} succeeded, {failed} failed)",
+            seen.explicit_commits.len(),
+            seen.explicit_commits.len() - failed
+        )?;
+        if let Some(first_failure) = seen
+            .explicit_commits
+            .iter()
+            .find_map(|commit| commit.result.as_ref().err().map(|error| (commit, error)))
+        {
+            writeln!(
+                f,
+                "    first failure: started at {}, failed at {}: {}",
+                VirtualTime(first_failure.0.started),
+                VirtualTime(first_failure.0.ended),
+                first_failure.1
+            )?;
+        }
+        if seen.finished {
+            if seen.committed.is_empty() {
+                writeln!(f, "  committed offsets at the end: none")?;
+            } else {
+                writeln!(f, "  committed offsets at the end (next offset to read):")?;
+                for (partition, offset) in &seen.committed {
+                    writeln!(f, "    {partition}: {offset}")?;
+                }
+            }
+        } else {
+            writeln!(
+                f,
+                "  committed offsets at the end: not read (the workload did not finish)"
+            )?;
+        }
+        for outcome in &seen.consume_outcomes {
+            write!(
+                f,
+                "  consume_with on {} ended at {}: {}",
+                outcome.topic,
+                VirtualTime(outcome.at),
+                outcome.exit
+            )?;
+            match &outcome.failure {
+                Some(failure) => writeln!(f, " ({failure})")?,
+                None => writeln!(f)?,
+            }
+        }
+        for (at, _, milestone) in &seen.milestones {
+            if let Milestone::RunloopExited { exit, .. } = milestone {
+                writeln!(f, "  the runloop ended at {}: {exit}", VirtualTime(*at))?;
+            }
+        }
+        Ok(())
+    }
+}
