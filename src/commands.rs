@@ -38,6 +38,45 @@ pub fn list() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// What `hangsim describe` takes.
+#[derive(Args, Clone, Debug)]
+pub struct DescribeArgs {
+    /// A scenario of the catalogue by name, or a scenario file's path; without it, the format
+    /// alone.
+    #[arg(value_name = "SCENARIO|FILE")]
+    pub scenario: Option<String>,
+    /// Overrides applied before describing (as `run --set`).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<String>,
+}
+
+/// The format's keys, event kinds and triggers, and the values a scenario sets.
+pub fn describe(describe_args: DescribeArgs) -> ExitCode {
+    let scenario = match &describe_args.scenario {
+        None => None,
+        Some(name) if scenarios::catalogue::CATALOGUE.iter().any(|(known, _)| known == name) => {
+            match Scenario::builtin_with(name, &describe_args.sets) {
+                Ok(scenario) => Some(scenario),
+                Err(error) => return crate::bad_input(&error.to_string()),
+            }
+        }
+        Some(path) => match Scenario::from_path(Path::new(path), &describe_args.sets) {
+            Ok(scenario) => Some(scenario),
+            Err(error) => return crate::bad_input(&error.to_string()),
+        },
+    };
+    if let Some(scenario) = &scenario {
+        for warning in &scenario.warnings {
+            eprintln!("warning: {}: {warning}", scenario.name());
+        }
+    }
+    out!(
+        "{}",
+        scenarios::scenario::describe::describe(scenario.as_ref().map(|s| &*s.file))
+    );
+    ExitCode::SUCCESS
+}
+
 /// What `hangsim run` takes.
 #[derive(Args, Clone, Debug)]
 pub struct RunArgs {

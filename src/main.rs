@@ -5,7 +5,7 @@
 //! - this file: the commands (one clap `Args` struct each), and how errors become one `error:`
 //!   line with exit status 2;
 //! - [`args`]: clap's view of scenario, protocol and strategy names, seed ranges and shards;
-//! - [`commands`]: `list`, `run` and `replay`;
+//! - [`commands`]: `list`, `describe`, `run` and `replay`;
 //! - [`search`]: `search`, printing what the library's search finds, with a progress bar;
 //! - [`merge`](mod@merge): `merge`, joining the shards of one search;
 //! - [`bench`](mod@bench): throughput, bug-finding power and memory, as a table, and
@@ -46,6 +46,10 @@ struct Cli {
 enum Command {
     /// Lists the scenarios, protocols and scheduling strategies, one per line with what it is.
     List,
+    /// Describes the scenario file format: every key with its meaning, default and bounds, the
+    /// event kinds and triggers; given a scenario (a catalogue name or a file), also the values
+    /// it sets.
+    Describe(commands::DescribeArgs),
     /// Runs one seed, with every event recorded; prints the verdict and the report. Exits 0 on
     /// pass, 1 on any other verdict.
     Run(commands::RunArgs),
@@ -118,6 +122,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::List => commands::list(),
+        Command::Describe(describe_args) => commands::describe(describe_args),
         Command::Run(run_args) => commands::run(run_args),
         Command::Search(search_args) => search::search(search_args),
         Command::Merge(merge_args) => merge::merge(merge_args),

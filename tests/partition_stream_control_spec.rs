@@ -28,13 +28,14 @@ struct Fixture {
 
 fn fixture(rt: &Rt, protocol: ShutdownProtocol) -> Fixture {
     let commands = Queue::new(rt, "command_queue");
+    let diagnostics = Diagnostics::new(rt);
     let channel = RequestChannel {
         rt: rt.clone(),
         protocol,
         command_queue: commands.clone(),
         runloop_done: Promise::new(rt, "promise:runloop_done"),
+        diagnostics: diagnostics.clone(),
     };
-    let diagnostics = Diagnostics::new(rt);
     let committer = Committer::new(
         rt,
         channel.clone(),

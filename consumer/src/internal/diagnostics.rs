@@ -56,7 +56,13 @@ pub struct Diagnostics {
     rt: Rt,
     events: Rc<RefCell<Vec<(Duration, DiagnosticEvent)>>>,
     listener: Option<DiagnosticListener>,
+    /// Told the name of every command offered to the runloop. Not one of zio-kafka's
+    /// diagnostic events: scenario triggers (`command-offered:<Kind>`) need the moment.
+    command_listener: Option<CommandListener>,
 }
+
+/// Called with the name of every command offered to the runloop, as it is offered.
+pub type CommandListener = Rc<dyn Fn(&'static str)>;
 
 impl Diagnostics {
     /// An empty recorder.
@@ -65,6 +71,7 @@ impl Diagnostics {
             rt: rt.clone(),
             events: Rc::new(RefCell::new(Vec::new())),
             listener: None,
+            command_listener: None,
         }
     }
 
@@ -74,6 +81,19 @@ impl Diagnostics {
         Diagnostics {
             listener: Some(listener),
             ..Diagnostics::new(rt)
+        }
+    }
+
+    /// This recorder, also telling `listener` of every command offered to the runloop.
+    pub fn with_command_listener(mut self, listener: CommandListener) -> Diagnostics {
+        self.command_listener = Some(listener);
+        self
+    }
+
+    /// Tells the command listener, if any, that a command named `name` is being offered.
+    pub fn command_offered(&self, name: &'static str) {
+        if let Some(listener) = &self.command_listener {
+            listener(name);
         }
     }
 

@@ -219,6 +219,8 @@ pub struct RequestChannel {
     /// Completed (always with a failure cause) when the runloop ends, by the protocols that
     /// have hooks.
     pub runloop_done: Promise<(), ConsumerError>,
+    /// Told of every command offered (scenario triggers).
+    pub diagnostics: super::diagnostics::Diagnostics,
 }
 
 fn offer_failure(error: QueueError<Cause<ConsumerError>>) -> Cause<ConsumerError> {
@@ -313,6 +315,7 @@ impl RequestChannel {
 
     /// O: offers a command; a shut-down queue interrupts, a closed one fails with its cause.
     pub async fn offer(&self, command: RunloopCommand) -> Exit<(), ConsumerError> {
+        self.diagnostics.command_offered(command.name());
         self.command_queue
             .offer(command)
             .await

@@ -118,6 +118,7 @@ impl Runloop {
             protocol: settings.protocol,
             command_queue: Queue::new(rt, super::labels::COMMAND_QUEUE),
             runloop_done: Promise::new(rt, super::labels::RUNLOOP_DONE),
+            diagnostics: diagnostics.clone(),
         };
         let committer = Committer::new(
             rt,
@@ -226,6 +227,9 @@ impl Runloop {
 
     /// `shutdown`: offer `RemoveAllSubscriptions` and `StopAllStreams` in one step.
     pub async fn shutdown(&self) -> Exit<(), ConsumerError> {
+        let diagnostics = &self.inner.channel.diagnostics;
+        diagnostics.command_offered(RunloopCommand::RemoveAllSubscriptions.name());
+        diagnostics.command_offered(RunloopCommand::StopAllStreams.name());
         self.inner
             .channel
             .command_queue

@@ -2,10 +2,10 @@
 //!
 //! - [`spec`]: the format's types ([`ScenarioFile`]); [`draw`]: values fixed or drawn per seed.
 //! - [`keys`]: every key's meaning, default and bounds, one table for checks and `describe`.
-//! - [`load`]: text to a checked file, `--set` overrides, errors naming file, line and key.
+//! - [`mod@load`]: text to a checked file, `--set` overrides, errors naming file, line and key.
 //! - [`validate`]: bounds, names that must exist, keys an event does not use, triggers that
 //!   never fire; [`trigger`]: the named events of a run that an event can follow.
-//! - [`resolve`]: a file as resolved for one seed (what fixtures embed).
+//! - [`mod@resolve`]: a file as resolved for one seed (what fixtures embed).
 //! - [`describe`]: `hangsim describe`.
 
 pub mod describe;

@@ -1,5 +1,5 @@
 //! The scenario file format (DESIGN.md section 3.7): plain serde types, read from TOML with
-//! unknown keys refused. Every number may be drawn per seed ([`Draw`]); [`super::resolve`]
+//! unknown keys refused. Every number may be drawn per seed ([`Draw`]); [`mod@super::resolve`]
 //! fixes every draw for one seed.
 
 use serde::{Deserialize, Serialize};

@@ -116,12 +116,16 @@ async fn run(world: &World, index: usize, spec: &ConsumerSpec) {
             .with_max_poll_interval(settings.max_poll_interval),
     );
     let listening = world.clone();
+    let offered = world.clone();
     let diagnostics = Diagnostics::with_listener(
         rt,
         Rc::new(move |at: Duration, event: &consumer::DiagnosticEvent| {
             note_diagnostic(&listening, index, at, event);
         }),
-    );
+    )
+    .with_command_listener(Rc::new(move |command: &'static str| {
+        offered.triggers.report(index, Happened::CommandOffered(command));
+    }));
     let close = rt.obligation(ObligationKind::UserCall, label(world, index, "consumer scope close"));
     let as_client: Rc<dyn KafkaClient> = client;
     let scoped = world.clone();
