@@ -170,7 +170,11 @@ pub fn run(run_args: RunArgs) -> ExitCode {
         );
         let text = toml::to_string(&*record.resolved).expect("a scenario serializes");
         for line in text.lines() {
-            outln!("  {line}");
+            if line.is_empty() {
+                outln!();
+            } else {
+                outln!("  {line}");
+            }
         }
     }
     outln!("verdict: {}", record.verdict);

@@ -195,7 +195,7 @@ fn run_exits_1_on_a_hang_and_0_on_a_pass() {
             // The stuck command's history, from the run's watched command queue.
             "history of `RemoveSubscription#",
             "offered to command_queue at ",
-            "never dequeued: nothing read command_queue after it was offered",
+            "never dequeued: nothing took from command_queue after it was offered",
         ],
     );
     let (status, stdout, _) = hangsim(&[
@@ -686,8 +686,8 @@ fn replay_report_tells_the_drain_a_command_missed() {
     assert_mentions(
         &stdout,
         &[
-            "drain: take_all of command_queue at 2.696000s by fiber#5 took 0",
-            "after the runloop ended (2.696000s) and after the last drain (2.696000s)",
+            "drain: take_all of command_queue at 4.285000s by fiber#6 took 0",
+            "at one instant (4.285000s): the runloop's last drain of command_queue, then RemoveSubscription#3 offered",
         ],
     );
 }
@@ -780,8 +780,8 @@ fn with_line(text: &str, key: &str, line: &str) -> String {
     out.join("\n") + "\n"
 }
 
-/// Bad inputs 1, 2 and 9: a decision log whose run lengths wrap around, parameters past their
-/// bounds (255 subscriptions of 255 partitions of 65,535 records; no partition at all), and a
+/// Bad inputs 1, 2 and 9: a decision log whose run lengths wrap around, an embedded scenario past
+/// its bounds (255 partitions of 65,535 records; no partition at all), and a
 /// trace hash with a sign are refused with one `error:` line and exit 2, at once.
 #[test]
 fn bad_fixtures_are_refused_before_anything_runs() {
@@ -797,20 +797,18 @@ fn bad_fixtures_are_refused_before_anything_runs() {
             "outside 1..=",
         ),
         (
+            // The embedded scenario's values are held to their bounds: 255 partitions of
+            // 65,535 records would exhaust memory.
             with_line(
-                &with_line(
-                    &with_line(&good, "subscriptions", "subscriptions = 255"),
-                    "partitions_per_topic",
-                    "partitions_per_topic = 255",
-                ),
+                &with_line(&good, "partitions", "partitions = 255"),
                 "records_per_partition",
                 "records_per_partition = 65535",
             ),
-            "params.subscriptions = 255 is outside its bounds",
+            "topic[0].partitions: 255 is outside its bounds",
         ),
         (
-            with_line(&good, "partitions_per_topic", "partitions_per_topic = 0"),
-            "params.partitions_per_topic = 0 is outside its bounds",
+            with_line(&good, "partitions", "partitions = 0"),
+            "topic[0].partitions: 0 is outside its bounds",
         ),
         (
             with_line(&good, "trace_hash", "trace_hash = \"0x+a63e879a7fb3a52\""),

@@ -24,7 +24,8 @@ fn resolved_lines(stdout: &str) -> Vec<String> {
     stdout
         .lines()
         .skip(1)
-        .take_while(|line| line.starts_with("  "))
+        .take_while(|line| !line.starts_with("verdict: "))
+        .filter(|line| !line.is_empty())
         .map(|line| line.trim().to_string())
         .collect()
 }

@@ -41,13 +41,14 @@ fn list_output() {
     expect![[r#"
         scenarios:
           auth-crash                       consume_with on two subscriptions over four partitions; READ denied; the runloop crashes
-          auth-crash-end-streams           auth-crash while the user interrupts a consume_with, whose graceful shutdown calls end
+          auth-crash-end-streams           auth-crash while the user interrupts a run_with_graceful_shutdown, whose graceful shutdown calls end
           auth-crash-idle-streams          auth-crash with partition streams idle on empty queues (zio-kafka #1705)
           graceful-shutdown                stop_consumption and consumer close with commits in flight
-          rebalance-during-shutdown        peers join and leave, partitions revoked and lost, while subscriptions end
+          rebalance-during-shutdown        peers join and leave, partitions revoked and reassigned, while subscriptions end
           pull-timeout                     a slow handler exceeds the stream pull interval while another runs
           commit-after-crash               commits issued after the crash fail with CommitTimeout in time
           chaos                            every fault and user operation the world supports, drawn per seed
+          group-churn                      two or three consumers of one group; peers join, leave and time out while commits are in flight
         protocols:
           master                           zio-kafka before #1712: offer, then await the reply
           check-then-race                  #1711: check runloop_done, else race the reply against it; done before halting
@@ -75,34 +76,76 @@ fn list_output() {
 #[test]
 fn run_output_of_a_hang() {
     expect![[r#"
+        scenario auth-crash as resolved for seed 0 (--no-scenario to leave it out):
+          format = 1
+          name = "auth-crash"
+          description = "consume_with on two subscriptions over four partitions; READ denied; the runloop crashes"
+
+          [[topic]]
+          name = "topic0"
+          partitions = 2
+          records_per_partition = 18
+          produce_every_ms = 0
+
+          [[topic]]
+          name = "topic1"
+          partitions = 2
+          records_per_partition = 9
+          produce_every_ms = 200
+
+          [group]
+          rebalance_protocol = "eager-range"
+
+          [[consumer]]
+          name = "app-1"
+          auth_error_retries = 3
+
+          [[consumer.consume]]
+          name = "consume_with:topic0"
+          api = "consume_with"
+          topics = ["topic0"]
+          handler_delay_ms = 25
+          commit_each_record = false
+
+          [[consumer.consume]]
+          name = "consume_with:topic1"
+          api = "consume_with"
+          topics = ["topic1"]
+          handler_delay_ms = 11
+          commit_each_record = true
+
+          [[event]]
+          do = "deny-read"
+          at_ms = 2823
+          topic = "topic0"
         verdict: hang
         signature: hang:RemoveSubscription#N@promise:RemoveSubscription#N
-        trace hash: 0x47df43bd49fd6486
+        trace hash: 0x1d0ec5aabbe3afc1
         auth-crash under master, seed 0 (yields scheduling): HANG
-        the deadline passed at 120.000000s with the workload still running
-        the runloop: crashed at 3.055000s (failure): failed: not authorized to access topics: [topic0]
+        at 30.000000s nothing but background loops (such as the runloop's metrics ticker) could ever run again: stuck, proven; last progress: a fiber ended at 30.000000s
+        the runloop: crashed at 4.323000s (failure): failed: not authorized to access topics: [topic0]
         stuck:
-        - user call `consumer scope close` opened by fiber#1 (main) at 0.000000s is still open
-            fiber#1 (main, interruptible) waits on fiber `fiber:consume_with:topic0#2` since 0.000000s
-            fiber#2 (consume_with:topic0, uninterruptible) waits on promise `promise:RemoveSubscription#3` since 3.055000s
-        - user call `consume_with:topic0` opened by fiber#2 (consume_with:topic0) at 0.000000s is still open
-            fiber#2 (consume_with:topic0, uninterruptible) waits on promise `promise:RemoveSubscription#3` since 3.055000s
-        - user call `consume_with:topic1` opened by fiber#3 (consume_with:topic1) at 0.000000s is still open
-            fiber#3 (consume_with:topic1, uninterruptible) waits on promise `promise:RemoveSubscription#4` since 3.055000s
-        - request `RemoveSubscription#3` opened by fiber#2 (consume_with:topic0) at 3.055000s is still open
-            fiber#2 (consume_with:topic0, uninterruptible) waits on promise `promise:RemoveSubscription#3` since 3.055000s
-        - request `RemoveSubscription#4` opened by fiber#3 (consume_with:topic1) at 3.055000s is still open
-            fiber#3 (consume_with:topic1, uninterruptible) waits on promise `promise:RemoveSubscription#4` since 3.055000s
+        - user call `consumer scope close` opened by fiber#2 (consumer) at 0.001000s is still open
+            fiber#2 (consumer, interruptible) waits on fiber `fiber:consume_with:topic0#3` since 0.001000s
+            fiber#3 (consume_with:topic0, uninterruptible) waits on promise `promise:RemoveSubscription#3` since 4.323000s
+        - user call `consume_with:topic0` opened by fiber#3 (consume_with:topic0) at 0.001000s is still open
+            fiber#3 (consume_with:topic0, uninterruptible) waits on promise `promise:RemoveSubscription#3` since 4.323000s
+        - user call `consume_with:topic1` opened by fiber#4 (consume_with:topic1) at 0.001000s is still open
+            fiber#4 (consume_with:topic1, uninterruptible) waits on promise `promise:RemoveSubscription#4` since 4.323000s
+        - request `RemoveSubscription#3` opened by fiber#3 (consume_with:topic0) at 4.323000s is still open
+            fiber#3 (consume_with:topic0, uninterruptible) waits on promise `promise:RemoveSubscription#3` since 4.323000s
+        - request `RemoveSubscription#4` opened by fiber#4 (consume_with:topic1) at 4.323000s is still open
+            fiber#4 (consume_with:topic1, uninterruptible) waits on promise `promise:RemoveSubscription#4` since 4.323000s
         history of `RemoveSubscription#3`:
-          requested at 3.055000s by fiber#2 (consume_with:topic0)
-          offered to command_queue at 3.055000s by fiber#2
-          never dequeued: nothing read command_queue after it was offered
-        why: RemoveSubscription#3 was offered at 3.055000s, after the runloop ended at 3.055000s; no live fiber takes from command_queue, so nothing will complete its promise
+          requested at 4.323000s by fiber#3 (consume_with:topic0)
+          offered to command_queue at 4.323000s by fiber#3
+          never dequeued: nothing took from command_queue after it was offered
+        why: RemoveSubscription#3 was offered at 4.323000s, the instant the runloop ended; no live fiber takes from command_queue, so nothing will complete its promise
         history of `RemoveSubscription#4`:
-          requested at 3.055000s by fiber#3 (consume_with:topic1)
-          offered to command_queue at 3.055000s by fiber#3
-          never dequeued: nothing read command_queue after it was offered
-        why: RemoveSubscription#4 was offered at 3.055000s, after the runloop ended at 3.055000s; no live fiber takes from command_queue, so nothing will complete its promise
+          requested at 4.323000s by fiber#4 (consume_with:topic1)
+          offered to command_queue at 4.323000s by fiber#4
+          never dequeued: nothing took from command_queue after it was offered
+        why: RemoveSubscription#4 was offered at 4.323000s, the instant the runloop ended; no live fiber takes from command_queue, so nothing will complete its promise
     "#]].assert_eq(&hangsim(&[
         "run",
         "--scenario",
@@ -118,12 +161,54 @@ fn run_output_of_a_hang() {
 #[test]
 fn run_output_of_a_pass() {
     expect![[r#"
+        scenario auth-crash as resolved for seed 0 (--no-scenario to leave it out):
+          format = 1
+          name = "auth-crash"
+          description = "consume_with on two subscriptions over four partitions; READ denied; the runloop crashes"
+
+          [[topic]]
+          name = "topic0"
+          partitions = 2
+          records_per_partition = 18
+          produce_every_ms = 0
+
+          [[topic]]
+          name = "topic1"
+          partitions = 2
+          records_per_partition = 9
+          produce_every_ms = 200
+
+          [group]
+          rebalance_protocol = "eager-range"
+
+          [[consumer]]
+          name = "app-1"
+          auth_error_retries = 3
+
+          [[consumer.consume]]
+          name = "consume_with:topic0"
+          api = "consume_with"
+          topics = ["topic0"]
+          handler_delay_ms = 25
+          commit_each_record = false
+
+          [[consumer.consume]]
+          name = "consume_with:topic1"
+          api = "consume_with"
+          topics = ["topic1"]
+          handler_delay_ms = 11
+          commit_each_record = true
+
+          [[event]]
+          do = "deny-read"
+          at_ms = 2823
+          topic = "topic0"
         verdict: pass
         signature: pass
-        trace hash: 0xbceeb63ca53bfab9
+        trace hash: 0x2a772a162d113989
         auth-crash under closed-queue, seed 0 (yields scheduling): PASS
-        the workload ran to its end at 3.055000s
-        the runloop: crashed at 3.055000s (failure): failed: not authorized to access topics: [topic0]
+        the workload ran to its end at 4.323000s
+        the runloop: crashed at 4.323000s (failure): failed: not authorized to access topics: [topic0]
     "#]].assert_eq(&hangsim(&[
         "run",
         "--scenario",
@@ -142,26 +227,26 @@ fn hang_report_of_the_command_enqueued_after_drain() {
     replayed_report(
         "auth-crash.check-offer-drain.pct-3.hang-removesubscription-n-promise-remove-ec022b42.toml",
         expect![[r#"
-            auth-crash under check-offer-drain, seed 37 (pct:3 scheduling): HANG
-            the deadline passed at 120.000000s with the workload still running
-            the runloop: crashed at 2.696000s (failure): failed: not authorized to access topics: [topic0]
+            auth-crash under check-offer-drain, seed 33 (pct:3 scheduling): HANG
+            at 30.000000s nothing but background loops (such as the runloop's metrics ticker) could ever run again: stuck, proven; last progress: a fiber ended at 30.000000s
+            the runloop: crashed at 4.285000s (failure): failed: not authorized to access topics: [topic0]
             stuck:
-            - user call `consumer scope close` opened by fiber#1 (main) at 0.000000s is still open
-                fiber#1 (main, interruptible) waits on fiber `fiber:consume_with:topic1#3` since 2.696000s
-                fiber#3 (consume_with:topic1, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#3.left#212` since 2.696000s
-                fiber#212 (offer_and_await:RemoveSubscription#3.left, uninterruptible) waits on promise `promise:RemoveSubscription#3` since 2.696000s; interruption by fiber#3 pending, not deliverable here
-            - user call `consume_with:topic1` opened by fiber#3 (consume_with:topic1) at 0.000000s is still open
-                fiber#3 (consume_with:topic1, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#3.left#212` since 2.696000s
-                fiber#212 (offer_and_await:RemoveSubscription#3.left, uninterruptible) waits on promise `promise:RemoveSubscription#3` since 2.696000s; interruption by fiber#3 pending, not deliverable here
-            - request `RemoveSubscription#3` opened by fiber#3 (consume_with:topic1) at 2.696000s is still open
-                fiber#3 (consume_with:topic1, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#3.left#212` since 2.696000s
-                fiber#212 (offer_and_await:RemoveSubscription#3.left, uninterruptible) waits on promise `promise:RemoveSubscription#3` since 2.696000s; interruption by fiber#3 pending, not deliverable here
+            - user call `consumer scope close` opened by fiber#2 (consumer) at 0.001000s is still open
+                fiber#2 (consumer, interruptible) waits on fiber `fiber:consume_with:topic0#3` since 0.001000s
+                fiber#3 (consume_with:topic0, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#3.left#263` since 4.285000s
+                fiber#263 (offer_and_await:RemoveSubscription#3.left, uninterruptible) waits on promise `promise:RemoveSubscription#3` since 4.285000s; interruption by fiber#3 pending, not deliverable here
+            - user call `consume_with:topic0` opened by fiber#3 (consume_with:topic0) at 0.001000s is still open
+                fiber#3 (consume_with:topic0, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#3.left#263` since 4.285000s
+                fiber#263 (offer_and_await:RemoveSubscription#3.left, uninterruptible) waits on promise `promise:RemoveSubscription#3` since 4.285000s; interruption by fiber#3 pending, not deliverable here
+            - request `RemoveSubscription#3` opened by fiber#3 (consume_with:topic0) at 4.285000s is still open
+                fiber#3 (consume_with:topic0, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#3.left#263` since 4.285000s
+                fiber#263 (offer_and_await:RemoveSubscription#3.left, uninterruptible) waits on promise `promise:RemoveSubscription#3` since 4.285000s; interruption by fiber#3 pending, not deliverable here
             history of `RemoveSubscription#3`:
-              requested at 2.696000s by fiber#3 (consume_with:topic1)
-              offered to command_queue at 2.696000s by fiber#212
-              the queue was next read at 2.696000s by fiber#5 (take_all)
-              drain: take_all of command_queue at 2.696000s by fiber#5 took 0
-            why: RemoveSubscription#3 was offered at 2.696000s, after the runloop ended (2.696000s) and after the last drain (2.696000s); no live fiber takes from command_queue, so nothing will complete its promise
+              requested at 4.285000s by fiber#3 (consume_with:topic0)
+              offered to command_queue at 4.285000s by fiber#263
+              never dequeued: nothing took from command_queue after it was offered
+              drain: take_all of command_queue at 4.285000s by fiber#6 took 0
+            why: at one instant (4.285000s): the runloop's last drain of command_queue, then RemoveSubscription#3 offered (the runloop ended at 4.285000s); no live fiber takes from command_queue, so nothing will complete its promise
         "#]],
     );
 }
@@ -174,34 +259,34 @@ fn hang_report_of_a_race_loser_waiting_on_runloop_done() {
         "graceful-shutdown.race-only.yields.hang-removesubscription-n-promise-runloo-c6577821.toml",
         expect![[r#"
             graceful-shutdown under race-only, seed 0 (yields scheduling): HANG
-            the deadline passed at 120.000000s with the workload still running
+            at 30.000000s nothing but background loops (such as the runloop's metrics ticker) could ever run again: stuck, proven; last progress: a fiber ended at 30.000000s
             the runloop: still running (or never started)
             stuck:
-            - user call `consumer scope close` opened by fiber#1 (main) at 0.000000s is still open
-                fiber#1 (main, interruptible) waits on fiber `fiber:consume_with:topic0#2` since 0.000000s
-                fiber#2 (consume_with:topic0, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#3.left#357` since 2.554001s
-                fiber#357 (offer_and_await:RemoveSubscription#3.left, uninterruptible) waits on promise `promise:runloop_done` since 2.554001s; interruption by fiber#2 pending, not deliverable here
-            - user call `consume_with:topic0` opened by fiber#2 (consume_with:topic0) at 0.000000s is still open
-                fiber#2 (consume_with:topic0, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#3.left#357` since 2.554001s
-                fiber#357 (offer_and_await:RemoveSubscription#3.left, uninterruptible) waits on promise `promise:runloop_done` since 2.554001s; interruption by fiber#2 pending, not deliverable here
-            - user call `consume_with:topic1` opened by fiber#3 (consume_with:topic1) at 0.000000s is still open
-                fiber#3 (consume_with:topic1, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#4.left#359` since 2.554001s
-                fiber#359 (offer_and_await:RemoveSubscription#4.left, uninterruptible) waits on promise `promise:runloop_done` since 2.554001s; interruption by fiber#3 pending, not deliverable here
-            - request `RemoveSubscription#3` opened by fiber#2 (consume_with:topic0) at 2.554001s is still open
-                fiber#2 (consume_with:topic0, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#3.left#357` since 2.554001s
-                fiber#357 (offer_and_await:RemoveSubscription#3.left, uninterruptible) waits on promise `promise:runloop_done` since 2.554001s; interruption by fiber#2 pending, not deliverable here
-            - request `RemoveSubscription#4` opened by fiber#3 (consume_with:topic1) at 2.554001s is still open
-                fiber#3 (consume_with:topic1, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#4.left#359` since 2.554001s
-                fiber#359 (offer_and_await:RemoveSubscription#4.left, uninterruptible) waits on promise `promise:runloop_done` since 2.554001s; interruption by fiber#3 pending, not deliverable here
+            - user call `consumer scope close` opened by fiber#3 (consumer) at 0.001000s is still open
+                fiber#3 (consumer, interruptible) waits on fiber `fiber:consume_with:topic0#4` since 0.001000s
+                fiber#4 (consume_with:topic0, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#3.left#318` since 5.250001s
+                fiber#318 (offer_and_await:RemoveSubscription#3.left, uninterruptible) waits on promise `promise:runloop_done` since 5.250001s; interruption by fiber#4 pending, not deliverable here
+            - user call `consume_with:topic0` opened by fiber#4 (consume_with:topic0) at 0.001000s is still open
+                fiber#4 (consume_with:topic0, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#3.left#318` since 5.250001s
+                fiber#318 (offer_and_await:RemoveSubscription#3.left, uninterruptible) waits on promise `promise:runloop_done` since 5.250001s; interruption by fiber#4 pending, not deliverable here
+            - user call `consume_with:topic1` opened by fiber#5 (consume_with:topic1) at 0.001000s is still open
+                fiber#5 (consume_with:topic1, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#4.left#320` since 5.250001s
+                fiber#320 (offer_and_await:RemoveSubscription#4.left, uninterruptible) waits on promise `promise:runloop_done` since 5.250001s; interruption by fiber#5 pending, not deliverable here
+            - request `RemoveSubscription#3` opened by fiber#4 (consume_with:topic0) at 5.250001s is still open
+                fiber#4 (consume_with:topic0, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#3.left#318` since 5.250001s
+                fiber#318 (offer_and_await:RemoveSubscription#3.left, uninterruptible) waits on promise `promise:runloop_done` since 5.250001s; interruption by fiber#4 pending, not deliverable here
+            - request `RemoveSubscription#4` opened by fiber#5 (consume_with:topic1) at 5.250001s is still open
+                fiber#5 (consume_with:topic1, uninterruptible) waits on fiber `fiber:offer_and_await:RemoveSubscription#4.left#320` since 5.250001s
+                fiber#320 (offer_and_await:RemoveSubscription#4.left, uninterruptible) waits on promise `promise:runloop_done` since 5.250001s; interruption by fiber#5 pending, not deliverable here
             history of `RemoveSubscription#3`:
-              requested at 2.554001s by fiber#2 (consume_with:topic0)
-              offered to command_queue at 2.554001s by fiber#358
-              the queue was next read at 2.554001s by fiber#5 (take)
+              requested at 5.250001s by fiber#4 (consume_with:topic0)
+              offered to command_queue at 5.250001s by fiber#319
+              dequeued at 5.250001s by fiber#7 (take, a chunk of 1 command)
             why: RemoveSubscription#3's caller races uninterruptibly and its race's loser waits on runloop_done, which completes only when the runloop stops; the runloop is stopped by the consumer scope, which closes only after this caller returns
             history of `RemoveSubscription#4`:
-              requested at 2.554001s by fiber#3 (consume_with:topic1)
-              offered to command_queue at 2.554001s by fiber#360
-              the queue was next read at 2.554001s by fiber#5 (take)
+              requested at 5.250001s by fiber#5 (consume_with:topic1)
+              offered to command_queue at 5.250001s by fiber#321
+              dequeued at 5.250001s by fiber#7 (take, a chunk of 1 command)
             why: RemoveSubscription#4's caller races uninterruptibly and its race's loser waits on runloop_done, which completes only when the runloop stops; the runloop is stopped by the consumer scope, which closes only after this caller returns
         "#]],
     );

@@ -19,7 +19,7 @@ pub struct ScenarioFile {
     pub name: String,
     #[serde(default)]
     pub description: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "RunSection::is_default")]
     pub run: RunSection,
     #[serde(default, rename = "topic")]
     pub topics: Vec<TopicSpec>,
@@ -36,6 +36,13 @@ pub struct ScenarioFile {
     /// here.
     #[serde(default, skip_serializing_if = "FaultPlan::is_calm")]
     pub faults: FaultPlan,
+}
+
+impl RunSection {
+    /// Whether nothing is set (serde leaves such a section out).
+    pub fn is_default(&self) -> bool {
+        *self == RunSection::default()
+    }
 }
 
 /// How long a run may take.
