@@ -117,3 +117,40 @@ fn there_is_an_auth_crash_fixture_per_protocol_and_a_passing_one_where_possible(
         }
     }
 }
+
+/// Every hang fixture, replayed, has a report that says why nobody will answer (a `why:` line),
+/// and at least one fixture of each historic window is there: the command offered after the last
+/// drain (check-offer-drain under `pct:3`), the race loser waiting on `runloop_done` (the racing
+/// protocols' graceful end), and the command offered after the runloop ended (`master`).
+#[test]
+fn every_hang_fixture_says_why_and_the_historic_windows_are_kept() {
+    sim::quiet_simulation_panics();
+    let mut whys = Vec::new();
+    for (path, fixture) in fixtures() {
+        if fixture.expected.kind != VerdictKind::Hang {
+            continue;
+        }
+        let record = replay_fixture(&fixture).record;
+        let report = record.report.to_string();
+        let why: Vec<&str> = report
+            .lines()
+            .filter(|line| line.starts_with("why: ") && line.len() > "why: ".len())
+            .collect();
+        assert!(!why.is_empty(), "{}: no why line:\n{report}", path.display());
+        whys.extend(why.into_iter().map(|line| {
+            format!("{} {} {line}", fixture.scenario, fixture.protocol.name())
+        }));
+    }
+    for (protocol, words) in [
+        ("check-offer-drain", "the runloop's last drain of command_queue, then"),
+        ("race-only", "runloop_done"),
+        ("master", "the instant the runloop ended"),
+    ] {
+        assert!(
+            whys.iter()
+                .any(|why| why.contains(&format!(" {protocol} ")) && why.contains(words)),
+            "no {protocol} hang whose why says {words:?}:\n{}",
+            whys.join("\n")
+        );
+    }
+}
