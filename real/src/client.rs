@@ -423,10 +423,7 @@ impl RdKafkaClient {
                     }
                     true
                 }
-                Some(Err(error)) => match {
-                    trace(|| format!("poll error: {error}"));
-                    poll_failure(&error)
-                } {
+                Some(Err(error)) => match poll_failure(&error) {
                     // One librdkafka error is one failed poll, as each comes out of one
                     // librdkafka poll call: the next error waits for the next poll.
                     Some(error) => {
@@ -698,6 +695,7 @@ pub fn map_code(code: RDKafkaErrorCode, topic: &str) -> KafkaError {
 /// The error a Java poll would throw for what librdkafka's poll reported, if any: only
 /// authorization and authentication errors, and fatal ones; the rest are informational.
 fn poll_failure(error: &RdError) -> Option<KafkaError> {
+    trace(|| format!("poll error: {error}"));
     match error {
         RdError::MessageConsumptionFatal(code) => Some(map_code(*code, UNNAMED_TOPIC)),
         RdError::MessageConsumption(code) => {

@@ -1,7 +1,7 @@
 //! Real mode: the consumer core on tokio and rdkafka, against librdkafka's mock cluster or a
 //! real Kafka-compatible broker, judged as the simulator judges its runs.
 //!
-//! Map (start with [`run`]):
+//! Map (start with [`run`](mod@run)):
 //! - [`runtime`]: the `Runtime` port on a tokio current-thread runtime with a `LocalSet` and
 //!   the wall clock, and the [`runtime::Watchdog`] (the simulator's liveness tracker plus the
 //!   time of the last progress).
@@ -12,7 +12,7 @@
 //! - [`scenario`]: [`scenario::RealScenario`], what a real run does, and the one mapping from
 //!   the simulator's catalogue.
 //! - [`workload`]: the consumer lifetime itself; [`run`]: one run with its watchdog;
-//!   [`judge`]: the glue to the simulator's invariants, verdicts and reports.
+//!   [`judge`](mod@judge): the glue to the simulator's invariants, verdicts and reports.
 //!
 //! Real mode is not deterministic: tests check outcomes with generous bounds, never
 //! interleavings. The simulator's crates do not depend on this one (it links librdkafka).

@@ -25,7 +25,11 @@ fn broker() -> String {
         .expect("HANGSIM_BROKER names the broker (HOST:PORT), see scripts/tansu.sh")
 }
 
-fn run(scenario: ScenarioName, protocol: ShutdownProtocol, seed: u64) -> Result<real::Judgement, String> {
+fn run(
+    scenario: ScenarioName,
+    protocol: ShutdownProtocol,
+    seed: u64,
+) -> Result<real::Judgement, String> {
     let drawn = params::draw(scenario, seed);
     let config = RealRunConfig {
         scenario: from_catalogue(scenario, &drawn)?,
@@ -48,9 +52,18 @@ fn run(scenario: ScenarioName, protocol: ShutdownProtocol, seed: u64) -> Result<
 #[test]
 #[ignore = "needs a broker: HANGSIM_BROKER=HOST:PORT (scripts/tansu.sh start)"]
 fn graceful_shutdown_passes_on_a_real_broker() {
-    let judgement = run(ScenarioName::GracefulShutdown, ShutdownProtocol::ClosedQueue, 1)
-        .expect("the run is set up");
-    assert_eq!(judgement.verdict, RealVerdict::Judged(Verdict::Pass), "{}", judgement.report);
+    let judgement = run(
+        ScenarioName::GracefulShutdown,
+        ShutdownProtocol::ClosedQueue,
+        1,
+    )
+    .expect("the run is set up");
+    assert_eq!(
+        judgement.verdict,
+        RealVerdict::Judged(Verdict::Pass),
+        "{}",
+        judgement.report
+    );
 }
 
 /// Peers join and leave a real group while subscriptions end: the fixed protocol passes.
@@ -63,7 +76,12 @@ fn rebalance_during_shutdown_passes_on_a_real_broker() {
         1,
     )
     .expect("the run is set up");
-    assert_eq!(judgement.verdict, RealVerdict::Judged(Verdict::Pass), "{}", judgement.report);
+    assert_eq!(
+        judgement.verdict,
+        RealVerdict::Judged(Verdict::Pass),
+        "{}",
+        judgement.report
+    );
 }
 
 /// A real broker cannot deny READ on demand: the scenario is refused, not run without it.
