@@ -24,6 +24,25 @@
 //! let records = client.poll(Duration::from_millis(50)).await?;
 //! ```
 //!
+//! Differences from a real client (librdkafka through rdkafka, real mode's adapter), found by
+//! `real/tests/parity.rs`, which runs one scripted call sequence on both and compares
+//! assignment, records per partition, commit results, committed offsets, the authorization
+//! error from poll, rebalance callback order on a peer joining, and close:
+//! - **A READ denial surfaces once per partition.** librdkafka reports a Fetch's
+//!   TOPIC_AUTHORIZATION_FAILED once per partition, then stays silent for as long as the denial
+//!   lasts; the fake's `DeniedEveryPollThrows` throws on every poll
+//!   (`librdkafka_reports_a_denial_once_per_partition`). `DeniedThrownOnceThenSilent` is the
+//!   closer mode, once per denial rather than per partition. The catalogue's auth scenarios
+//!   draw every-poll, so a real runloop crashes only when its retry schedule allows fewer
+//!   retries than partitions in error.
+//! - **The error names no topic.** librdkafka's error event carries only the code; the parity
+//!   test compares error variants, not texts.
+//! - **Joining takes a round trip.** The fake assigns within the first poll; the real client
+//!   needs several polls (the parity scripts wait with bounded polls).
+//! - **Commits of a denied topic** fail in the fake; real mode cannot deny them on the mock
+//!   cluster (its error stacks are per request kind and broker, not per topic), so it denies
+//!   Fetch only and commits succeed there.
+//!
 //! Invariants: everything is driven from the calling fibers (no background fiber, no timer but
 //! a waiting poll's), iteration is over ordered maps only, and randomness comes only from a
 //! seed; so one seed and one plan give one sequence of client results.
