@@ -216,3 +216,69 @@ impl RealScenario {
         renamed
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scenarios::params::draw;
+
+    /// auth-crash maps to one READ denial of topic0 at the drawn time, with the final stop
+    /// after it and after the retry schedule's worst case.
+    #[test]
+    fn auth_crash_maps_to_a_denial_and_a_late_final_stop() {
+        for seed in 0..20 {
+            let params = draw(ScenarioName::AuthCrash, seed);
+            let real = from_catalogue(ScenarioName::AuthCrash, &params).expect("maps");
+            assert_eq!(
+                real.events,
+                vec![RealEvent {
+                    at: Duration::from_millis(params.deny_at_ms),
+                    action: RealAction::DenyRead {
+                        topic: "topic0".into()
+                    },
+                }]
+            );
+            let worst_crash = Duration::from_millis(params.deny_at_ms + 5 * 500);
+            assert!(real.final_stop > worst_crash, "seed {seed}");
+            assert_eq!(real.topics, vec!["topic0", "topic1"]);
+        }
+    }
+
+    /// rebalance-during-shutdown's peers join, the first subscription ends, peer0 leaves, then
+    /// the second subscription ends, in that order.
+    #[test]
+    fn rebalance_during_shutdown_keeps_the_catalogue_order() {
+        let params = draw(ScenarioName::RebalanceDuringShutdown, 0);
+        let real = from_catalogue(ScenarioName::RebalanceDuringShutdown, &params).expect("maps");
+        let kinds: Vec<&str> = real
+            .events
+            .iter()
+            .map(|event| match &event.action {
+                RealAction::PeerJoin { .. } => "join",
+                RealAction::PeerLeave { .. } => "leave",
+                RealAction::InterruptConsume { topic } if topic == "topic0" => "end0",
+                RealAction::InterruptConsume { .. } => "end1",
+                _ => "other",
+            })
+            .collect();
+        let joins = params.peers as usize;
+        assert_eq!(kinds[..joins], vec!["join"; joins][..]);
+        assert_eq!(kinds[joins..], ["end0", "leave", "end1"]);
+    }
+
+    /// Suffixed topics keep their events pointing at them.
+    #[test]
+    fn a_topic_suffix_renames_events_too() {
+        let params = draw(ScenarioName::AuthCrash, 0);
+        let real = from_catalogue(ScenarioName::AuthCrash, &params)
+            .expect("maps")
+            .with_topic_suffix("-x");
+        assert_eq!(real.topics, vec!["topic0-x", "topic1-x"]);
+        assert_eq!(
+            real.events[0].action,
+            RealAction::DenyRead {
+                topic: "topic0-x".into()
+            }
+        );
+    }
+}
