@@ -142,8 +142,9 @@ impl ConsumerContext for HangsimContext {
 
 type RdConsumer = BaseConsumer<HangsimContext>;
 
-/// librdkafka's queue for the results of the adapter's commits.
-struct CommitQueue(*mut rdsys::rd_kafka_queue_t);
+/// librdkafka's queue for the results of the adapter's commits; null once destroyed (after
+/// the consumer is closed, when no call reads it any more).
+struct CommitQueue(Cell<*mut rdsys::rd_kafka_queue_t>);
 
 /// How a commit ended, read from the commit queue.
 type CommitResult = Result<(), KafkaError>;
@@ -174,6 +175,8 @@ pub struct RdKafkaClient {
     woken: Cell<bool>,
     closed: Cell<bool>,
     group_id: String,
+    /// Called while `close` waits on librdkafka: a bounded wait is progress, not a hang.
+    on_progress: RefCell<Option<Rc<dyn Fn()>>>,
 }
 
 /// The librdkafka configuration every real-mode consumer uses.
@@ -215,13 +218,27 @@ impl RdKafkaClient {
         let queue = unsafe { rdsys::rd_kafka_queue_new(consumer.client().native_ptr()) };
         Ok(RdKafkaClient {
             consumer: RefCell::new(Some(Arc::new(consumer))),
-            commits: CommitQueue(queue),
+            commits: CommitQueue(Cell::new(queue)),
             state: RefCell::new(State::default()),
             next_commit: Cell::new(1),
             woken: Cell::new(false),
             closed: Cell::new(false),
             group_id: group_id.to_string(),
+            on_progress: RefCell::new(None),
         })
+    }
+
+    /// Sets what `close` calls while it waits on librdkafka (bounded by [`CLOSE_BOUND`] and
+    /// [`DESTROY_BOUND`]), so that a watchdog does not take that wait for a hang.
+    pub fn set_on_progress(&self, on_progress: Rc<dyn Fn()>) {
+        *self.on_progress.borrow_mut() = Some(on_progress);
+    }
+
+    fn note_progress(&self) {
+        let on_progress = self.on_progress.borrow().clone();
+        if let Some(on_progress) = on_progress {
+            on_progress();
+        }
     }
 
     fn consumer(&self) -> Result<Arc<RdConsumer>, KafkaError> {
@@ -257,8 +274,11 @@ impl RdKafkaClient {
     /// Reads every commit result librdkafka has posted so far.
     fn read_commit_results(&self) {
         loop {
-            // SAFETY: the queue lives as long as `self`; events are destroyed after reading.
-            let event = unsafe { rdsys::rd_kafka_queue_poll(self.commits.0, 0) };
+            if self.commits.0.get().is_null() {
+                return;
+            }
+            // SAFETY: the queue is alive until set to null; events are destroyed after reading.
+            let event = unsafe { rdsys::rd_kafka_queue_poll(self.commits.0.get(), 0) };
             if event.is_null() {
                 return;
             }
@@ -323,7 +343,7 @@ impl RdKafkaClient {
             rdsys::rd_kafka_commit_queue(
                 consumer.client().native_ptr(),
                 tpl.ptr(),
-                self.commits.0,
+                self.commits.0.get(),
                 None,
                 id as *mut c_void,
             )
@@ -547,6 +567,7 @@ impl RdKafkaClient {
         let started = Instant::now();
         let bound = timeout.min(CLOSE_BOUND);
         while !self.state.borrow().in_flight.is_empty() && started.elapsed() < bound / 2 {
+            self.note_progress();
             self.read_commit_results();
             self.run_commit_callbacks(None);
             tokio::time::sleep(POLL_STEP).await;
@@ -584,23 +605,45 @@ impl RdKafkaClient {
         let Some(consumer) = self.consumer.borrow_mut().take() else {
             return;
         };
+        let started = Instant::now();
         if consumer.close_queue().is_ok() {
-            let started = Instant::now();
             while !consumer.closed() && started.elapsed() < bound {
                 let _ = consumer.poll(Duration::ZERO);
                 while consumer.context().take_pending().is_some() {
                     let _ = consumer.unassign();
                 }
+                self.note_progress();
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
-        destroy_bounded(consumer, self.commits.0);
+        trace(|| {
+            format!(
+                "close: consumer closed={} after {:?}",
+                consumer.closed(),
+                started.elapsed()
+            )
+        });
+        let finished =
+            destroy_in_background(consumer, self.commits.0.replace(std::ptr::null_mut()));
+        // Waited for on tokio, so that the run's other fibers (and its watchdog) go on.
+        let waiting = Instant::now();
+        while finished.try_recv() == Err(std::sync::mpsc::TryRecvError::Empty)
+            && waiting.elapsed() < DESTROY_BOUND
+        {
+            self.note_progress();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        trace(|| format!("close: destroyed after {:?}", waiting.elapsed()));
     }
 }
 
-/// Destroys the commit queue, then the consumer, on a helper thread; gives up waiting after
-/// [`DESTROY_BOUND`] (the thread is left behind: `rd_kafka_destroy` may never return).
-fn destroy_bounded(consumer: Arc<RdConsumer>, queue: *mut rdsys::rd_kafka_queue_t) {
+/// Destroys the commit queue, then the consumer on a helper thread; the receiver hears when
+/// the consumer is gone. Whoever waits gives up after [`DESTROY_BOUND`] (the thread is left
+/// behind: `rd_kafka_destroy` may never return, reference notes 2.5).
+fn destroy_in_background(
+    consumer: Arc<RdConsumer>,
+    queue: *mut rdsys::rd_kafka_queue_t,
+) -> std::sync::mpsc::Receiver<()> {
     if !queue.is_null() {
         // SAFETY: the queue belongs to this consumer and is destroyed once, before the handle.
         unsafe { rdsys::rd_kafka_queue_destroy(queue) };
@@ -612,14 +655,16 @@ fn destroy_bounded(consumer: Arc<RdConsumer>, queue: *mut rdsys::rd_kafka_queue_
             drop(consumer);
             let _ = done.send(());
         });
-    if spawned.is_ok() {
-        let _ = finished.recv_timeout(DESTROY_BOUND);
+    if let Err(error) = spawned {
+        trace(|| format!("close: no thread to destroy the consumer on: {error}"));
     }
+    finished
 }
 
 impl Drop for RdKafkaClient {
     fn drop(&mut self) {
-        let queue = std::mem::replace(&mut self.commits.0, std::ptr::null_mut());
+        // Without a consumer, `shut_down` has destroyed the queue already.
+        let queue = self.commits.0.replace(std::ptr::null_mut());
         if let Some(consumer) = self.consumer.borrow_mut().take() {
             // A run abandoned with its consumer open (a hang): close without callbacks, bounded.
             if consumer.close_queue().is_ok() {
@@ -631,11 +676,7 @@ impl Drop for RdKafkaClient {
                     }
                 }
             }
-            destroy_bounded(consumer, queue);
-        } else if !queue.is_null() {
-            // SAFETY: the consumer is gone only after `shut_down`, which destroyed the queue;
-            // this branch is reached only if it was never created with a consumer.
-            let _ = queue;
+            let _ = destroy_in_background(consumer, queue).recv_timeout(DESTROY_BOUND);
         }
     }
 }

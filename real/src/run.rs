@@ -102,6 +102,8 @@ pub fn run_real(config: &RealRunConfig, stop: &AtomicBool) -> Result<RealRun, St
         .map_err(|error| format!("cannot start tokio: {error}"))?;
     let local = tokio::task::LocalSet::new();
     let runtime = Rc::new(TokioRuntime::new(config.seed, vec![COMMAND_QUEUE]));
+    let progress_runtime = runtime.clone();
+    client.set_on_progress(Rc::new(move || progress_runtime.note_progress()));
     let rt = Rt::new(runtime.clone());
     let seen = Rc::new(RefCell::new(RealObservations::default()));
     let broker = Rc::new(broker);
