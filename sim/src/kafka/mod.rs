@@ -31,10 +31,11 @@
 //! - **A READ denial surfaces once per partition.** librdkafka reports a Fetch's
 //!   TOPIC_AUTHORIZATION_FAILED once per partition, then stays silent for as long as the denial
 //!   lasts; the fake's `DeniedEveryPollThrows` throws on every poll
-//!   (`librdkafka_reports_a_denial_once_per_partition`). `DeniedThrownOnceThenSilent` is the
-//!   closer mode, once per denial rather than per partition. The catalogue's auth scenarios
-//!   draw every-poll, so a real runloop crashes only when its retry schedule allows fewer
-//!   retries than partitions in error.
+//!   (`librdkafka_reports_a_denial_once_per_partition`). `DeniedThrownOncePerPartitionThenSilent`
+//!   is librdkafka's mode. The catalogue's auth scenarios draw every-poll, so a real runloop
+//!   crashes only when its retry schedule allows fewer retries than partitions in error; with
+//!   librdkafka's mode the simulator gives, seed for seed, what real runs give
+//!   (BENCHMARKS.md, "Real mode cross-check").
 //! - **The error names no topic.** librdkafka's error event carries only the code; the parity
 //!   test compares error variants, not texts.
 //! - **Joining takes a round trip.** The fake assigns within the first poll; the real client
