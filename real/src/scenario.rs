@@ -107,9 +107,16 @@ pub fn from_catalogue(
     if params.faults != sim::kafka::FaultPlan::default() {
         return refuse("its fault plan has faults a broker cannot produce on demand");
     }
-    if scenario.denies_read() && params.deny_mode != ReadAccess::DeniedEveryPollThrows {
+    // A denial is a denial for a real broker; how it surfaces is the client's (librdkafka:
+    // once per partition). The modes that say something else about the broker do not map.
+    let maps = matches!(
+        params.deny_mode,
+        ReadAccess::DeniedEveryPollThrows | ReadAccess::DeniedThrownOncePerPartitionThenSilent
+    );
+    if scenario.denies_read() && !maps {
         return refuse(
-            "the real client decides how a denial surfaces; only every-poll-throws maps",
+            "the real client decides how a denial surfaces; only every-poll-throws and \
+             thrown-once-per-partition map",
         );
     }
     let ms = Duration::from_millis;
