@@ -97,8 +97,8 @@ impl RealAction {
 /// The real scenario of a catalogue scenario with its drawn parameters. Refused (with the
 /// reason) for what a real run cannot do: `chaos` (its fault plan has faults no broker
 /// produces on demand), `commit-after-crash` (a user loop the real workload does not have), a
-/// denial mode other than "every poll throws" (the broker, not the scenario, decides how a
-/// denial surfaces), and fault plans.
+/// denial mode other than "every poll throws" and librdkafka's own "once per partition" (the
+/// client, not the scenario, decides how a denial surfaces), and fault plans.
 pub fn from_catalogue(
     scenario: ScenarioName,
     params: &ScenarioParams,
