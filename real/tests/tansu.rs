@@ -38,7 +38,13 @@ fn run(
         quiet_window: Duration::from_secs(10),
         deadline: Duration::from_secs(120),
         seed,
-        run_id: format!("{}-{seed}-{}", std::process::id(), protocol.name()),
+        // Tests run side by side on one broker: each run its own topics and group.
+        run_id: format!(
+            "{}-{}-{seed}-{}",
+            std::process::id(),
+            scenario.name(),
+            protocol.name()
+        ),
     };
     let run = run_real(&config, &AtomicBool::new(false))?;
     if let Some(error) = run.seen.setup_errors.first() {
