@@ -22,10 +22,13 @@
 //! - **Paused partitions return nothing.** librdkafka may already have fetched records of a
 //!   partition when it is paused; they are held back and returned after `resume` (dropped on
 //!   `seek` or revocation), as Java's `poll` never returns records of paused partitions.
-//! - **`close` is bounded.** It revokes (`on_revoked`), unassigns, closes librdkafka's consumer
-//!   queue and waits for the consumer to close at most [`CLOSE_BOUND`]; the final destruction
-//!   runs on a helper thread, abandoned (leaked) after [`DESTROY_BOUND`], because
-//!   `rd_kafka_destroy` can block forever (reference notes, 2.5).
+//! - **`close` is bounded.** It runs `on_revoked` on the run's thread, then hands librdkafka's
+//!   close (consumer queue closed, rebalances answered with unassign, handle destroyed) to a
+//!   helper thread and waits for it on tokio at most [`CLOSE_BOUND`]; then the thread is
+//!   abandoned (leaked). librdkafka's `assign` waits for its group thread without a timeout
+//!   and was seen to block forever during a close, and `rd_kafka_destroy` can block forever
+//!   (reference notes, 2.5): neither may block a run. A client dropped unclosed (a hung run)
+//!   is closed the same way, waiting at most [`CLOSE_BOUND`] + [`DESTROY_BOUND`].
 //! - **Informational errors are not failures.** `AllBrokersDown`, `BrokerTransportFailure` and
 //!   the like come out of librdkafka's poll while it retries; only authorization and
 //!   authentication errors fail `poll`, as in the Java client.
@@ -49,7 +52,7 @@ use rdkafka::{ClientConfig, ClientContext, Message, TopicPartitionList};
 
 /// How long `close` waits for librdkafka's consumer to close.
 pub const CLOSE_BOUND: Duration = Duration::from_secs(10);
-/// How long the helper thread may take to destroy the librdkafka handle before it is abandoned.
+/// How much longer a client dropped unclosed waits for its helper thread.
 pub const DESTROY_BOUND: Duration = Duration::from_secs(10);
 /// The sleep between two non-blocking librdkafka polls while a call waits.
 const POLL_STEP: Duration = Duration::from_millis(2);
@@ -592,91 +595,88 @@ impl RdKafkaClient {
             state.subscription = None;
             state.listener = None;
         }
-        let _ = consumer.unassign();
+        // librdkafka's own unassign comes with its close, on the helper thread.
         drop(consumer);
-        self.shut_down(bound.saturating_sub(started.elapsed()))
-            .await;
+        self.shut_down().await;
         first_error.map_or(Ok(()), Err)
     }
 
-    /// Closes librdkafka's consumer within `bound` (serving its last rebalances by unassigning)
-    /// and destroys the handle on a helper thread, abandoned after [`DESTROY_BOUND`].
-    async fn shut_down(&self, bound: Duration) {
+    /// Closes librdkafka's consumer and destroys it on a helper thread (serving its last
+    /// rebalances by unassigning), waiting for that on tokio at most [`CLOSE_BOUND`] (so that
+    /// the run's other fibers and its watchdog go on); the thread is abandoned after that.
+    async fn shut_down(&self) {
         let Some(consumer) = self.consumer.borrow_mut().take() else {
             return;
         };
-        let started = Instant::now();
-        if consumer.close_queue().is_ok() {
-            while !consumer.closed() && started.elapsed() < bound {
-                let _ = consumer.poll(Duration::ZERO);
-                while consumer.context().take_pending().is_some() {
-                    let _ = consumer.unassign();
-                }
-                self.note_progress();
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
-        trace(|| {
-            format!(
-                "close: consumer closed={} after {:?}",
-                consumer.closed(),
-                started.elapsed()
-            )
-        });
-        let finished =
-            destroy_in_background(consumer, self.commits.0.replace(std::ptr::null_mut()));
-        // Waited for on tokio, so that the run's other fibers (and its watchdog) go on.
+        let queue = self.commits.0.replace(std::ptr::null_mut());
+        let finished = close_in_background(consumer, queue);
         let waiting = Instant::now();
         while finished.try_recv() == Err(std::sync::mpsc::TryRecvError::Empty)
-            && waiting.elapsed() < DESTROY_BOUND
+            && waiting.elapsed() < CLOSE_BOUND
         {
             self.note_progress();
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        trace(|| format!("close: destroyed after {:?}", waiting.elapsed()));
+        trace(|| format!("close: done or abandoned after {:?}", waiting.elapsed()));
     }
 }
 
-/// Destroys the commit queue, then the consumer on a helper thread; the receiver hears when
-/// the consumer is gone. Whoever waits gives up after [`DESTROY_BOUND`] (the thread is left
-/// behind: `rd_kafka_destroy` may never return, reference notes 2.5).
-fn destroy_in_background(
+/// Closes and destroys `consumer` on a helper thread: destroys the commit queue, closes the
+/// consumer queue, polls until librdkafka says closed (unassigning at each rebalance it
+/// announces, as librdkafka wants during a close) for at most [`CLOSE_BOUND`], then drops the
+/// handle. The receiver hears when it is all done. Every call here may block (librdkafka's
+/// `assign` waits for its group thread without a timeout, and `rd_kafka_destroy` can wait
+/// forever: reference notes 2.5), which is why none of them runs on the run's thread; whoever
+/// waits gives up after its bound and the thread is left behind.
+fn close_in_background(
     consumer: Arc<RdConsumer>,
     queue: *mut rdsys::rd_kafka_queue_t,
 ) -> std::sync::mpsc::Receiver<()> {
-    if !queue.is_null() {
-        // SAFETY: the queue belongs to this consumer and is destroyed once, before the handle.
-        unsafe { rdsys::rd_kafka_queue_destroy(queue) };
-    }
+    // A raw pointer is not `Send`; the queue is only destroyed, once, on the helper thread.
+    let queue = queue as usize;
     let (done, finished) = std::sync::mpsc::channel();
     let spawned = std::thread::Builder::new()
-        .name("rdkafka-destroy".into())
+        .name("rdkafka-close".into())
         .spawn(move || {
-            drop(consumer);
-            let _ = done.send(());
-        });
-    if let Err(error) = spawned {
-        trace(|| format!("close: no thread to destroy the consumer on: {error}"));
-    }
-    finished
-}
-
-impl Drop for RdKafkaClient {
-    fn drop(&mut self) {
-        // Without a consumer, `shut_down` has destroyed the queue already.
-        let queue = self.commits.0.replace(std::ptr::null_mut());
-        if let Some(consumer) = self.consumer.borrow_mut().take() {
-            // A run abandoned with its consumer open (a hang): close without callbacks, bounded.
+            let queue = queue as *mut rdsys::rd_kafka_queue_t;
+            if !queue.is_null() {
+                // SAFETY: the queue belongs to this consumer, nothing else reads it any more,
+                // and it is destroyed once, before the handle.
+                unsafe { rdsys::rd_kafka_queue_destroy(queue) };
+            }
+            // Rebalances announced before the close were for a run that is over.
+            while consumer.context().take_pending().is_some() {}
+            let started = Instant::now();
             if consumer.close_queue().is_ok() {
-                let started = Instant::now();
-                while !consumer.closed() && started.elapsed() < Duration::from_secs(2) {
+                while !consumer.closed() && started.elapsed() < CLOSE_BOUND {
                     let _ = consumer.poll(Duration::from_millis(10));
                     while consumer.context().take_pending().is_some() {
                         let _ = consumer.unassign();
                     }
                 }
             }
-            let _ = destroy_in_background(consumer, queue).recv_timeout(DESTROY_BOUND);
+            trace(|| {
+                format!(
+                    "close: consumer closed={} after {:?}",
+                    consumer.closed(),
+                    started.elapsed()
+                )
+            });
+            drop(consumer);
+            let _ = done.send(());
+        });
+    if let Err(error) = spawned {
+        trace(|| format!("close: no thread to close the consumer on: {error}"));
+    }
+    finished
+}
+
+impl Drop for RdKafkaClient {
+    fn drop(&mut self) {
+        // A run abandoned with its consumer open (a hang): close without callbacks, bounded.
+        if let Some(consumer) = self.consumer.borrow_mut().take() {
+            let queue = self.commits.0.replace(std::ptr::null_mut());
+            let _ = close_in_background(consumer, queue).recv_timeout(CLOSE_BOUND + DESTROY_BOUND);
         }
     }
 }
