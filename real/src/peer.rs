@@ -28,32 +28,37 @@ impl Peer {
             .map_err(|error| format!("peer: {error}"))?;
         let leave = Arc::new(AtomicBool::new(false));
         let stop = leave.clone();
+        let consumer = LeaveOnDrop(Some(consumer));
         tokio::task::spawn_local(async move {
             // Bounded: a peer left behind by an abandoned run stops after ten minutes.
             for _ in 0..60_000 {
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                // Records are read and dropped; the peer only takes part in the group.
-                while let Some(_message) = consumer.poll(Duration::ZERO) {}
+                if let Some(peer) = &consumer.0 {
+                    // Records are read and dropped; the peer only takes part in the group.
+                    while let Some(_message) = peer.poll(Duration::ZERO) {}
+                }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
-            // Leaving (librdkafka's close) blocks; it runs on a thread of its own, bounded.
-            let (done, finished) = std::sync::mpsc::channel();
-            let spawned = std::thread::Builder::new()
-                .name("peer-leave".into())
-                .spawn(move || {
-                    drop(consumer);
-                    let _ = done.send(());
-                });
-            if spawned.is_ok() {
-                let _ = tokio::task::spawn_blocking(move || {
-                    finished.recv_timeout(crate::client::DESTROY_BOUND)
-                })
-                .await;
-            }
+            drop(consumer);
         });
         Ok(Peer { leave })
+    }
+}
+
+/// Leaving the group (librdkafka's close and destroy) blocks, possibly for ever (reference
+/// notes, 2.5): it runs on a thread of its own, left behind if it never ends. Also when the
+/// poller task is dropped with its run.
+struct LeaveOnDrop(Option<BaseConsumer>);
+
+impl Drop for LeaveOnDrop {
+    fn drop(&mut self) {
+        if let Some(consumer) = self.0.take() {
+            let _ = std::thread::Builder::new()
+                .name("peer-leave".into())
+                .spawn(move || drop(consumer));
+        }
     }
 }
 
