@@ -245,12 +245,12 @@ async fn denial_script(client: &dyn KafkaClient, world: &dyn World, polls: usize
 
 struct FakeWorld {
     cluster: FakeCluster,
+    denial: ReadAccess,
 }
 
 impl World for FakeWorld {
     fn deny_read(&self, topic: &str) {
-        self.cluster
-            .set_read_access(topic, ReadAccess::DeniedEveryPollThrows);
+        self.cluster.set_read_access(topic, self.denial);
     }
 
     fn peer_join(&self) {
@@ -258,8 +258,18 @@ impl World for FakeWorld {
     }
 }
 
-/// Runs `script` on the fake cluster with topic0's two partitions of three records.
+/// Runs `script` on the fake cluster with topic0's two partitions of three records; READ is
+/// denied in the catalogue's mode, every poll throws.
 fn on_fake<T: 'static>(
+    script: impl for<'a> FnOnce(&'a dyn KafkaClient, &'a dyn World) -> futures::future::LocalBoxFuture<'a, T>
+        + 'static,
+) -> T {
+    on_fake_denying(ReadAccess::DeniedEveryPollThrows, script)
+}
+
+/// [`on_fake`] with READ denied in `denial` mode.
+fn on_fake_denying<T: 'static>(
+    denial: ReadAccess,
     script: impl for<'a> FnOnce(&'a dyn KafkaClient, &'a dyn World) -> futures::future::LocalBoxFuture<'a, T>
         + 'static,
 ) -> T {
@@ -279,7 +289,7 @@ fn on_fake<T: 'static>(
             }
         }
         let client = cluster.client(ClientConfig::group(GROUP));
-        let world = FakeWorld { cluster };
+        let world = FakeWorld { cluster, denial };
         let value = script(&*client, &world).await;
         *sink.borrow_mut() = Some(value);
     });
@@ -398,4 +408,54 @@ fn librdkafka_reports_a_denial_once_per_partition() {
         real <= 1,
         "librdkafka reported the denial {real} more times"
     );
+}
+
+/// The fake's librdkafka mode removes that difference: after the first error, one more (the
+/// second partition's), then silence, on both sides.
+#[test]
+fn the_fakes_librdkafka_mode_reports_a_denial_as_librdkafka_does() {
+    let fake = on_fake_denying(
+        ReadAccess::DeniedThrownOncePerPartitionThenSilent,
+        |client, world| Box::pin(denial_script(client, world, 10)),
+    );
+    let real = on_real(|client, world| Box::pin(denial_script(client, world, 10)));
+    assert_eq!(fake, 1);
+    assert_eq!(real, fake);
+}
+
+/// The first error a denial gives, in full.
+async fn first_denial_error(client: &dyn KafkaClient, world: &dyn World) -> Option<KafkaError> {
+    client
+        .subscribe(Subscription::topics([TOPIC]), Rc::new(Recorder::default()))
+        .await
+        .expect("subscribe");
+    for _ in 0..MAX_POLLS {
+        client.poll(POLL).await.expect("poll");
+        if !client.assignment().expect("assignment").is_empty() {
+            break;
+        }
+    }
+    world.deny_read(TOPIC);
+    let mut first = None;
+    for _ in 0..MAX_POLLS {
+        if let Err(error) = client.poll(POLL).await {
+            first = Some(error);
+            break;
+        }
+    }
+    let _ = client.close(Duration::from_secs(10)).await;
+    first
+}
+
+/// Difference 2 (see `sim::kafka`): the fake's authorization error names the topic;
+/// librdkafka's error event carries only the code, so the adapter's names none.
+#[test]
+fn librdkafka_names_no_topic_in_a_denial() {
+    let fake = on_fake(|client, world| Box::pin(first_denial_error(client, world)));
+    let real = on_real(|client, world| Box::pin(first_denial_error(client, world)));
+    assert_eq!(fake, Some(KafkaError::TopicAuthorization(TOPIC.into())));
+    match real {
+        Some(KafkaError::TopicAuthorization(topic)) => assert_ne!(topic, TOPIC),
+        other => panic!("expected a TopicAuthorization error, got {other:?}"),
+    }
 }
