@@ -36,13 +36,14 @@
 //!   crashes only when its retry schedule allows fewer retries than partitions in error; with
 //!   librdkafka's mode the simulator gives, seed for seed, what real runs give
 //!   (BENCHMARKS.md, "Real mode cross-check").
-//! - **The error names no topic.** librdkafka's error event carries only the code; the parity
-//!   test compares error variants, not texts.
-//! - **Joining takes a round trip.** The fake assigns within the first poll; the real client
-//!   needs several polls (the parity scripts wait with bounded polls).
-//! - **Commits of a denied topic** fail in the fake; real mode cannot deny them on the mock
-//!   cluster (its error stacks are per request kind and broker, not per topic), so it denies
-//!   Fetch only and commits succeed there.
+//! - **The error names no topic.** librdkafka's error event carries only the code
+//!   (`librdkafka_names_no_topic_in_a_denial`); the other parity tests compare error variants.
+//!
+//! Not differences of the fake, but of the brokers real mode uses: the fake assigns within the
+//! first poll, a real client after a join round trip (the parity scripts wait with bounded
+//! polls); and the mock cluster cannot deny commits per topic (its error stacks are per
+//! request kind and broker), so real mode denies Fetch only and commits of a denied topic
+//! succeed there, where the fake fails them.
 //!
 //! Invariants: everything is driven from the calling fibers (no background fiber, no timer but
 //! a waiting poll's), iteration is over ordered maps only, and randomness comes only from a
