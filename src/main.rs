@@ -11,6 +11,7 @@
 //! - [`bench`](mod@bench): throughput, bug-finding power and memory, as a table, and
 //!   [`bench_instructions`]: instructions per seed under callgrind;
 //! - [`demo`]: the request/response hang in miniature;
+//! - [`real`](mod@real): `real`, a scenario run for real (crate `real`);
 //! - [`output`]: stdout that ends quietly when its reader has gone.
 //!
 //! Exit statuses are a contract (tests/cli.rs): 0 when every run passed (or every fixture
@@ -32,6 +33,7 @@ mod commands;
 mod demo;
 mod merge;
 mod output;
+mod real;
 mod search;
 
 /// Deterministic simulation testbed for Kafka consumer shutdown races.
@@ -71,6 +73,10 @@ enum Command {
     /// while a subscription finalizer, uninterruptible, waits for its reply. Prints the verdict
     /// and the hang report; exits 0 when no run hung, 1 when one did.
     Demo(demo::DemoArgs),
+    /// Runs a scenario for real (tokio and rdkafka) against librdkafka's mock cluster or a
+    /// broker, N times; prints each verdict, each hang's report and a summary line. Exits 0
+    /// when every run passed, 1 when one did not.
+    Real(real::RealArgs),
 }
 
 /// Bad input: prints the one `error:` line and returns exit status 2.
@@ -129,5 +135,6 @@ fn main() -> ExitCode {
         Command::Replay(replay_args) => commands::replay(replay_args),
         Command::Bench(bench_args) => bench::bench(bench_args),
         Command::Demo(demo_args) => demo::run_demo(demo_args),
+        Command::Real(real_args) => real::real(real_args),
     }
 }

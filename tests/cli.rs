@@ -1138,3 +1138,49 @@ fn help_describes_every_option() {
         }
     }
 }
+
+/// `real`'s bad input: an unparsable broker, a scenario a broker cannot run, and a fault a
+/// real broker cannot produce each get one `error:` line and status 2 (no broker is needed:
+/// the input is refused before any run).
+#[test]
+fn real_refuses_bad_input_with_one_error_line() {
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &[
+                "real",
+                "--scenario",
+                "graceful-shutdown",
+                "--protocol",
+                "master",
+                "--broker",
+                "nowhere",
+            ],
+            "expected mock, tansu or HOST:PORT",
+        ),
+        (
+            &["real", "--scenario", "chaos", "--protocol", "master"],
+            "scenario chaos",
+        ),
+        (
+            &[
+                "real",
+                "--scenario",
+                "auth-crash",
+                "--protocol",
+                "master",
+                "--broker",
+                "127.0.0.1:1",
+            ],
+            "cannot produce",
+        ),
+    ];
+    for (args, expected) in cases {
+        let (status, stdout, stderr) = hangsim(args);
+        assert_eq!(status, 2, "{args:?}: {stdout}{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(expected),
+            "{args:?}: {stderr}"
+        );
+    }
+}

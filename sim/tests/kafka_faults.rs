@@ -137,6 +137,30 @@ fn denied_read_thrown_once_mode_throws_then_goes_silent() {
     );
 }
 
+/// Denied READ, librdkafka's mode: one poll throws for each assigned partition of the topic
+/// (two here), later polls are silent.
+#[test]
+fn denied_read_thrown_once_per_partition_mode_throws_per_partition_then_goes_silent() {
+    let log = Log::default();
+    let seen = log.clone();
+    run_ok(3, move |rt| async move {
+        let plan = acl(0, ReadAccess::DeniedThrownOncePerPartitionThenSilent);
+        let (_cluster, client) = subscribed(&rt, &plan).await;
+        for _ in 0..4 {
+            log.push(outcome(client.poll(10 * MS).await));
+        }
+    });
+    assert_eq!(
+        seen.lines(),
+        vec![
+            "TopicAuthorization(\"t\")",
+            "TopicAuthorization(\"t\")",
+            "0 records",
+            "0 records"
+        ]
+    );
+}
+
 /// An ACL change takes effect at its virtual time, also in the middle of a waiting poll, and
 /// allowing READ again brings the records back.
 #[test]

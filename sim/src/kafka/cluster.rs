@@ -99,10 +99,12 @@ struct StoredRecord {
 }
 
 /// A denied READ on a topic, and which clients have already been told (for
-/// [`ReadAccess::DeniedThrownOnceThenSilent`]).
+/// [`ReadAccess::DeniedThrownOnceThenSilent`]), and of which partitions (for
+/// [`ReadAccess::DeniedThrownOncePerPartitionThenSilent`]).
 struct Denial {
     mode: ReadAccess,
     reported_to: BTreeSet<ClientId>,
+    reported_partitions: BTreeSet<(ClientId, i32)>,
 }
 
 #[derive(Default)]
@@ -642,13 +644,15 @@ impl FakeCluster {
             .map(|denial| denial.mode)
     }
 
-    /// The error a poll by `client` (id and name) reading `topics` throws because of a READ
-    /// denial, if any; marks thrown-once denials as reported to this client.
+    /// The error a poll by `client` (id and name) reading `topics`, with `assignment`, throws
+    /// because of a READ denial, if any; marks thrown-once denials as reported to this client
+    /// (or, per partition, the one partition this poll reports).
     pub(crate) fn poll_denial_error(
         &self,
         client: ClientId,
         name: &str,
         topics: &BTreeSet<Rc<str>>,
+        assignment: &BTreeSet<TopicPartition>,
     ) -> Option<KafkaError> {
         let mut state = self.inner.state.borrow_mut();
         for topic in topics {
@@ -662,6 +666,16 @@ impl FakeCluster {
                 }
                 ReadAccess::DeniedThrownOnceThenSilent if denial.reported_to.insert(client) => {
                     return Some(KafkaError::TopicAuthorization(topic.to_string()))
+                }
+                ReadAccess::DeniedThrownOncePerPartitionThenSilent => {
+                    let unreported = assignment
+                        .iter()
+                        .filter(|tp| tp.topic == *topic)
+                        .find(|tp| !denial.reported_partitions.contains(&(client, tp.partition)));
+                    if let Some(tp) = unreported {
+                        denial.reported_partitions.insert((client, tp.partition));
+                        return Some(KafkaError::TopicAuthorization(topic.to_string()));
+                    }
                 }
                 _ => {}
             }
@@ -797,6 +811,7 @@ impl ClusterState {
                     Denial {
                         mode,
                         reported_to: BTreeSet::new(),
+                        reported_partitions: BTreeSet::new(),
                     },
                 );
             }

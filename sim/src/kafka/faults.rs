@@ -88,6 +88,11 @@ pub enum ReadAccess {
     /// The first poll after the denial throws, later polls are silent (librdkafka, seen in
     /// confluent-kafka-python #1461).
     DeniedThrownOnceThenSilent,
+    /// What librdkafka does, measured in real mode: a poll throws once for each assigned
+    /// partition of the topic (one partition per poll), later polls are silent while the denial
+    /// lasts (librdkafka reports a Fetch's TOPIC_AUTHORIZATION_FAILED once per partition until
+    /// a fetch of it succeeds: `rdkafka_fetcher.c`, `rktp_last_error`).
+    DeniedThrownOncePerPartitionThenSilent,
 }
 
 /// Every poll in `[from_ms, until_ms)` of one client (or all) fails with `Authentication`.

@@ -817,7 +817,11 @@ impl FakeConsumer {
             }
             self.ensure_open()?;
             let topics = self.read_topics();
-            if let Some(error) = self.cluster.poll_denial_error(self.id, &self.name, &topics) {
+            let assignment = self.state.borrow().assignment.clone();
+            if let Some(error) =
+                self.cluster
+                    .poll_denial_error(self.id, &self.name, &topics, &assignment)
+            {
                 return Err(error);
             }
             self.take_wakeup()?;
