@@ -10,9 +10,8 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use real::{BrokerChoice, RealRunConfig, RealVerdict};
-use scenarios::params;
 
-use crate::args::{ProtocolArg, ScenarioArg};
+use crate::args::{ProtocolArg, ScenarioChoice};
 use crate::output::outln;
 
 /// The address `scripts/tansu.sh` starts Tansu on.
@@ -21,9 +20,9 @@ const TANSU: &str = "127.0.0.1:9092";
 /// What `hangsim real` takes.
 #[derive(Args, Clone, Debug)]
 pub struct RealArgs {
-    /// The scenario to run (its parameters are drawn from the seed, as the search draws them).
-    #[arg(long, value_enum)]
-    pub scenario: ScenarioArg,
+    /// The scenario (resolved for each run's seed, as the search resolves it).
+    #[command(flatten)]
+    pub scenario: ScenarioChoice,
     /// The shutdown protocol the consumer uses.
     #[arg(long, value_enum)]
     pub protocol: ProtocolArg,
@@ -66,7 +65,11 @@ pub fn real(args: RealArgs) -> ExitCode {
         Ok(broker) => broker,
         Err(message) => return crate::bad_input(&message),
     };
-    let (scenario, protocol) = (args.scenario.0, args.protocol.0);
+    let scenario = match args.scenario.load() {
+        Ok(scenario) => scenario,
+        Err(message) => return crate::bad_input(&message),
+    };
+    let protocol = args.protocol.0;
     let stop = real::stop::stop_on_ctrl_c();
     let started = Instant::now();
     let mut tally: BTreeMap<String, u64> = BTreeMap::new();
@@ -77,8 +80,8 @@ pub fn real(args: RealArgs) -> ExitCode {
             break;
         }
         let seed = args.seed.wrapping_add(index);
-        let drawn = params::draw(scenario, seed);
-        let real_scenario = match real::from_catalogue(scenario, &drawn) {
+        let resolved = scenario.resolve(seed);
+        let real_scenario = match real::from_resolved(&resolved) {
             Ok(real_scenario) => real_scenario,
             Err(message) => return crate::bad_input(&message),
         };
@@ -100,7 +103,7 @@ pub fn real(args: RealArgs) -> ExitCode {
             return crate::bad_input(error);
         }
         ran += 1;
-        let judgement = real::judge(scenario, protocol, seed, &run);
+        let judgement = real::judge(&scenario, protocol, seed, &run);
         outln!(
             "run {index} (seed {seed}): {} {} in {:.2} s, {} records processed",
             judgement.verdict,

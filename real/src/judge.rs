@@ -1,16 +1,15 @@
 //! The glue to the simulator's judgement, kept in this one file: a real run's observations
 //! as the catalogue's `Observations`, its invariants, its verdict and its report (the same
 //! `RunReport` and hang report a simulated run prints). When the catalogue's types change,
-//! this file and [`crate::scenario::from_catalogue`] are what change with them.
+//! this file and [`crate::scenario::from_resolved`] are what change with them.
 
 use std::fmt;
 
 use consumer::internal::labels::RECORDS_AFTER_END;
 use consumer::rt::ExitKind;
 use consumer::{DiagnosticEvent, ShutdownProtocol};
-use scenarios::catalogue::{
-    CommitOutcome, ConsumeOutcome, InterruptRequest, Milestone, Observations, ScenarioName,
-};
+use scenarios::catalogue::Scenario;
+use scenarios::workload::{CommitOutcome, ConsumeOutcome, InterruptRequest, Milestone, Observations};
 use scenarios::invariants;
 use scenarios::report::{hang_signature, panic_signature, RunReport};
 use scenarios::verdict::{RunSpec, Verdict};
@@ -100,6 +99,7 @@ pub fn observations(seen: &RealObservations) -> Observations {
         commit_timeout: seen.commit_timeout,
         stop_requested_seq: seen.stop_requested_seq,
         finished: seen.finished,
+        consumer: "app-1".into(),
     }
 }
 
@@ -128,14 +128,15 @@ fn milestone(event: &DiagnosticEvent) -> Option<Milestone> {
 /// one: a panic, then a hang (open obligations, quiet for the window), then the first broken
 /// invariant, else a pass.
 pub fn judge(
-    scenario: ScenarioName,
+    scenario: &Scenario,
     protocol: ShutdownProtocol,
     seed: u64,
     run: &RealRun,
 ) -> Judgement {
     let seen = observations(&run.seen);
-    let broken = invariants::check(scenario, &seen);
-    let spec = RunSpec::new(scenario, protocol, seed);
+    let resolved = scenario.resolve(seed);
+    let broken = invariants::check_all(&resolved, std::slice::from_ref(&seen));
+    let spec = RunSpec::new(scenario.clone(), protocol, seed);
     let (verdict, signature) = if let Some(panic) = run.result.panics.first() {
         (
             RealVerdict::Judged(Verdict::Panic),
@@ -170,7 +171,7 @@ pub fn judge(
         // The report's shape for a run cut off with work open is a hang's.
         RealVerdict::Timeout | RealVerdict::Stopped => Verdict::Hang,
     };
-    let report = RunReport::of(&spec, &report_verdict, &run.result, &seen, &broken);
+    let report = RunReport::of(&spec, &report_verdict, &run.result, &seen, &broken, run.limits);
     Judgement {
         verdict,
         signature,

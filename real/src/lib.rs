@@ -29,4 +29,4 @@ pub mod workload;
 
 pub use judge::{judge, Judgement, RealVerdict};
 pub use run::{run_real, BrokerChoice, RealEnding, RealRun, RealRunConfig};
-pub use scenario::{from_catalogue, RealAction, RealEvent, RealScenario};
+pub use scenario::{from_resolved, RealAction, RealEvent, RealScenario};

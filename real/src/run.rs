@@ -59,6 +59,8 @@ pub enum RealEnding {
 /// workload's observations, and how it ended.
 pub struct RealRun {
     pub result: RunResult,
+    /// The wall-clock deadline and quiet window the run was held to.
+    pub limits: scenarios::runner::RunLimits,
     pub seen: RealObservations,
     pub ending: RealEnding,
 }
@@ -137,10 +139,9 @@ pub fn run_real(config: &RealRunConfig, stop: &AtomicBool) -> Result<RealRun, St
             seed: config.seed,
             outcome: match ending {
                 RealEnding::Completed => Outcome::Completed,
-                // The simulator's closest outcome: the run was cut off with work open.
-                RealEnding::Quiet | RealEnding::Deadline | RealEnding::Stopped => {
-                    Outcome::DeadlineReached
-                }
+                RealEnding::Quiet => Outcome::QuietWindowElapsed,
+                // The simulator's closest outcome: the run was cut off while it went on.
+                RealEnding::Deadline | RealEnding::Stopped => Outcome::DeadlineReached,
             },
             panics: watchdog.panics.clone(),
             trace_hash: 0,
@@ -152,6 +153,9 @@ pub fn run_real(config: &RealRunConfig, stop: &AtomicBool) -> Result<RealRun, St
             steps: 0,
             events: None,
             watched: watchdog.watched.clone(),
+            // The watchdog judges progress itself (its quiet window); the report's figures come
+            // from the simulator's tracker, which a real run does not have.
+            progress: sim::Progress::default(),
         }
     };
     let seen_now = seen.borrow().clone();
@@ -162,6 +166,10 @@ pub fn run_real(config: &RealRunConfig, stop: &AtomicBool) -> Result<RealRun, St
     drop(tokio);
     Ok(RealRun {
         result,
+        limits: scenarios::runner::RunLimits {
+            deadline: config.deadline,
+            quiet_window: config.quiet_window,
+        },
         seen: seen_now,
         ending,
     })

@@ -1,12 +1,10 @@
 //! What a real run does: a small description of its own ([`RealScenario`]), independent of the
 //! simulator's catalogue types, and the one mapping from today's catalogue
-//! ([`from_catalogue`]), which is all that changes when the catalogue does.
+//! ([`from_resolved`], a scenario file resolved for a seed), which is all that changes when the catalogue does.
 
 use std::time::Duration;
 
-use scenarios::catalogue::ScenarioName;
-use scenarios::params::ScenarioParams;
-use sim::kafka::ReadAccess;
+use scenarios::scenario::spec::{ApiName, DenyMode, EventKind, ScenarioFile, StartMode};
 
 /// The consumer group of a real run (a suffix keeps runs apart on a shared broker).
 pub const GROUP: &str = "hangsim-group";
@@ -94,112 +92,117 @@ impl RealAction {
     }
 }
 
-/// The real scenario of a catalogue scenario with its drawn parameters. Refused (with the
-/// reason) for what a real run cannot do: `chaos` (its fault plan has faults no broker
-/// produces on demand), `commit-after-crash` (a user loop the real workload does not have), a
-/// denial mode other than "every poll throws" and librdkafka's own "once per partition" (the
-/// client, not the scenario, decides how a denial surfaces), and fault plans.
-pub fn from_catalogue(
-    scenario: ScenarioName,
-    params: &ScenarioParams,
-) -> Result<RealScenario, String> {
-    let refuse = |why: &str| Err(format!("scenario {}: {why}", scenario.name()));
-    if params.faults != sim::kafka::FaultPlan::default() {
-        return refuse("its fault plan has faults a broker cannot produce on demand");
+/// The real scenario of a scenario file as resolved for a seed. Refused (with the reason) for
+/// what a real run cannot do: faults a broker cannot produce on demand (a written-out or swarm
+/// fault plan, call faults, latencies of single calls, authentication outages, session
+/// timeouts), full peers (the real workload runs one consumer under test; passive peers are
+/// real second clients), consumptions other than `consume_with` and
+/// `run_with_graceful_shutdown` of one topic each, events after a trigger, user actions the real
+/// driver does not have (`close-consumer`, `add-subscription`, `commit-processed`), and denial
+/// modes other than "every poll throws" and librdkafka's own "once per partition" (the client,
+/// not the scenario, decides how a denial surfaces). Every topic gets the most partitions and
+/// records any topic of the file has, produced before the consumer starts; every handler takes
+/// the longest handler delay.
+pub fn from_resolved(file: &ScenarioFile) -> Result<RealScenario, String> {
+    let refuse = |why: String| Err(format!("scenario {}: {why}", file.name));
+    if !file.faults.is_calm() || file.swarm.is_some() {
+        return refuse("its fault plan has faults a broker cannot produce on demand".into());
     }
-    // A denial is a denial for a real broker; how it surfaces is the client's (librdkafka:
-    // once per partition). The modes that say something else about the broker do not map.
-    let maps = matches!(
-        params.deny_mode,
-        ReadAccess::DeniedEveryPollThrows | ReadAccess::DeniedThrownOncePerPartitionThenSilent
-    );
-    if scenario.denies_read() && !maps {
-        return refuse(
-            "the real client decides how a denial surfaces; only every-poll-throws and \
-             thrown-once-per-partition map",
-        );
+    if file.consumers.len() != 1 {
+        return refuse("real runs have one consumer under test; full peers are not supported".into());
     }
+    let consumer = &file.consumers[0];
     let ms = Duration::from_millis;
-    let topics = params.topics();
-    let mut events = Vec::new();
-    let deny = |events: &mut Vec<RealEvent>| {
-        events.push(RealEvent {
-            at: ms(params.deny_at_ms),
-            action: RealAction::DenyRead {
-                topic: "topic0".into(),
-            },
-        })
+    let mut topics = Vec::new();
+    let mut handler_delay = Duration::ZERO;
+    let mut commit_each_record = false;
+    for consume in &consumer.consumptions {
+        if !matches!(consume.api.value(), ApiName::ConsumeWith | ApiName::RunWithGracefulShutdown) {
+            return refuse(format!(
+                "{} uses {}; real runs have consume_with and run_with_graceful_shutdown",
+                consume.display_name(),
+                consume.api.value().name()
+            ));
+        }
+        if consume.topics.len() != 1 || consume.start == Some(StartMode::OnEvent) {
+            return refuse(format!(
+                "{}: real runs start one consumption per topic, at the start",
+                consume.display_name()
+            ));
+        }
+        topics.push(consume.topics[0].clone());
+        handler_delay = handler_delay.max(ms(consume.handler_delay_ms.as_ref().map_or(0, |d| d.value())));
+        commit_each_record |= consume.commit_each_record.as_ref().is_some_and(|c| c.value());
+    }
+    let partitions = file.topics.iter().map(|t| t.partitions.value()).max().unwrap_or(1) as i32;
+    let records = file
+        .topics
+        .iter()
+        .map(|t| t.records_per_partition.value())
+        .max()
+        .unwrap_or(0) as u32;
+    let topic_of = |name: &str| {
+        consumer
+            .consumptions
+            .iter()
+            .find(|consume| consume.display_name() == name)
+            .map(|consume| consume.topics[0].clone())
     };
-    match scenario {
-        ScenarioName::AuthCrash | ScenarioName::AuthCrashIdleStreams => deny(&mut events),
-        ScenarioName::AuthCrashEndStreams => {
-            deny(&mut events);
-            if let Some(last) = topics.last() {
-                events.push(RealEvent {
-                    at: ms(params.stop_at_ms),
-                    action: RealAction::InterruptConsume {
-                        topic: last.clone(),
-                    },
-                });
-            }
+    let mut events = Vec::new();
+    for event in &file.events {
+        let kind = scenarios::scenario::keys::event_use(event.kind).name;
+        if event.after.is_some() {
+            return refuse(format!("event {kind} follows a trigger; real runs have timed events only"));
         }
-        ScenarioName::GracefulShutdown => events.push(RealEvent {
-            at: ms(params.stop_at_ms),
-            action: RealAction::StopConsumption,
-        }),
-        ScenarioName::RebalanceDuringShutdown => {
-            for peer in 0..params.peers {
-                events.push(RealEvent {
-                    at: ms(params.deny_at_ms / (peer as u64 + 1)),
-                    action: RealAction::PeerJoin {
-                        peer: format!("peer{peer}"),
-                    },
-                });
-            }
-            let stop_at = ms(params.stop_at_ms).max(ms(params.deny_at_ms));
-            if let Some(first) = topics.first() {
-                events.push(RealEvent {
-                    at: stop_at,
-                    action: RealAction::InterruptConsume {
-                        topic: first.clone(),
-                    },
-                });
-            }
-            if params.peers > 0 {
-                events.push(RealEvent {
-                    at: stop_at,
-                    action: RealAction::PeerLeave {
-                        peer: "peer0".into(),
-                    },
-                });
-            }
-            if let Some(second) = topics.get(1) {
-                events.push(RealEvent {
-                    at: stop_at + ms(params.handler_delay_ms * 10),
-                    action: RealAction::InterruptConsume {
-                        topic: second.clone(),
-                    },
-                });
-            }
+        if event.consumer.as_deref().is_some_and(|name| name != consumer.name) {
+            return refuse(format!("event {kind} targets another consumer"));
         }
-        ScenarioName::PullTimeout => {}
-        ScenarioName::CommitAfterCrash => {
-            return refuse("its user's commit loop is not part of the real workload")
-        }
-        ScenarioName::Chaos => return refuse("its fault plan has faults a broker cannot produce"),
+        let at = ms(event.at_ms.as_ref().map_or(0, |at| at.value())
+            + event.delay_ms.as_ref().map_or(0, |delay| delay.value()));
+        let action = match event.kind {
+            EventKind::DenyRead => {
+                let mode = event.mode.as_ref().map_or(DenyMode::Throw, |mode| mode.value());
+                if !matches!(mode, DenyMode::Throw | DenyMode::ThrowOncePerPartition) {
+                    return refuse(
+                        "the real client decides how a denial surfaces; only throw and \
+                         throw-once-per-partition map"
+                            .into(),
+                    );
+                }
+                RealAction::DenyRead {
+                    topic: event.topic.clone().unwrap_or_default(),
+                }
+            }
+            EventKind::StopConsumption => RealAction::StopConsumption,
+            EventKind::InterruptConsume => RealAction::InterruptConsume {
+                topic: topic_of(event.consume.as_deref().unwrap_or_default())
+                    .unwrap_or_default(),
+            },
+            EventKind::PeerJoin => RealAction::PeerJoin {
+                peer: event.peer.clone().unwrap_or_default(),
+            },
+            EventKind::PeerLeave => RealAction::PeerLeave {
+                peer: event.peer.clone().unwrap_or_default(),
+            },
+            _ => return refuse(format!("a broker cannot do {kind} on demand in a real run")),
+        };
+        events.push(RealEvent { at, action });
     }
     events.sort_by_key(|event| event.at);
     let last_event = events.last().map_or(Duration::ZERO, |event| event.at);
+    let defaults = consumer::ConsumerSettings::default();
     Ok(RealScenario {
-        name: scenario.name().to_string(),
+        name: file.name.clone(),
         topics,
-        partitions: params.partitions_per_topic as i32,
-        records_per_partition: params.records_per_partition as u32,
-        // pull-timeout's other topics are fast in the catalogue; here every handler is slow.
-        handler_delay: ms(params.handler_delay_ms),
-        commit_each_record: params.commit_each_record,
-        auth_retries: params.auth_retries,
-        max_poll_interval: ms(params.max_poll_interval_ms),
+        partitions,
+        records_per_partition: records,
+        handler_delay,
+        commit_each_record,
+        auth_retries: consumer.auth_error_retries.as_ref().map_or(5, |r| r.value()) as u8,
+        max_poll_interval: consumer
+            .max_poll_interval_ms
+            .as_ref()
+            .map_or(defaults.max_poll_interval, |interval| ms(interval.value())),
         events,
         final_stop: (last_event + FINAL_STOP_AFTER_LAST_EVENT).max(EARLIEST_FINAL_STOP),
     })
@@ -227,57 +230,82 @@ impl RealScenario {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use scenarios::params::draw;
+    use scenarios::catalogue::Scenario;
 
-    /// auth-crash maps to one READ denial of topic0 at the drawn time, with the final stop
+    fn resolved(name: &str, seed: u64) -> ScenarioFile {
+        Scenario::builtin(name).expect("a catalogue scenario").resolve(seed)
+    }
+
+    /// auth-crash maps to one READ denial of topic0 at the resolved time, with the final stop
     /// after it and after the retry schedule's worst case.
     #[test]
     fn auth_crash_maps_to_a_denial_and_a_late_final_stop() {
         for seed in 0..20 {
-            let params = draw(ScenarioName::AuthCrash, seed);
-            let real = from_catalogue(ScenarioName::AuthCrash, &params).expect("maps");
+            let file = resolved("auth-crash", seed);
+            let real = from_resolved(&file).expect("maps");
+            let deny_at = file.events[0].at_ms.as_ref().expect("a timed denial").value();
             assert_eq!(
                 real.events,
                 vec![RealEvent {
-                    at: Duration::from_millis(params.deny_at_ms),
+                    at: Duration::from_millis(deny_at),
                     action: RealAction::DenyRead {
                         topic: "topic0".into()
                     },
                 }]
             );
-            let worst_crash = Duration::from_millis(params.deny_at_ms + 5 * 500);
+            let worst_crash = Duration::from_millis(deny_at + 5 * 500);
             assert!(real.final_stop > worst_crash, "seed {seed}");
             assert_eq!(real.topics, vec!["topic0", "topic1"]);
         }
     }
 
-    /// rebalance-during-shutdown's peers join, the first subscription ends, peer0 leaves, then
-    /// the second subscription ends, in that order.
+    /// The scenarios whose faults a real client can see map; the others are refused, saying
+    /// what a real run cannot do.
     #[test]
-    fn rebalance_during_shutdown_keeps_the_catalogue_order() {
-        let params = draw(ScenarioName::RebalanceDuringShutdown, 0);
-        let real = from_catalogue(ScenarioName::RebalanceDuringShutdown, &params).expect("maps");
-        let kinds: Vec<&str> = real
-            .events
-            .iter()
-            .map(|event| match &event.action {
-                RealAction::PeerJoin { .. } => "join",
-                RealAction::PeerLeave { .. } => "leave",
-                RealAction::InterruptConsume { topic } if topic == "topic0" => "end0",
-                RealAction::InterruptConsume { .. } => "end1",
-                _ => "other",
-            })
-            .collect();
-        let joins = params.peers as usize;
-        assert_eq!(kinds[..joins], vec!["join"; joins][..]);
-        assert_eq!(kinds[joins..], ["end0", "leave", "end1"]);
+    fn catalogue_scenarios_map_or_are_refused_with_the_reason() {
+        for (name, refusal) in [
+            ("auth-crash", None),
+            ("auth-crash-end-streams", None),
+            ("auth-crash-idle-streams", None),
+            ("graceful-shutdown", None),
+            ("rebalance-during-shutdown", None),
+            ("pull-timeout", None),
+            ("commit-after-crash", Some("commit-processed")),
+            ("chaos", Some("fault plan")),
+            ("group-churn", Some("full peers")),
+        ] {
+            for seed in 0..10 {
+                match (from_resolved(&resolved(name, seed)), refusal) {
+                    (Ok(_), None) => {}
+                    (Err(error), Some(words)) => {
+                        assert!(error.contains(words), "{name}: {error}")
+                    }
+                    (other, _) => panic!("{name} seed {seed}: {other:?}"),
+                }
+            }
+        }
+    }
+
+    /// rebalance-during-shutdown's peers are real clients that join and leave; both
+    /// subscriptions end by interruption.
+    #[test]
+    fn rebalance_during_shutdown_has_peers_and_two_interruptions() {
+        let real = from_resolved(&resolved("rebalance-during-shutdown", 0)).expect("maps");
+        let count = |wanted: fn(&RealAction) -> bool| {
+            real.events.iter().filter(|event| wanted(&event.action)).count()
+        };
+        assert!(count(|action| matches!(action, RealAction::PeerJoin { .. })) >= 1);
+        assert_eq!(count(|action| matches!(action, RealAction::PeerLeave { .. })), 1);
+        assert_eq!(
+            count(|action| matches!(action, RealAction::InterruptConsume { .. })),
+            2
+        );
     }
 
     /// Suffixed topics keep their events pointing at them.
     #[test]
     fn a_topic_suffix_renames_events_too() {
-        let params = draw(ScenarioName::AuthCrash, 0);
-        let real = from_catalogue(ScenarioName::AuthCrash, &params)
+        let real = from_resolved(&resolved("auth-crash", 0))
             .expect("maps")
             .with_topic_suffix("-x");
         assert_eq!(real.topics, vec!["topic0-x", "topic1-x"]);

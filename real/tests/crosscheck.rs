@@ -15,26 +15,30 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use consumer::ShutdownProtocol;
-use real::{from_catalogue, judge, run_real, BrokerChoice, RealRunConfig};
-use scenarios::catalogue::ScenarioName;
-use scenarios::{params, run_one, RunSpec};
-use sim::kafka::ReadAccess;
+use real::{from_resolved, judge, run_real, BrokerChoice, RealRunConfig};
+use scenarios::catalogue::Scenario;
+use scenarios::{run_one, RunSpec};
 
 /// Seeds per protocol.
 const SEEDS: u64 = 10;
 
+/// `auth-crash` with librdkafka's denial mode.
+fn auth_crash_as_librdkafka_denies() -> Scenario {
+    Scenario::builtin_with(
+        "auth-crash",
+        &["event[0].mode=throw-once-per-partition".into()],
+    )
+    .expect("the override applies")
+}
+
 fn simulated(protocol: ShutdownProtocol, seed: u64) -> String {
-    let mut drawn = params::draw(ScenarioName::AuthCrash, seed);
-    drawn.deny_mode = ReadAccess::DeniedThrownOncePerPartitionThenSilent;
-    let mut spec = RunSpec::new(ScenarioName::AuthCrash, protocol, seed);
-    spec.params = Some(drawn);
-    run_one(&spec).signature
+    run_one(&RunSpec::new(auth_crash_as_librdkafka_denies(), protocol, seed)).signature
 }
 
 fn real_run(protocol: ShutdownProtocol, seed: u64) -> String {
-    let drawn = params::draw(ScenarioName::AuthCrash, seed);
+    let scenario = auth_crash_as_librdkafka_denies();
     let config = RealRunConfig {
-        scenario: from_catalogue(ScenarioName::AuthCrash, &drawn).expect("maps"),
+        scenario: from_resolved(&scenario.resolve(seed)).expect("maps"),
         protocol,
         broker: BrokerChoice::Mock,
         quiet_window: Duration::from_secs(5),
@@ -43,7 +47,7 @@ fn real_run(protocol: ShutdownProtocol, seed: u64) -> String {
         run_id: format!("crosscheck-{seed}"),
     };
     let run = run_real(&config, &AtomicBool::new(false)).expect("the mock cluster starts");
-    judge(ScenarioName::AuthCrash, protocol, seed, &run).signature
+    judge(&scenario, protocol, seed, &run).signature
 }
 
 /// `master`, `race-only` and `check-then-race` (the protocols whose auth-crash results differ

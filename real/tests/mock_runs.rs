@@ -5,15 +5,20 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use consumer::ShutdownProtocol;
-use real::{from_catalogue, judge, run_real, BrokerChoice, RealRunConfig, RealVerdict};
-use scenarios::catalogue::ScenarioName;
-use scenarios::params;
+use real::{from_resolved, judge, run_real, BrokerChoice, RealRunConfig, RealVerdict};
+use scenarios::catalogue::Scenario;
 use scenarios::verdict::Verdict;
 
-fn run(scenario: ScenarioName, protocol: ShutdownProtocol, seed: u64) -> real::Judgement {
-    let drawn = params::draw(scenario, seed);
+/// `auth-crash` with no authorization retry: the runloop crashes at librdkafka's first denial
+/// errors.
+fn auth_crash_without_retries() -> Scenario {
+    Scenario::builtin_with("auth-crash", &["consumer[0].auth_error_retries=0".into()])
+        .expect("the override applies")
+}
+
+fn run(scenario: Scenario, protocol: ShutdownProtocol, seed: u64) -> real::Judgement {
     let config = RealRunConfig {
-        scenario: from_catalogue(scenario, &drawn).expect("the scenario maps"),
+        scenario: from_resolved(&scenario.resolve(seed)).expect("the scenario maps"),
         protocol,
         broker: BrokerChoice::Mock,
         quiet_window: Duration::from_secs(3),
@@ -27,15 +32,15 @@ fn run(scenario: ScenarioName, protocol: ShutdownProtocol, seed: u64) -> real::J
         "{:?}",
         run.seen.setup_errors
     );
-    judge(scenario, protocol, seed, &run)
+    judge(&scenario, protocol, seed, &run)
 }
 
-/// Seed 2 of auth-crash (no auth retries left after librdkafka's two denial errors): under
+/// Seed 2 of auth-crash without authorization retries: under
 /// `master` the real client hangs as the simulator's does, a `RemoveSubscription` never
 /// answered after the runloop crashed.
 #[test]
 fn auth_crash_under_master_hangs_on_remove_subscription() {
-    let judgement = run(ScenarioName::AuthCrash, ShutdownProtocol::Master, 2);
+    let judgement = run(auth_crash_without_retries(), ShutdownProtocol::Master, 2);
     assert_eq!(
         judgement.verdict,
         RealVerdict::Judged(Verdict::Hang),
@@ -57,7 +62,7 @@ fn auth_crash_under_master_hangs_on_remove_subscription() {
 /// The same run under `closed-queue` passes: the crash fails every pending request.
 #[test]
 fn auth_crash_under_closed_queue_passes() {
-    let judgement = run(ScenarioName::AuthCrash, ShutdownProtocol::ClosedQueue, 2);
+    let judgement = run(auth_crash_without_retries(), ShutdownProtocol::ClosedQueue, 2);
     assert_eq!(
         judgement.verdict,
         RealVerdict::Judged(Verdict::Pass),
@@ -69,13 +74,12 @@ fn auth_crash_under_closed_queue_passes() {
 /// A graceful shutdown against the real client passes and commits what it processed.
 #[test]
 fn graceful_shutdown_passes_and_commits() {
-    let drawn = params::draw(ScenarioName::GracefulShutdown, 1);
-    assert!(drawn.records_per_partition > 0, "seed 1 draws records");
-    let judgement = run(
-        ScenarioName::GracefulShutdown,
-        ShutdownProtocol::ClosedQueue,
-        1,
+    let scenario = Scenario::builtin("graceful-shutdown").unwrap();
+    assert!(
+        scenario.resolve(1).topics[0].records_per_partition.value() > 0,
+        "seed 1 draws records"
     );
+    let judgement = run(scenario, ShutdownProtocol::ClosedQueue, 1);
     assert_eq!(
         judgement.verdict,
         RealVerdict::Judged(Verdict::Pass),
@@ -87,11 +91,10 @@ fn graceful_shutdown_passes_and_commits() {
 /// What a real broker cannot do is refused, with the reason, never silently skipped.
 #[test]
 fn scenarios_a_broker_cannot_produce_are_refused() {
-    let chaos = from_catalogue(ScenarioName::Chaos, &params::draw(ScenarioName::Chaos, 0));
+    let chaos = from_resolved(&Scenario::builtin("chaos").unwrap().resolve(0));
     assert!(chaos.unwrap_err().contains("chaos"));
-    let mut drawn = params::draw(ScenarioName::AuthCrash, 0);
-    drawn.deny_mode = sim::kafka::ReadAccess::DeniedSilentPollCommittedThrows;
-    assert!(from_catalogue(ScenarioName::AuthCrash, &drawn).is_err());
+    let silent = Scenario::builtin_with("auth-crash", &["event[0].mode=silent".into()]).unwrap();
+    assert!(from_resolved(&silent.resolve(0)).is_err());
     let external =
         real::broker::Broker::external("127.0.0.1:1").expect("a producer is made lazily");
     let deny = real::broker::Fault::DenyRead {

@@ -14,9 +14,8 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use consumer::ShutdownProtocol;
-use real::{from_catalogue, judge, run_real, BrokerChoice, RealRunConfig, RealVerdict};
-use scenarios::catalogue::ScenarioName;
-use scenarios::params;
+use real::{from_resolved, judge, run_real, BrokerChoice, RealRunConfig, RealVerdict};
+use scenarios::catalogue::Scenario;
 use scenarios::verdict::Verdict;
 
 /// The broker the suite runs against; a missing variable fails the test (it was asked for).
@@ -26,13 +25,13 @@ fn broker() -> String {
 }
 
 fn run(
-    scenario: ScenarioName,
+    name: &str,
     protocol: ShutdownProtocol,
     seed: u64,
 ) -> Result<real::Judgement, String> {
-    let drawn = params::draw(scenario, seed);
+    let scenario = Scenario::builtin(name).map_err(|error| error.to_string())?;
     let config = RealRunConfig {
-        scenario: from_catalogue(scenario, &drawn)?,
+        scenario: from_resolved(&scenario.resolve(seed))?,
         protocol,
         broker: BrokerChoice::At(broker()),
         quiet_window: Duration::from_secs(10),
@@ -50,7 +49,7 @@ fn run(
     if let Some(error) = run.seen.setup_errors.first() {
         return Err(error.clone());
     }
-    Ok(judge(scenario, protocol, seed, &run))
+    Ok(judge(&scenario, protocol, seed, &run))
 }
 
 /// Stop consumption with commits in flight, against a real broker: the fixed protocol
@@ -59,7 +58,7 @@ fn run(
 #[ignore = "needs a broker: HANGSIM_BROKER=HOST:PORT (scripts/tansu.sh start)"]
 fn graceful_shutdown_passes_on_a_real_broker() {
     let judgement = run(
-        ScenarioName::GracefulShutdown,
+        "graceful-shutdown",
         ShutdownProtocol::ClosedQueue,
         1,
     )
@@ -77,7 +76,7 @@ fn graceful_shutdown_passes_on_a_real_broker() {
 #[ignore = "needs a broker: HANGSIM_BROKER=HOST:PORT (scripts/tansu.sh start)"]
 fn rebalance_during_shutdown_passes_on_a_real_broker() {
     let judgement = run(
-        ScenarioName::RebalanceDuringShutdown,
+        "rebalance-during-shutdown",
         ShutdownProtocol::ClosedQueue,
         1,
     )
@@ -94,7 +93,7 @@ fn rebalance_during_shutdown_passes_on_a_real_broker() {
 #[test]
 #[ignore = "needs a broker: HANGSIM_BROKER=HOST:PORT (scripts/tansu.sh start)"]
 fn an_authorization_scenario_is_refused_on_a_real_broker() {
-    let refused = run(ScenarioName::AuthCrash, ShutdownProtocol::ClosedQueue, 0)
+    let refused = run("auth-crash", ShutdownProtocol::ClosedQueue, 0)
         .err()
         .expect("refused");
     assert!(refused.contains("cannot produce"), "{refused}");

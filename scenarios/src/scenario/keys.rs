@@ -85,7 +85,7 @@ pub const KEYS: &[Key] = &[
     key("event.consumer", "the consumer it targets; faults without it target every client", "faults: all; actions: the first consumer", None),
     key("event.consume", "the consumption it targets, by name", "required where used", None),
     key("event.topic", "the topic of a READ change", "required where used", None),
-    key("event.mode", "how a READ denial shows: throw (every poll), silent (polls empty, committed() throws), throw-once", "throw", None),
+    key("event.mode", "how a READ denial shows: throw (every poll), silent (polls empty, committed() throws), throw-once, throw-once-per-partition (librdkafka)", "throw", None),
     key("event.ms", "the latency a poll or commit takes", "required where used", Some(0..=60_000)),
     key("event.for_ms", "how long a fault lasts", "to the end of the run", Some(1..=600_000)),
     key("event.call", "the client call (subscribe, unsubscribe, poll, commit_async, commit_sync, committed, close, commit_async_throws, on_revoked, on_assigned, on_lost, offset_retrieval, ...)", "commit-latency: commit_async; call-fault: required", None),

@@ -258,8 +258,11 @@ pub enum DenyMode {
     Throw,
     /// Polls return nothing, `committed` throws (#1713).
     Silent,
-    /// The first poll throws, later ones are silent (librdkafka).
+    /// The first poll throws, later ones are silent (confluent-kafka-python #1461).
     ThrowOnce,
+    /// The first fetch of each partition throws, later ones are silent (librdkafka, as real
+    /// mode measured it).
+    ThrowOncePerPartition,
 }
 
 /// The errors a call fault can inject.

@@ -58,6 +58,7 @@ fn add_fault(plan: &mut FaultPlan, file: &ScenarioFile, event: &EventSpec, at_ms
                 DenyMode::Throw => ReadAccess::DeniedEveryPollThrows,
                 DenyMode::Silent => ReadAccess::DeniedSilentPollCommittedThrows,
                 DenyMode::ThrowOnce => ReadAccess::DeniedThrownOnceThenSilent,
+                DenyMode::ThrowOncePerPartition => ReadAccess::DeniedThrownOncePerPartitionThenSilent,
             },
             client,
         }),
