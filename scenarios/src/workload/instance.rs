@@ -17,19 +17,24 @@ use super::World;
 use crate::scenario::spec::{ApiName, ConsumeSpec, ConsumerSpec, StartMode};
 use crate::scenario::GROUP;
 
+/// A started consumption: its name, its topics and its fiber.
+type Started = (String, Vec<String>, Fiber<(), ConsumerError>);
+
 /// A consumer that has been made, as events reach it. Cloning shares it.
 #[derive(Clone)]
 pub struct Instance {
     index: usize,
     consumer: Consumer,
     /// Its consumptions started so far: name, topics and fiber.
-    consumptions: Rc<RefCell<Vec<(String, Vec<String>, Fiber<(), ConsumerError>)>>>,
+    consumptions: Rc<RefCell<Vec<Started>>>,
     /// The last record processed, for a user who commits it again later.
     last_record: Rc<RefCell<Option<(TopicPartition, Offset)>>>,
 }
 
 fn ms(value: &Option<crate::scenario::Draw<u64>>) -> Option<Duration> {
-    value.as_ref().map(|value| Duration::from_millis(value.value()))
+    value
+        .as_ref()
+        .map(|value| Duration::from_millis(value.value()))
 }
 
 /// zio-kafka's settings for a consumer of the file, under `protocol` unless it names its own.
@@ -71,7 +76,8 @@ fn settings_of(spec: &ConsumerSpec, world: &World) -> ConsumerSettings {
     }
     if let Some(retries) = &spec.auth_error_retries {
         settings = settings.with_auth_error_retry_schedule(
-            Schedule::recurs(retries.value() as u32).and(Schedule::spaced(Duration::from_millis(500))),
+            Schedule::recurs(retries.value() as u32)
+                .and(Schedule::spaced(Duration::from_millis(500))),
         );
     }
     if let Some(timeout) = ms(&spec.shutdown_timeout_ms) {
@@ -124,9 +130,14 @@ async fn run(world: &World, index: usize, spec: &ConsumerSpec) {
         }),
     )
     .with_command_listener(Rc::new(move |command: &'static str| {
-        offered.triggers.report(index, Happened::CommandOffered(command));
+        offered
+            .triggers
+            .report(index, Happened::CommandOffered(command));
     }));
-    let close = rt.obligation(ObligationKind::UserCall, label(world, index, "consumer scope close"));
+    let close = rt.obligation(
+        ObligationKind::UserCall,
+        label(world, index, "consumer scope close"),
+    );
     let as_client: Rc<dyn KafkaClient> = client;
     let scoped = world.clone();
     let scoped_spec = spec.clone();
@@ -149,11 +160,17 @@ async fn run(world: &World, index: usize, spec: &ConsumerSpec) {
                 .collect();
             let driver = {
                 let (world, instance) = (scoped.clone(), instance.clone());
-                scoped.rt.fork::<(), ConsumerError, _>(label(&scoped, index, "driver"), async move {
-                    // The driver that finally stops the consumer, whatever happened.
-                    world.rt.sleep(world.final_stop().saturating_sub(world.rt.now())).await?;
-                    instance.stop_consumption(&world).await
-                })
+                scoped.rt.fork::<(), ConsumerError, _>(
+                    label(&scoped, index, "driver"),
+                    async move {
+                        // The driver that finally stops the consumer, whatever happened.
+                        world
+                            .rt
+                            .sleep(world.final_stop().saturating_sub(world.rt.now()))
+                            .await?;
+                        instance.stop_consumption(&world).await
+                    },
+                )
             };
             for fiber in &at_start {
                 let _ = fiber.join().await;
@@ -182,7 +199,9 @@ fn note_diagnostic(world: &World, index: usize, at: Duration, event: &consumer::
     use consumer::DiagnosticEvent as Event;
     if let Some(milestone) = Milestone::of(event) {
         let seq = world.next_seq();
-        world.observations.borrow_mut()[index].milestones.push((at, seq, milestone));
+        world.observations.borrow_mut()[index]
+            .milestones
+            .push((at, seq, milestone));
     }
     match event {
         Event::Rebalance {
@@ -215,25 +234,31 @@ impl Instance {
         let name = label(world, self.index, &spec.display_name());
         let (world2, instance, spec2) = (world.clone(), self.clone(), spec.clone());
         let call_name = name.clone();
-        let fiber = world.rt.fork::<(), ConsumerError, _>(name.clone(), async move {
-            let call = world2.rt.obligation(ObligationKind::UserCall, call_name.as_str());
-            let exit = instance.consume(&world2, &spec2).await;
-            let seq = world2.next_seq();
-            world2.observations.borrow_mut()[instance.index]
-                .consume_outcomes
-                .push(ConsumeOutcome {
-                    topic: spec2.topics.join("+"),
-                    exit: ExitKind::of(&exit),
-                    failure: exit.as_ref().err().map(|cause| cause.to_string()),
-                    at: world2.rt.now(),
-                    seq,
-                });
-            call.close();
-            exit
-        });
-        self.consumptions
-            .borrow_mut()
-            .push((spec.display_name(), spec.topics.clone(), fiber.clone()));
+        let fiber = world
+            .rt
+            .fork::<(), ConsumerError, _>(name.clone(), async move {
+                let call = world2
+                    .rt
+                    .obligation(ObligationKind::UserCall, call_name.as_str());
+                let exit = instance.consume(&world2, &spec2).await;
+                let seq = world2.next_seq();
+                world2.observations.borrow_mut()[instance.index]
+                    .consume_outcomes
+                    .push(ConsumeOutcome {
+                        topic: spec2.topics.join("+"),
+                        exit: ExitKind::of(&exit),
+                        failure: exit.as_ref().err().map(|cause| cause.to_string()),
+                        at: world2.rt.now(),
+                        seq,
+                    });
+                call.close();
+                exit
+            });
+        self.consumptions.borrow_mut().push((
+            spec.display_name(),
+            spec.topics.clone(),
+            fiber.clone(),
+        ));
         fiber
     }
 
@@ -257,7 +282,9 @@ impl Instance {
         match spec.api.value() {
             ApiName::ConsumeWith => consumer.consume_with(subscription, handler).await,
             ApiName::RunWithGracefulShutdown => {
-                consumer.run_with_graceful_shutdown(subscription, handler).await
+                consumer
+                    .run_with_graceful_shutdown(subscription, handler)
+                    .await
             }
             ApiName::PlainStream => {
                 world
@@ -310,8 +337,16 @@ impl Instance {
     /// record itself when the scenario says so.
     fn record_handler(&self, world: &World, spec: &ConsumeSpec) -> RecordHandler {
         let (world, instance) = (world.clone(), self.clone());
-        let delay = Duration::from_millis(spec.handler_delay_ms.as_ref().map(|d| d.value()).unwrap_or(0));
-        let commit_each = spec.commit_each_record.as_ref().is_some_and(|commit| commit.value());
+        let delay = Duration::from_millis(
+            spec.handler_delay_ms
+                .as_ref()
+                .map(|d| d.value())
+                .unwrap_or(0),
+        );
+        let commit_each = spec
+            .commit_each_record
+            .as_ref()
+            .is_some_and(|commit| commit.value());
         Rc::new(move |record: CommittableRecord| {
             let (world, instance) = (world.clone(), instance.clone());
             Box::pin(async move {
@@ -326,7 +361,9 @@ impl Instance {
                     *entry = (*entry).max(record.offset().0);
                 }
                 *instance.last_record.borrow_mut() = Some((tp.clone(), record.offset()));
-                world.triggers.report(instance.index, Happened::RecordProcessed);
+                world
+                    .triggers
+                    .report(instance.index, Happened::RecordProcessed);
                 if commit_each {
                     let started = world.rt.now();
                     let result = record.commit().await;
@@ -335,7 +372,10 @@ impl Instance {
                         .push(CommitOutcome {
                             started,
                             ended: world.rt.now(),
-                            result: result.as_ref().map_err(|cause| cause.to_string()).map(|_| ()),
+                            result: result
+                                .as_ref()
+                                .map_err(|cause| cause.to_string())
+                                .map(|_| ()),
                         });
                     if let Err(Cause::Interrupt(by)) = result {
                         return Err(Cause::Interrupt(by));
@@ -374,7 +414,12 @@ impl Instance {
     /// The user closes the consumer: every consumption is interrupted, so the consumer's scope
     /// closes once they have returned.
     pub async fn close(&self, world: &World) -> Exit<(), ConsumerError> {
-        let names: Vec<String> = self.consumptions.borrow().iter().map(|(name, _, _)| name.clone()).collect();
+        let names: Vec<String> = self
+            .consumptions
+            .borrow()
+            .iter()
+            .map(|(name, _, _)| name.clone())
+            .collect();
         for name in names {
             self.interrupt(world, &name).await?;
         }
@@ -397,7 +442,9 @@ impl Instance {
     /// The user commits the last record processed again, through the runloop's committer.
     pub async fn commit_processed(&self, world: &World) -> Exit<(), ConsumerError> {
         let record = self.last_record.borrow().clone();
-        if let (Some((tp, offset)), Some(runloop)) = (record, self.consumer.runloop_access().runloop()) {
+        if let (Some((tp, offset)), Some(runloop)) =
+            (record, self.consumer.runloop_access().runloop())
+        {
             let started = world.rt.now();
             let mut offsets = consumer::kafka::Offsets::new();
             offsets.insert(tp, offset);
@@ -407,7 +454,10 @@ impl Instance {
                 .push(CommitOutcome {
                     started,
                     ended: world.rt.now(),
-                    result: result.as_ref().map_err(|cause| cause.to_string()).map(|_| ()),
+                    result: result
+                        .as_ref()
+                        .map_err(|cause| cause.to_string())
+                        .map(|_| ()),
                 });
             if let Err(Cause::Interrupt(by)) = result {
                 return Err(Cause::Interrupt(by));
