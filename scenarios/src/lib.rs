@@ -1,10 +1,10 @@
 //! The scenario catalogue, the runner and its verdicts, reports, fixtures and the seed search.
 //!
 //! Map:
-//! - [`catalogue`]: the named scenarios ([`ScenarioName`]) and their workloads; what a workload
-//!   observed ([`catalogue::Observations`]).
-//! - [`params`]: [`ScenarioParams`] and their bounds, proptest strategies per scenario, drawn
-//!   from a seed.
+//! - [`catalogue`]: the built-in scenario files and [`Scenario`], a scenario from the catalogue,
+//!   a file or a fixture; [`mod@scenario`]: the scenario file format, its draws and checks.
+//! - [`workload`]: the generic workload a scenario file runs, and what it observed
+//!   ([`workload::Observations`], one per consumer).
 //! - [`runner`]: [`run_one`] (one run, judged) and [`run_checked`] (the one place a run is run
 //!   twice and compared).
 //! - [`verdict`]: [`RunSpec`], [`Verdict`] and [`VerdictKind`], [`RunRecord`].
