@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use clap::Args;
 
 use consumer::ShutdownProtocol;
-use scenarios::fixture::{read_fixture, replay_fixture, write_fixture, Fixture, Provenance};
 use scenarios::catalogue::Scenario;
+use scenarios::fixture::{read_fixture, replay_fixture, write_fixture, Fixture, Provenance};
 use scenarios::report::ObservationsReport;
 use scenarios::{run_one, Invariant, RunRecord, RunSpec};
 use sim::StrategyChoice;
@@ -54,7 +54,11 @@ pub struct DescribeArgs {
 pub fn describe(describe_args: DescribeArgs) -> ExitCode {
     let scenario = match &describe_args.scenario {
         None => None,
-        Some(name) if scenarios::catalogue::CATALOGUE.iter().any(|(known, _)| known == name) => {
+        Some(name)
+            if scenarios::catalogue::CATALOGUE
+                .iter()
+                .any(|(known, _)| known == name) =>
+        {
             match Scenario::builtin_with(name, &describe_args.sets) {
                 Ok(scenario) => Some(scenario),
                 Err(error) => return crate::bad_input(&error.to_string()),

@@ -98,9 +98,7 @@ fn there_is_an_auth_crash_fixture_per_protocol_and_a_passing_one_where_possible(
     for protocol in ShutdownProtocol::ALL {
         let kinds: Vec<VerdictKind> = all
             .iter()
-            .filter(|(_, fixture)| {
-                fixture.scenario == "auth-crash" && fixture.protocol == protocol
-            })
+            .filter(|(_, fixture)| fixture.scenario == "auth-crash" && fixture.protocol == protocol)
             .map(|(_, fixture)| fixture.expected.kind)
             .collect();
         assert!(!kinds.is_empty(), "no auth-crash fixture for {protocol}");
@@ -136,13 +134,21 @@ fn every_hang_fixture_says_why_and_the_historic_windows_are_kept() {
             .lines()
             .filter(|line| line.starts_with("why: ") && line.len() > "why: ".len())
             .collect();
-        assert!(!why.is_empty(), "{}: no why line:\n{report}", path.display());
-        whys.extend(why.into_iter().map(|line| {
-            format!("{} {} {line}", fixture.scenario, fixture.protocol.name())
-        }));
+        assert!(
+            !why.is_empty(),
+            "{}: no why line:\n{report}",
+            path.display()
+        );
+        whys.extend(
+            why.into_iter()
+                .map(|line| format!("{} {} {line}", fixture.scenario, fixture.protocol.name())),
+        );
     }
     for (protocol, words) in [
-        ("check-offer-drain", "the runloop's last drain of command_queue, then"),
+        (
+            "check-offer-drain",
+            "the runloop's last drain of command_queue, then",
+        ),
         ("race-only", "runloop_done"),
         ("master", "the instant the runloop ended"),
     ] {

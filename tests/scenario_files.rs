@@ -125,7 +125,10 @@ fn bad_scenario_files_name_file_line_and_key() {
             "event[0].topic",
         ),
         (
-            good.replace("at_ms = { min = 0, max = 3000 }", "at_ms = { min = 3000, max = 0 }"),
+            good.replace(
+                "at_ms = { min = 0, max = 3000 }",
+                "at_ms = { min = 3000, max = 0 }",
+            ),
             "event[0].at_ms",
         ),
     ];
@@ -149,7 +152,10 @@ fn bad_scenario_files_name_file_line_and_key() {
         let expected_start = format!("error: {path}:");
         assert!(line.starts_with(&expected_start), "{line}");
         let after_path = &line[expected_start.len()..];
-        let line_number: String = after_path.chars().take_while(char::is_ascii_digit).collect();
+        let line_number: String = after_path
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
         assert!(!line_number.is_empty(), "no line number: {line}");
         assert!(line.contains(key), "{key} missing: {line}");
     }
@@ -173,7 +179,10 @@ fn describe_lists_every_key_and_a_scenarios_values() {
     assert!(stdout.contains("swarm.horizon_ms = 8000"), "{stdout}");
     let (status, _, stderr) = hangsim(&["describe", "no-such-scenario.toml"]);
     assert_eq!(status, 2);
-    assert!(stderr.starts_with("error: no-such-scenario.toml"), "{stderr}");
+    assert!(
+        stderr.starts_with("error: no-such-scenario.toml"),
+        "{stderr}"
+    );
 }
 
 /// The false alarm: a 2 s handler makes the workload end past 120 s. With the deadline

@@ -9,10 +9,12 @@ use consumer::internal::labels::RECORDS_AFTER_END;
 use consumer::rt::ExitKind;
 use consumer::{DiagnosticEvent, ShutdownProtocol};
 use scenarios::catalogue::Scenario;
-use scenarios::workload::{CommitOutcome, ConsumeOutcome, InterruptRequest, Milestone, Observations};
 use scenarios::invariants;
 use scenarios::report::{hang_signature, panic_signature, RunReport};
 use scenarios::verdict::{RunSpec, Verdict};
+use scenarios::workload::{
+    CommitOutcome, ConsumeOutcome, InterruptRequest, Milestone, Observations,
+};
 
 use crate::run::{RealEnding, RealRun};
 use crate::workload::RealObservations;
@@ -171,7 +173,14 @@ pub fn judge(
         // The report's shape for a run cut off with work open is a hang's.
         RealVerdict::Timeout | RealVerdict::Stopped => Verdict::Hang,
     };
-    let report = RunReport::of(&spec, &report_verdict, &run.result, &seen, &broken, run.limits);
+    let report = RunReport::of(
+        &spec,
+        &report_verdict,
+        &run.result,
+        &seen,
+        &broken,
+        run.limits,
+    );
     Judgement {
         verdict,
         signature,

@@ -109,7 +109,9 @@ pub fn from_resolved(file: &ScenarioFile) -> Result<RealScenario, String> {
         return refuse("its fault plan has faults a broker cannot produce on demand".into());
     }
     if file.consumers.len() != 1 {
-        return refuse("real runs have one consumer under test; full peers are not supported".into());
+        return refuse(
+            "real runs have one consumer under test; full peers are not supported".into(),
+        );
     }
     let consumer = &file.consumers[0];
     let ms = Duration::from_millis;
@@ -117,7 +119,10 @@ pub fn from_resolved(file: &ScenarioFile) -> Result<RealScenario, String> {
     let mut handler_delay = Duration::ZERO;
     let mut commit_each_record = false;
     for consume in &consumer.consumptions {
-        if !matches!(consume.api.value(), ApiName::ConsumeWith | ApiName::RunWithGracefulShutdown) {
+        if !matches!(
+            consume.api.value(),
+            ApiName::ConsumeWith | ApiName::RunWithGracefulShutdown
+        ) {
             return refuse(format!(
                 "{} uses {}; real runs have consume_with and run_with_graceful_shutdown",
                 consume.display_name(),
@@ -131,10 +136,21 @@ pub fn from_resolved(file: &ScenarioFile) -> Result<RealScenario, String> {
             ));
         }
         topics.push(consume.topics[0].clone());
-        handler_delay = handler_delay.max(ms(consume.handler_delay_ms.as_ref().map_or(0, |d| d.value())));
-        commit_each_record |= consume.commit_each_record.as_ref().is_some_and(|c| c.value());
+        handler_delay = handler_delay.max(ms(consume
+            .handler_delay_ms
+            .as_ref()
+            .map_or(0, |d| d.value())));
+        commit_each_record |= consume
+            .commit_each_record
+            .as_ref()
+            .is_some_and(|c| c.value());
     }
-    let partitions = file.topics.iter().map(|t| t.partitions.value()).max().unwrap_or(1) as i32;
+    let partitions = file
+        .topics
+        .iter()
+        .map(|t| t.partitions.value())
+        .max()
+        .unwrap_or(1) as i32;
     let records = file
         .topics
         .iter()
@@ -152,16 +168,25 @@ pub fn from_resolved(file: &ScenarioFile) -> Result<RealScenario, String> {
     for event in &file.events {
         let kind = scenarios::scenario::keys::event_use(event.kind).name;
         if event.after.is_some() {
-            return refuse(format!("event {kind} follows a trigger; real runs have timed events only"));
+            return refuse(format!(
+                "event {kind} follows a trigger; real runs have timed events only"
+            ));
         }
-        if event.consumer.as_deref().is_some_and(|name| name != consumer.name) {
+        if event
+            .consumer
+            .as_deref()
+            .is_some_and(|name| name != consumer.name)
+        {
             return refuse(format!("event {kind} targets another consumer"));
         }
         let at = ms(event.at_ms.as_ref().map_or(0, |at| at.value())
             + event.delay_ms.as_ref().map_or(0, |delay| delay.value()));
         let action = match event.kind {
             EventKind::DenyRead => {
-                let mode = event.mode.as_ref().map_or(DenyMode::Throw, |mode| mode.value());
+                let mode = event
+                    .mode
+                    .as_ref()
+                    .map_or(DenyMode::Throw, |mode| mode.value());
                 if !matches!(mode, DenyMode::Throw | DenyMode::ThrowOncePerPartition) {
                     return refuse(
                         "the real client decides how a denial surfaces; only throw and \
@@ -175,8 +200,7 @@ pub fn from_resolved(file: &ScenarioFile) -> Result<RealScenario, String> {
             }
             EventKind::StopConsumption => RealAction::StopConsumption,
             EventKind::InterruptConsume => RealAction::InterruptConsume {
-                topic: topic_of(event.consume.as_deref().unwrap_or_default())
-                    .unwrap_or_default(),
+                topic: topic_of(event.consume.as_deref().unwrap_or_default()).unwrap_or_default(),
             },
             EventKind::PeerJoin => RealAction::PeerJoin {
                 peer: event.peer.clone().unwrap_or_default(),
@@ -198,7 +222,10 @@ pub fn from_resolved(file: &ScenarioFile) -> Result<RealScenario, String> {
         records_per_partition: records,
         handler_delay,
         commit_each_record,
-        auth_retries: consumer.auth_error_retries.as_ref().map_or(5, |r| r.value()) as u8,
+        auth_retries: consumer
+            .auth_error_retries
+            .as_ref()
+            .map_or(5, |r| r.value()) as u8,
         max_poll_interval: consumer
             .max_poll_interval_ms
             .as_ref()
@@ -233,7 +260,9 @@ mod tests {
     use scenarios::catalogue::Scenario;
 
     fn resolved(name: &str, seed: u64) -> ScenarioFile {
-        Scenario::builtin(name).expect("a catalogue scenario").resolve(seed)
+        Scenario::builtin(name)
+            .expect("a catalogue scenario")
+            .resolve(seed)
     }
 
     /// auth-crash maps to one READ denial of topic0 at the resolved time, with the final stop
@@ -243,7 +272,11 @@ mod tests {
         for seed in 0..20 {
             let file = resolved("auth-crash", seed);
             let real = from_resolved(&file).expect("maps");
-            let deny_at = file.events[0].at_ms.as_ref().expect("a timed denial").value();
+            let deny_at = file.events[0]
+                .at_ms
+                .as_ref()
+                .expect("a timed denial")
+                .value();
             assert_eq!(
                 real.events,
                 vec![RealEvent {
@@ -292,10 +325,16 @@ mod tests {
     fn rebalance_during_shutdown_has_peers_and_two_interruptions() {
         let real = from_resolved(&resolved("rebalance-during-shutdown", 0)).expect("maps");
         let count = |wanted: fn(&RealAction) -> bool| {
-            real.events.iter().filter(|event| wanted(&event.action)).count()
+            real.events
+                .iter()
+                .filter(|event| wanted(&event.action))
+                .count()
         };
         assert!(count(|action| matches!(action, RealAction::PeerJoin { .. })) >= 1);
-        assert_eq!(count(|action| matches!(action, RealAction::PeerLeave { .. })), 1);
+        assert_eq!(
+            count(|action| matches!(action, RealAction::PeerLeave { .. })),
+            1
+        );
         assert_eq!(
             count(|action| matches!(action, RealAction::InterruptConsume { .. })),
             2

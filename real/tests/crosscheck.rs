@@ -32,7 +32,12 @@ fn auth_crash_as_librdkafka_denies() -> Scenario {
 }
 
 fn simulated(protocol: ShutdownProtocol, seed: u64) -> String {
-    run_one(&RunSpec::new(auth_crash_as_librdkafka_denies(), protocol, seed)).signature
+    run_one(&RunSpec::new(
+        auth_crash_as_librdkafka_denies(),
+        protocol,
+        seed,
+    ))
+    .signature
 }
 
 fn real_run(protocol: ShutdownProtocol, seed: u64) -> String {

@@ -62,7 +62,11 @@ fn auth_crash_under_master_hangs_on_remove_subscription() {
 /// The same run under `closed-queue` passes: the crash fails every pending request.
 #[test]
 fn auth_crash_under_closed_queue_passes() {
-    let judgement = run(auth_crash_without_retries(), ShutdownProtocol::ClosedQueue, 2);
+    let judgement = run(
+        auth_crash_without_retries(),
+        ShutdownProtocol::ClosedQueue,
+        2,
+    );
     assert_eq!(
         judgement.verdict,
         RealVerdict::Judged(Verdict::Pass),

@@ -24,11 +24,7 @@ fn broker() -> String {
         .expect("HANGSIM_BROKER names the broker (HOST:PORT), see scripts/tansu.sh")
 }
 
-fn run(
-    name: &str,
-    protocol: ShutdownProtocol,
-    seed: u64,
-) -> Result<real::Judgement, String> {
+fn run(name: &str, protocol: ShutdownProtocol, seed: u64) -> Result<real::Judgement, String> {
     let scenario = Scenario::builtin(name).map_err(|error| error.to_string())?;
     let config = RealRunConfig {
         scenario: from_resolved(&scenario.resolve(seed))?,
@@ -57,12 +53,8 @@ fn run(
 #[test]
 #[ignore = "needs a broker: HANGSIM_BROKER=HOST:PORT (scripts/tansu.sh start)"]
 fn graceful_shutdown_passes_on_a_real_broker() {
-    let judgement = run(
-        "graceful-shutdown",
-        ShutdownProtocol::ClosedQueue,
-        1,
-    )
-    .expect("the run is set up");
+    let judgement =
+        run("graceful-shutdown", ShutdownProtocol::ClosedQueue, 1).expect("the run is set up");
     assert_eq!(
         judgement.verdict,
         RealVerdict::Judged(Verdict::Pass),

@@ -6,18 +6,36 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::scenario::load::{load, ScenarioError};
-use crate::scenario::spec::ScenarioFile;
 use crate::scenario::resolve;
+use crate::scenario::spec::ScenarioFile;
 
 /// The built-in scenarios: name and file text, in the order `hangsim list` shows them.
 pub const CATALOGUE: &[(&str, &str)] = &[
     ("auth-crash", include_str!("../catalogue/auth-crash.toml")),
-    ("auth-crash-end-streams", include_str!("../catalogue/auth-crash-end-streams.toml")),
-    ("auth-crash-idle-streams", include_str!("../catalogue/auth-crash-idle-streams.toml")),
-    ("graceful-shutdown", include_str!("../catalogue/graceful-shutdown.toml")),
-    ("rebalance-during-shutdown", include_str!("../catalogue/rebalance-during-shutdown.toml")),
-    ("pull-timeout", include_str!("../catalogue/pull-timeout.toml")),
-    ("commit-after-crash", include_str!("../catalogue/commit-after-crash.toml")),
+    (
+        "auth-crash-end-streams",
+        include_str!("../catalogue/auth-crash-end-streams.toml"),
+    ),
+    (
+        "auth-crash-idle-streams",
+        include_str!("../catalogue/auth-crash-idle-streams.toml"),
+    ),
+    (
+        "graceful-shutdown",
+        include_str!("../catalogue/graceful-shutdown.toml"),
+    ),
+    (
+        "rebalance-during-shutdown",
+        include_str!("../catalogue/rebalance-during-shutdown.toml"),
+    ),
+    (
+        "pull-timeout",
+        include_str!("../catalogue/pull-timeout.toml"),
+    ),
+    (
+        "commit-after-crash",
+        include_str!("../catalogue/commit-after-crash.toml"),
+    ),
     ("chaos", include_str!("../catalogue/chaos.toml")),
     ("group-churn", include_str!("../catalogue/group-churn.toml")),
 ];
@@ -60,7 +78,10 @@ impl Scenario {
                 origin: "--scenario".into(),
                 line: None,
                 key: None,
-                message: format!("unknown scenario {name:?}: expected one of {}", names.join(", ")),
+                message: format!(
+                    "unknown scenario {name:?}: expected one of {}",
+                    names.join(", ")
+                ),
             });
         };
         let loaded = load(text, &format!("catalogue:{name}"), sets)?;

@@ -59,9 +59,9 @@ use std::sync::Arc;
 
 use crate::catalogue::{Origin, Scenario};
 use crate::invariants::Invariant;
-use crate::scenario::ScenarioFile;
 use crate::report::RunReport;
 use crate::runner::run_one;
+use crate::scenario::ScenarioFile;
 use crate::verdict::{RunRecord, RunSpec, Verdict, VerdictKind};
 
 /// The fixture format this code writes and reads.
@@ -184,7 +184,9 @@ impl Fixture {
             trace_hash: record.trace_hash,
             signature: record.signature.clone(),
             provenance: Provenance {
-                source: provenance.source.or_else(|| source_of(&record.spec.scenario)),
+                source: provenance
+                    .source
+                    .or_else(|| source_of(&record.spec.scenario)),
                 ..provenance
             },
             report: Some(record.report.clone()),
@@ -280,8 +282,9 @@ impl Fixture {
             }
             _ => {}
         }
-        crate::scenario::validate::check(&file.resolved)
-            .map_err(|problem| format!("[scenario_resolved] {}: {}", problem.path, problem.message))?;
+        crate::scenario::validate::check(&file.resolved).map_err(|problem| {
+            format!("[scenario_resolved] {}: {}", problem.path, problem.message)
+        })?;
         if file.resolved.name != file.scenario {
             return Err(format!(
                 "scenario {:?} embeds a scenario named {:?}",
@@ -556,8 +559,11 @@ mod tests {
         let base = master_seed_0();
         let mut proved = None;
         for seed in 0..50u64 {
-            let mut record_spec =
-                RunSpec::new(crate::catalogue::Scenario::builtin("auth-crash").unwrap(), ShutdownProtocol::Master, seed);
+            let mut record_spec = RunSpec::new(
+                crate::catalogue::Scenario::builtin("auth-crash").unwrap(),
+                ShutdownProtocol::Master,
+                seed,
+            );
             record_spec.strategy = StrategyChoice::Yields(0.6);
             let record = run_one(&record_spec);
             let mut other = record_spec.clone();

@@ -105,9 +105,10 @@ pub fn graceful_end_applies(file: &ScenarioFile) -> bool {
     file.consumers.len() == 1
         && file.faults.is_calm()
         && file.swarm.is_none()
-        && file.events.iter().all(|event| {
-            matches!(event.kind, EventKind::StopConsumption)
-        })
+        && file
+            .events
+            .iter()
+            .all(|event| matches!(event.kind, EventKind::StopConsumption))
 }
 
 /// The invariants the observations of every consumer break, in the order of
@@ -310,16 +311,10 @@ mod tests {
         seen.milestones = vec![crash(1), ended(2, "topic0", ExitKind::Failure)];
         assert!(check(false, &seen).is_empty());
         seen.milestones = vec![ended(1, "topic0", ExitKind::Success), crash(2)];
-        assert!(
-            check(false, &seen).is_empty(),
-            "ended before the crash"
-        );
+        assert!(check(false, &seen).is_empty(), "ended before the crash");
         seen.milestones = vec![crash(2), ended(3, "topic0", ExitKind::Success)];
         seen.stop_requested_seq = Some(1);
-        assert!(
-            check(false, &seen).is_empty(),
-            "stopped before the crash"
-        );
+        assert!(check(false, &seen).is_empty(), "stopped before the crash");
     }
 
     /// A consumption the driver asked to stop, by its topic, is not held to the crash.
@@ -389,10 +384,7 @@ mod tests {
         };
         assert!(check(true, &seen).is_empty());
         seen.milestones.swap(0, 1);
-        assert_eq!(
-            names(&check(true, &seen)),
-            vec![Invariant::FinalizerOrder]
-        );
+        assert_eq!(names(&check(true, &seen)), vec![Invariant::FinalizerOrder]);
     }
 
     /// A committed offset beyond what was processed, an incomplete graceful end, and a commit

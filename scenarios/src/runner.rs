@@ -14,10 +14,10 @@ use sim::{run, RunConfig, RunResult};
 use std::sync::Arc;
 
 use crate::invariants;
-use crate::scenario::ScenarioFile;
-use crate::workload::{workload, Observations};
 use crate::report::{self, Nondeterminism, RunReport};
+use crate::scenario::ScenarioFile;
 use crate::verdict::{RunRecord, RunSpec, Verdict};
+use crate::workload::{workload, Observations};
 
 /// The shortest default deadline: what every run had before deadlines were derived, so that a
 /// run that passed then still passes the same way.
@@ -128,7 +128,9 @@ impl RunTimings {
     pub fn of_scenario(file: &ScenarioFile) -> RunTimings {
         let defaults = consumer::ConsumerSettings::default();
         let ms = |value: &Option<crate::scenario::Draw<u64>>| {
-            value.as_ref().map(|value| Duration::from_millis(value.value()))
+            value
+                .as_ref()
+                .map(|value| Duration::from_millis(value.value()))
         };
         let mut timings = RunTimings {
             commit_timeout: Duration::ZERO,
@@ -140,7 +142,8 @@ impl RunTimings {
             last_action_at: Duration::ZERO,
         };
         for consumer in &file.consumers {
-            let poll_interval = ms(&consumer.max_poll_interval_ms).unwrap_or(defaults.max_poll_interval);
+            let poll_interval =
+                ms(&consumer.max_poll_interval_ms).unwrap_or(defaults.max_poll_interval);
             let commit_timeout = ms(&consumer.commit_timeout_ms).unwrap_or(defaults.commit_timeout);
             timings.commit_timeout = timings.commit_timeout.max(commit_timeout);
             timings.max_poll_interval = timings.max_poll_interval.max(poll_interval);
@@ -148,7 +151,9 @@ impl RunTimings {
                 .max_rebalance_duration
                 .max(ms(&consumer.max_rebalance_duration_ms).unwrap_or(poll_interval * 3 / 5));
             for consume in &consumer.consumptions {
-                timings.handler_delay = timings.handler_delay.max(ms(&consume.handler_delay_ms).unwrap_or_default());
+                timings.handler_delay = timings
+                    .handler_delay
+                    .max(ms(&consume.handler_delay_ms).unwrap_or_default());
             }
             timings.longest_scenario_delay = timings
                 .longest_scenario_delay
@@ -196,7 +201,8 @@ pub fn run_one(spec: &RunSpec) -> RunRecord {
         .resolved
         .clone()
         .unwrap_or_else(|| Arc::new(spec.scenario.resolve(spec.seed)));
-    let limits = RunLimits::derive(&RunTimings::of_scenario(&resolved)).with_deadline(spec.deadline);
+    let limits =
+        RunLimits::derive(&RunTimings::of_scenario(&resolved)).with_deadline(spec.deadline);
     let sink = Rc::new(RefCell::new(Vec::<Observations>::new()));
     let mut config = RunConfig::new(spec.seed)
         .with_strategy(spec.strategy.clone())
@@ -210,12 +216,11 @@ pub fn run_one(spec: &RunSpec) -> RunRecord {
     if spec.record_events {
         config = config.recording();
     }
-    let (protocol, file, workload_sink) = (
-        spec.protocol,
-        Rc::new((*resolved).clone()),
-        sink.clone(),
-    );
-    let result = run(&config, move |rt| workload(rt, file, protocol, workload_sink));
+    let (protocol, file, workload_sink) =
+        (spec.protocol, Rc::new((*resolved).clone()), sink.clone());
+    let result = run(&config, move |rt| {
+        workload(rt, file, protocol, workload_sink)
+    });
     let observations = sink.take();
     judge(spec, resolved, limits, result, &observations)
 }

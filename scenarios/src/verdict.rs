@@ -18,9 +18,9 @@ use sim::{DecisionLog, ReplayDivergence, StrategyChoice, StrategyDisagreement};
 use std::sync::Arc;
 
 use crate::catalogue::Scenario;
-use crate::scenario::ScenarioFile;
 use crate::invariants::Invariant;
 use crate::report::RunReport;
+use crate::scenario::ScenarioFile;
 
 /// A verdict's kind, without its details: what fixtures expect, NDJSON lines carry and
 /// summaries count.

@@ -12,12 +12,7 @@ use crate::catalogue::Scenario;
 use crate::search::{self, Quiet, SearchOptions, SearchPlan, Tally};
 
 /// A search of `scenario` under `protocol` with PCT, which finds several signatures in chaos.
-fn plan(
-    scenario: Scenario,
-    protocol: ShutdownProtocol,
-    seeds: &str,
-    shard: Shard,
-) -> SearchPlan {
+fn plan(scenario: Scenario, protocol: ShutdownProtocol, seeds: &str, shard: Shard) -> SearchPlan {
     SearchPlan {
         deadline: None,
         scenario,
@@ -124,7 +119,13 @@ fn four_shards_merged_equal_one_search_of_every_seed() {
         true,
         None,
     );
-    search_shards(&root.path().join("shards"), scenario.clone(), protocol, seeds, 4);
+    search_shards(
+        &root.path().join("shards"),
+        scenario.clone(),
+        protocol,
+        seeds,
+        4,
+    );
     let merged = root.path().join("merged");
     let summary = merge(&[root.path().join("shards")], &options_into(&merged)).unwrap();
 

@@ -16,10 +16,10 @@ use consumer::ShutdownProtocol;
 use serde::{Deserialize, Serialize};
 use sim::{Outcome, RunResult, StrategyChoice};
 
-use crate::workload::{Milestone, Observations};
 use crate::invariants::{Broken, Invariant};
 use crate::runner::RunLimits;
 use crate::verdict::{RunSpec, Verdict, VerdictKind};
+use crate::workload::{Milestone, Observations};
 
 pub mod hang;
 pub mod observed;

@@ -18,11 +18,18 @@ pub fn describe(file: Option<&ScenarioFile>) -> String {
             file.topics.len(),
             file.consumers.len(),
             file.events.len(),
-            if file.swarm.is_some() { ", swarm faults" } else { "" }
+            if file.swarm.is_some() {
+                ", swarm faults"
+            } else {
+                ""
+            }
         );
         let _ = writeln!(out);
     }
-    let _ = writeln!(out, "keys (meaning; default; bounds), and the values this scenario sets:");
+    let _ = writeln!(
+        out,
+        "keys (meaning; default; bounds), and the values this scenario sets:"
+    );
     for key in KEYS {
         describe_key(&mut out, key, tree.as_ref());
     }
@@ -51,7 +58,10 @@ pub fn describe(file: Option<&ScenarioFile>) -> String {
         let _ = writeln!(out, "  {:<22} {}; keys: {keys}", usage.name, usage.meaning);
     }
     let _ = writeln!(out);
-    let _ = writeln!(out, "triggers (after = \"...\"), each optionally :<consumer>:");
+    let _ = writeln!(
+        out,
+        "triggers (after = \"...\"), each optionally :<consumer>:"
+    );
     for (name, meaning) in TRIGGERS {
         let _ = writeln!(out, "  {name:<24} {meaning}");
     }
@@ -68,7 +78,11 @@ fn describe_key(out: &mut String, key: &Key, tree: Option<&toml::Value>) {
         .as_ref()
         .map(|bounds| format!("; {}..={}", bounds.start(), bounds.end()))
         .unwrap_or_default();
-    let _ = writeln!(out, "  {:<44} {}; default {}{bounds}", key.path, key.meaning, key.default);
+    let _ = writeln!(
+        out,
+        "  {:<44} {}; default {}{bounds}",
+        key.path, key.meaning, key.default
+    );
     if let Some(tree) = tree {
         let segments: Vec<&str> = key.path.split('.').collect();
         let mut found = Vec::new();
@@ -80,7 +94,12 @@ fn describe_key(out: &mut String, key: &Key, tree: Option<&toml::Value>) {
 }
 
 /// Every value at `segments` below `value`, with its full path (list entries by index).
-fn collect(value: &toml::Value, segments: &[&str], path: String, found: &mut Vec<(String, String)>) {
+fn collect(
+    value: &toml::Value,
+    segments: &[&str],
+    path: String,
+    found: &mut Vec<(String, String)>,
+) {
     let Some((first, rest)) = segments.split_first() else {
         found.push((path, inline(value)));
         return;
@@ -95,7 +114,9 @@ fn collect(value: &toml::Value, segments: &[&str], path: String, found: &mut Vec
         format!("{path}.{first}")
     };
     match inner {
-        toml::Value::Array(items) if !rest.is_empty() || items.iter().all(toml::Value::is_table) => {
+        toml::Value::Array(items)
+            if !rest.is_empty() || items.iter().all(toml::Value::is_table) =>
+        {
             for (index, item) in items.iter().enumerate() {
                 collect(item, rest, format!("{joined}[{index}]"), found);
             }
@@ -108,8 +129,14 @@ fn collect(value: &toml::Value, segments: &[&str], path: String, found: &mut Vec
 fn inline(value: &toml::Value) -> String {
     match value {
         // A range reads min first, as files write it (a table's keys are sorted).
-        toml::Value::Table(table) if table.len() == 2 && table.contains_key("min") && table.contains_key("max") => {
-            format!("{{ min = {}, max = {} }}", inline(&table["min"]), inline(&table["max"]))
+        toml::Value::Table(table)
+            if table.len() == 2 && table.contains_key("min") && table.contains_key("max") =>
+        {
+            format!(
+                "{{ min = {}, max = {} }}",
+                inline(&table["min"]),
+                inline(&table["max"])
+            )
         }
         toml::Value::Table(table) => {
             let parts: Vec<String> = table

@@ -17,7 +17,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub enum Draw<T> {
     Fixed(T),
     /// Uniform over `min..=max` (numbers only).
-    Range { min: T, max: T },
+    Range {
+        min: T,
+        max: T,
+    },
     /// Uniform over the listed values.
     OneOf(Vec<T>),
 }

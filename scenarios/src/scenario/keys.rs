@@ -133,20 +133,104 @@ const fn event(
 
 /// Every kind of event.
 pub const EVENT_USES: &[EventUse] = &[
-    event(EventKind::DenyRead, "deny-read", "READ on a topic is denied (ACL change), for one client or all", &["topic", "mode", "consumer"], &["topic"]),
-    event(EventKind::AllowRead, "allow-read", "READ on a topic is allowed again", &["topic", "consumer"], &["topic"]),
-    event(EventKind::AuthenticationOutage, "authentication-outage", "every poll fails with an authentication error", &["for_ms", "consumer"], &[]),
-    event(EventKind::CallFault, "call-fault", "a client call fails with an injected error", &["call", "error", "times", "consumer"], &["call", "error"]),
-    event(EventKind::PollLatency, "poll-latency", "every poll takes ms longer", &["ms", "for_ms", "consumer"], &["ms"]),
-    event(EventKind::CommitLatency, "commit-latency", "commits wait ms for the broker's answer", &["ms", "for_ms", "call", "consumer"], &["ms"]),
-    event(EventKind::PeerJoin, "peer-join", "a passive member joins the group (a rebalance)", &["peer"], &["peer"]),
-    event(EventKind::PeerLeave, "peer-leave", "a passive member leaves the group (a rebalance)", &["peer"], &["peer"]),
-    event(EventKind::SessionTimeout, "session-timeout", "every client member's session times out: partitions lost", &[], &[]),
-    event(EventKind::StopConsumption, "stop-consumption", "the user calls stop_consumption", &["consumer"], &[]),
-    event(EventKind::CloseConsumer, "close-consumer", "the user interrupts every consumption of a consumer and closes it", &["consumer"], &[]),
-    event(EventKind::AddSubscription, "add-subscription", "starts a consumption declared with start = \"on-event\"", &["consumer", "consume"], &["consume"]),
-    event(EventKind::InterruptConsume, "interrupt-consume", "the user interrupts a consumption's fiber", &["consumer", "consume"], &["consume"]),
-    event(EventKind::CommitProcessed, "commit-processed", "the user commits the last record processed again through the runloop's committer", &["consumer", "every_ms"], &[]),
+    event(
+        EventKind::DenyRead,
+        "deny-read",
+        "READ on a topic is denied (ACL change), for one client or all",
+        &["topic", "mode", "consumer"],
+        &["topic"],
+    ),
+    event(
+        EventKind::AllowRead,
+        "allow-read",
+        "READ on a topic is allowed again",
+        &["topic", "consumer"],
+        &["topic"],
+    ),
+    event(
+        EventKind::AuthenticationOutage,
+        "authentication-outage",
+        "every poll fails with an authentication error",
+        &["for_ms", "consumer"],
+        &[],
+    ),
+    event(
+        EventKind::CallFault,
+        "call-fault",
+        "a client call fails with an injected error",
+        &["call", "error", "times", "consumer"],
+        &["call", "error"],
+    ),
+    event(
+        EventKind::PollLatency,
+        "poll-latency",
+        "every poll takes ms longer",
+        &["ms", "for_ms", "consumer"],
+        &["ms"],
+    ),
+    event(
+        EventKind::CommitLatency,
+        "commit-latency",
+        "commits wait ms for the broker's answer",
+        &["ms", "for_ms", "call", "consumer"],
+        &["ms"],
+    ),
+    event(
+        EventKind::PeerJoin,
+        "peer-join",
+        "a passive member joins the group (a rebalance)",
+        &["peer"],
+        &["peer"],
+    ),
+    event(
+        EventKind::PeerLeave,
+        "peer-leave",
+        "a passive member leaves the group (a rebalance)",
+        &["peer"],
+        &["peer"],
+    ),
+    event(
+        EventKind::SessionTimeout,
+        "session-timeout",
+        "every client member's session times out: partitions lost",
+        &[],
+        &[],
+    ),
+    event(
+        EventKind::StopConsumption,
+        "stop-consumption",
+        "the user calls stop_consumption",
+        &["consumer"],
+        &[],
+    ),
+    event(
+        EventKind::CloseConsumer,
+        "close-consumer",
+        "the user interrupts every consumption of a consumer and closes it",
+        &["consumer"],
+        &[],
+    ),
+    event(
+        EventKind::AddSubscription,
+        "add-subscription",
+        "starts a consumption declared with start = \"on-event\"",
+        &["consumer", "consume"],
+        &["consume"],
+    ),
+    event(
+        EventKind::InterruptConsume,
+        "interrupt-consume",
+        "the user interrupts a consumption's fiber",
+        &["consumer", "consume"],
+        &["consume"],
+    ),
+    event(
+        EventKind::CommitProcessed,
+        "commit-processed",
+        "the user commits the last record processed again through the runloop's committer",
+        &["consumer", "every_ms"],
+        &[],
+    ),
 ];
 
 /// How a kind of event is used.
@@ -159,11 +243,29 @@ pub fn event_use(kind: EventKind) -> &'static EventUse {
 
 /// The triggers `after` may name, with their meaning.
 pub const TRIGGERS: &[(&str, &str)] = &[
-    ("rebalance-started", "a rebalance callback ran in a consumer's poll"),
-    ("partitions-assigned", "partitions were assigned to a consumer"),
-    ("partitions-revoked", "partitions were revoked from a consumer"),
+    (
+        "rebalance-started",
+        "a rebalance callback ran in a consumer's poll",
+    ),
+    (
+        "partitions-assigned",
+        "partitions were assigned to a consumer",
+    ),
+    (
+        "partitions-revoked",
+        "partitions were revoked from a consumer",
+    ),
     ("partitions-lost", "a consumer lost partitions"),
-    ("runloop-crashed", "a consumer's runloop ended with a failure"),
-    ("command-offered:<Kind>", "a command of this kind was put on a runloop's command queue"),
-    ("records-processed:<N>", "N records in all reached a consumer's handlers"),
+    (
+        "runloop-crashed",
+        "a consumer's runloop ended with a failure",
+    ),
+    (
+        "command-offered:<Kind>",
+        "a command of this kind was put on a runloop's command queue",
+    ),
+    (
+        "records-processed:<N>",
+        "N records in all reached a consumer's handlers",
+    ),
 ];

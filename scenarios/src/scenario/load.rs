@@ -137,7 +137,9 @@ pub fn load(text: &str, origin: &str, sets: &[String]) -> Result<Loaded, Scenari
         // A type error (unknown key, wrong type, missing key) names the key it is about: the
         // innermost key whose span holds the error's.
         let mut placed = syntax_error(text, origin, &error);
-        let at = error.span().and_then(|span| path_at(spans.get_ref(), &span));
+        let at = error
+            .span()
+            .and_then(|span| path_at(spans.get_ref(), &span));
         placed.key = at.as_ref().map(KeyPath::to_string);
         // A missing key is named in full: the error's span is its table's.
         if let Some(missing) = missing_field(error.message()) {
@@ -150,7 +152,8 @@ pub fn load(text: &str, origin: &str, sets: &[String]) -> Result<Loaded, Scenari
     if sets.is_empty() {
         return Ok(Loaded { file, warnings });
     }
-    let mut table: toml::Table = toml::from_str(text).map_err(|error| syntax_error(text, origin, &error))?;
+    let mut table: toml::Table =
+        toml::from_str(text).map_err(|error| syntax_error(text, origin, &error))?;
     for set in sets {
         apply_set(&mut table, set)?;
     }
@@ -160,8 +163,13 @@ pub fn load(text: &str, origin: &str, sets: &[String]) -> Result<Loaded, Scenari
         key: None,
         message,
     };
-    let file = ScenarioFile::deserialize(toml::Value::Table(table))
-        .map_err(|error| set_error(format!("{} after the overrides: {}", origin, error.message().trim().replace('\n', " "))))?;
+    let file = ScenarioFile::deserialize(toml::Value::Table(table)).map_err(|error| {
+        set_error(format!(
+            "{} after the overrides: {}",
+            origin,
+            error.message().trim().replace('\n', " ")
+        ))
+    })?;
     warnings = validate::check(&file).map_err(|problem| ScenarioError {
         origin: "--set".into(),
         line: None,

@@ -22,10 +22,20 @@ pub fn resolve(file: &ScenarioFile, seed: u64) -> ScenarioFile {
     }
     for (t, topic) in resolved.topics.iter_mut().enumerate() {
         fix(format!("topic[{t}].partitions"), &mut topic.partitions);
-        fix(format!("topic[{t}].records_per_partition"), &mut topic.records_per_partition);
-        fix(format!("topic[{t}].produce_every_ms"), &mut topic.produce_every_ms);
+        fix(
+            format!("topic[{t}].records_per_partition"),
+            &mut topic.records_per_partition,
+        );
+        fix(
+            format!("topic[{t}].produce_every_ms"),
+            &mut topic.produce_every_ms,
+        );
     }
-    fix_draw(seed, "group.rebalance_protocol", &mut resolved.group.rebalance_protocol);
+    fix_draw(
+        seed,
+        "group.rebalance_protocol",
+        &mut resolved.group.rebalance_protocol,
+    );
     for (c, consumer) in resolved.consumers.iter_mut().enumerate() {
         let at = |key: &str| format!("consumer[{c}].{key}");
         fix_option(seed, &at("protocol"), &mut consumer.protocol);
@@ -35,16 +45,32 @@ pub fn resolve(file: &ScenarioFile, seed: u64) -> ScenarioFile {
             ("commit_timeout_ms", &mut consumer.commit_timeout_ms),
             ("close_timeout_ms", &mut consumer.close_timeout_ms),
             ("max_poll_interval_ms", &mut consumer.max_poll_interval_ms),
-            ("max_stream_pull_interval_ms", &mut consumer.max_stream_pull_interval_ms),
-            ("max_rebalance_duration_ms", &mut consumer.max_rebalance_duration_ms),
-            ("partition_prefetch_buffer_limit", &mut consumer.partition_prefetch_buffer_limit),
+            (
+                "max_stream_pull_interval_ms",
+                &mut consumer.max_stream_pull_interval_ms,
+            ),
+            (
+                "max_rebalance_duration_ms",
+                &mut consumer.max_rebalance_duration_ms,
+            ),
+            (
+                "partition_prefetch_buffer_limit",
+                &mut consumer.partition_prefetch_buffer_limit,
+            ),
             ("auth_error_retries", &mut consumer.auth_error_retries),
             ("shutdown_timeout_ms", &mut consumer.shutdown_timeout_ms),
-            ("empty_poll_count_to_meta_refresh", &mut consumer.empty_poll_count_to_meta_refresh),
+            (
+                "empty_poll_count_to_meta_refresh",
+                &mut consumer.empty_poll_count_to_meta_refresh,
+            ),
         ] {
             fix_option(seed, &at(key), value);
         }
-        fix_option(seed, &at("rebalance_safe_commits"), &mut consumer.rebalance_safe_commits);
+        fix_option(
+            seed,
+            &at("rebalance_safe_commits"),
+            &mut consumer.rebalance_safe_commits,
+        );
         fix_option(
             seed,
             &at("restart_streams_on_rebalancing"),
@@ -56,14 +82,22 @@ pub fn resolve(file: &ScenarioFile, seed: u64) -> ScenarioFile {
             let at = |key: &str| format!("consumer[{c}].consume[{n}].{key}");
             fix_draw(seed, &at("api"), &mut consume.api);
             fix_option(seed, &at("handler_delay_ms"), &mut consume.handler_delay_ms);
-            fix_option(seed, &at("commit_each_record"), &mut consume.commit_each_record);
+            fix_option(
+                seed,
+                &at("commit_each_record"),
+                &mut consume.commit_each_record,
+            );
         }
     }
     let mut events = Vec::new();
     for (e, mut event) in resolved.events.into_iter().enumerate() {
         let at = |key: &str| format!("event[{e}].{key}");
         fix_option(seed, &at("enabled"), &mut event.enabled);
-        if event.enabled.as_ref().is_some_and(|enabled| !enabled.value()) {
+        if event
+            .enabled
+            .as_ref()
+            .is_some_and(|enabled| !enabled.value())
+        {
             continue;
         }
         event.enabled = None;
@@ -84,17 +118,24 @@ pub fn resolve(file: &ScenarioFile, seed: u64) -> ScenarioFile {
     }
     resolved.events = events;
     if let Some(swarm) = resolved.swarm.take() {
-        let topics = swarm
-            .topics
-            .clone()
-            .unwrap_or_else(|| resolved.topics.iter().map(|topic| topic.name.clone()).collect());
+        let topics = swarm.topics.clone().unwrap_or_else(|| {
+            resolved
+                .topics
+                .iter()
+                .map(|topic| topic.name.clone())
+                .collect()
+        });
         let space = SwarmSpace {
             topics,
             group: GROUP.into(),
             horizon: Duration::from_millis(swarm.horizon_ms),
         };
         let group = GroupSwarmSpace {
-            clients: resolved.consumers.iter().map(|consumer| consumer.name.clone()).collect(),
+            clients: resolved
+                .consumers
+                .iter()
+                .map(|consumer| consumer.name.clone())
+                .collect(),
         };
         let drawn = if resolved.consumers.len() > 1 {
             FaultPlan::swarm_group(seed, &space, &group)
@@ -123,7 +164,9 @@ fn fix_option<T: Drawable>(seed: u64, path: &str, draw: &mut Option<Draw<T>>) {
 fn merge_plans(mut written: FaultPlan, drawn: FaultPlan) -> FaultPlan {
     written.storm_end_ms = drawn.storm_end_ms.or(written.storm_end_ms);
     written.acl_changes.extend(drawn.acl_changes);
-    written.authentication_outages.extend(drawn.authentication_outages);
+    written
+        .authentication_outages
+        .extend(drawn.authentication_outages);
     written.call_faults.extend(drawn.call_faults);
     written.poll_latency.extend(drawn.poll_latency);
     written.call_latency.extend(drawn.call_latency);

@@ -14,21 +14,51 @@ use super::Draw;
 
 /// The built-in scenarios, by the names their files declare.
 const CATALOGUE: &[(&str, &str)] = &[
-    ("auth-crash", include_str!("../../catalogue/auth-crash.toml")),
-    ("auth-crash-end-streams", include_str!("../../catalogue/auth-crash-end-streams.toml")),
-    ("auth-crash-idle-streams", include_str!("../../catalogue/auth-crash-idle-streams.toml")),
-    ("graceful-shutdown", include_str!("../../catalogue/graceful-shutdown.toml")),
-    ("rebalance-during-shutdown", include_str!("../../catalogue/rebalance-during-shutdown.toml")),
-    ("pull-timeout", include_str!("../../catalogue/pull-timeout.toml")),
-    ("commit-after-crash", include_str!("../../catalogue/commit-after-crash.toml")),
+    (
+        "auth-crash",
+        include_str!("../../catalogue/auth-crash.toml"),
+    ),
+    (
+        "auth-crash-end-streams",
+        include_str!("../../catalogue/auth-crash-end-streams.toml"),
+    ),
+    (
+        "auth-crash-idle-streams",
+        include_str!("../../catalogue/auth-crash-idle-streams.toml"),
+    ),
+    (
+        "graceful-shutdown",
+        include_str!("../../catalogue/graceful-shutdown.toml"),
+    ),
+    (
+        "rebalance-during-shutdown",
+        include_str!("../../catalogue/rebalance-during-shutdown.toml"),
+    ),
+    (
+        "pull-timeout",
+        include_str!("../../catalogue/pull-timeout.toml"),
+    ),
+    (
+        "commit-after-crash",
+        include_str!("../../catalogue/commit-after-crash.toml"),
+    ),
     ("chaos", include_str!("../../catalogue/chaos.toml")),
-    ("group-churn", include_str!("../../catalogue/group-churn.toml")),
+    (
+        "group-churn",
+        include_str!("../../catalogue/group-churn.toml"),
+    ),
 ];
 
 /// The scenario files of the repository's tests and README.
 const TEST_FILES: &[(&str, &str)] = &[
-    ("slow-handler", include_str!("../../../tests/scenarios/slow-handler.toml")),
-    ("revoked-then-denied", include_str!("../../../tests/scenarios/README-example.toml")),
+    (
+        "slow-handler",
+        include_str!("../../../tests/scenarios/slow-handler.toml"),
+    ),
+    (
+        "revoked-then-denied",
+        include_str!("../../../tests/scenarios/README-example.toml"),
+    ),
 ];
 
 fn every_file() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
@@ -50,7 +80,10 @@ fn every_file_loads_without_warnings() {
         let loaded = load(text, name, &[]).unwrap_or_else(|error| panic!("{error}"));
         assert_eq!(loaded.warnings, Vec::<String>::new(), "{name}");
         assert_eq!(loaded.file.name, *name);
-        assert!(!loaded.file.description.is_empty(), "{name} has no description");
+        assert!(
+            !loaded.file.description.is_empty(),
+            "{name} has no description"
+        );
         assert!(!loaded.file.description.contains('\n'), "{name}: one line");
     }
 }
@@ -67,9 +100,13 @@ fn the_catalogue_has_its_nine_scenarios() {
 fn files_round_trip_through_toml() {
     for (name, text) in every_file() {
         let file = loaded(name, text);
-        for (what, file) in [("written", file.clone()), ("resolved for seed 7", resolve(&file, 7))] {
+        for (what, file) in [
+            ("written", file.clone()),
+            ("resolved for seed 7", resolve(&file, 7)),
+        ] {
             let written = toml::to_string(&file).unwrap_or_else(|error| panic!("{name}: {error}"));
-            let again = load(&written, name, &[]).unwrap_or_else(|error| panic!("{name} {what}: {error}\n{written}"));
+            let again = load(&written, name, &[])
+                .unwrap_or_else(|error| panic!("{name} {what}: {error}\n{written}"));
             assert_eq!(again.file, file, "{name} {what}:\n{written}");
         }
     }
@@ -98,7 +135,11 @@ fn drawable(original: &toml::Value, resolved: &toml::Value) -> bool {
 
 /// Checks that `resolved` is `original` with every draw fixed to a value it can draw; events
 /// turned off for the seed are left out, and nothing else.
-fn check_resolution(original: &toml::Value, resolved: &toml::Value, path: &str) -> Result<(), String> {
+fn check_resolution(
+    original: &toml::Value,
+    resolved: &toml::Value,
+    path: &str,
+) -> Result<(), String> {
     if is_draw(resolved) {
         return Err(format!("{path} is still a draw: {resolved}"));
     }
@@ -141,7 +182,10 @@ fn check_resolution(original: &toml::Value, resolved: &toml::Value, path: &str) 
                         .get("enabled")
                         .is_some_and(|enabled| drawable(enabled, &toml::Value::Boolean(false)));
                     if !can_be_off {
-                        return Err(format!("{path}: event {} was left out but is always on", next - 1));
+                        return Err(format!(
+                            "{path}: event {} was left out but is always on",
+                            next - 1
+                        ));
                     }
                 }
             }
@@ -149,7 +193,11 @@ fn check_resolution(original: &toml::Value, resolved: &toml::Value, path: &str) 
         }
         (toml::Value::Array(original), toml::Value::Array(resolved)) => {
             if original.len() != resolved.len() {
-                return Err(format!("{path} has {} entries, not {}", resolved.len(), original.len()));
+                return Err(format!(
+                    "{path} has {} entries, not {}",
+                    resolved.len(),
+                    original.len()
+                ));
             }
             for (index, (before, after)) in original.iter().zip(resolved).enumerate() {
                 check_resolution(before, after, &format!("{path}[{index}]"))?;
@@ -175,11 +223,18 @@ fn resolution_fixes_every_draw_deterministically() {
             if let Err(problem) = check_resolution(&original, &tree, "") {
                 panic!("{name} seed {seed}: {problem}");
             }
-            assert!(resolved.swarm.is_none(), "{name}: the swarm is drawn into faults");
+            assert!(
+                resolved.swarm.is_none(),
+                "{name}: the swarm is drawn into faults"
+            );
             let again = load(&toml::to_string(&resolved).unwrap(), name, &[])
                 .unwrap_or_else(|error| panic!("{name} seed {seed}: {error}"));
             assert_eq!(again.file, resolved);
-            assert_eq!(resolve(&again.file, seed.wrapping_add(1)), resolved, "{name} seed {seed}");
+            assert_eq!(
+                resolve(&again.file, seed.wrapping_add(1)),
+                resolved,
+                "{name} seed {seed}"
+            );
         }
     }
 }
@@ -189,10 +244,15 @@ fn resolution_fixes_every_draw_deterministically() {
 fn resolution_varies_across_seeds() {
     for (name, text) in every_file() {
         let file = loaded(name, text);
-        let distinct: BTreeSet<String> =
-            (0..32).map(|seed| toml::to_string(&resolve(&file, seed)).unwrap()).collect();
+        let distinct: BTreeSet<String> = (0..32)
+            .map(|seed| toml::to_string(&resolve(&file, seed)).unwrap())
+            .collect();
         let expected = if *name == "slow-handler" { 1 } else { 16 };
-        assert!(distinct.len() >= expected, "{name}: {} distinct resolutions of 32", distinct.len());
+        assert!(
+            distinct.len() >= expected,
+            "{name}: {} distinct resolutions of 32",
+            distinct.len()
+        );
     }
 }
 
@@ -224,7 +284,10 @@ fn at_path<'v>(value: &'v toml::Value, path: &str) -> &'v toml::Value {
     let mut current = value;
     for part in path.trim_start_matches('.').split('.') {
         let (key, index) = match part.split_once('[') {
-            Some((key, index)) => (key, Some(index.trim_end_matches(']').parse::<usize>().unwrap())),
+            Some((key, index)) => (
+                key,
+                Some(index.trim_end_matches(']').parse::<usize>().unwrap()),
+            ),
             None => (part, None),
         };
         current = &current[key];
@@ -242,14 +305,23 @@ fn every_choice_is_drawn_over_seeds() {
     for (name, text) in every_file() {
         let file = loaded(name, text);
         let mut found = BTreeMap::new();
-        draws(&toml::Value::try_from(&file).unwrap(), String::new(), &mut found);
-        let resolved: Vec<toml::Value> =
-            (0..200).map(|seed| toml::Value::try_from(resolve(&file, seed)).unwrap()).collect();
+        draws(
+            &toml::Value::try_from(&file).unwrap(),
+            String::new(),
+            &mut found,
+        );
+        let resolved: Vec<toml::Value> = (0..200)
+            .map(|seed| toml::Value::try_from(resolve(&file, seed)).unwrap())
+            .collect();
         for (path, draw) in found {
-            let seen: BTreeSet<String> = resolved.iter().map(|tree| at_path(tree, &path).to_string()).collect();
+            let seen: BTreeSet<String> = resolved
+                .iter()
+                .map(|tree| at_path(tree, &path).to_string())
+                .collect();
             match draw.get("one_of").and_then(toml::Value::as_array) {
                 Some(choices) => {
-                    let all: BTreeSet<String> = choices.iter().map(toml::Value::to_string).collect();
+                    let all: BTreeSet<String> =
+                        choices.iter().map(toml::Value::to_string).collect();
                     assert_eq!(seen, all, "{name}{path}");
                 }
                 None => assert!(seen.len() >= 2, "{name}{path} drew only {seen:?}"),
@@ -261,9 +333,22 @@ fn every_choice_is_drawn_over_seeds() {
 /// An event with a coin is on for some seeds and off for others; events without one are kept.
 #[test]
 fn coins_turn_events_on_and_off() {
-    let file = loaded("chaos", CATALOGUE.iter().find(|(name, _)| *name == "chaos").unwrap().1);
-    let coins = file.events.iter().filter(|event| event.enabled.is_some()).count();
-    let counts: BTreeSet<usize> = (0..200).map(|seed| resolve(&file, seed).events.len()).collect();
+    let file = loaded(
+        "chaos",
+        CATALOGUE
+            .iter()
+            .find(|(name, _)| *name == "chaos")
+            .unwrap()
+            .1,
+    );
+    let coins = file
+        .events
+        .iter()
+        .filter(|event| event.enabled.is_some())
+        .count();
+    let counts: BTreeSet<usize> = (0..200)
+        .map(|seed| resolve(&file, seed).events.len())
+        .collect();
     let always = file.events.len() - coins;
     assert_eq!(counts.first(), Some(&always));
     assert_eq!(counts.last(), Some(&file.events.len()));
@@ -292,33 +377,49 @@ fn sets_override_by_index_and_by_name() {
     let text = CATALOGUE[0].1;
     type Check = fn(&ScenarioFile) -> bool;
     let cases: &[(&str, Check)] = &[
-        ("topic[0].partitions=3", |f| f.topics[0].partitions == Draw::Fixed(3)),
-        ("topic[topic1].records_per_partition={ min = 2, max = 4 }", |f| {
-            f.topics[1].records_per_partition == Draw::Range { min: 2, max: 4 }
+        ("topic[0].partitions=3", |f| {
+            f.topics[0].partitions == Draw::Fixed(3)
         }),
-        ("consumer[app-1].auth_error_retries=7", |f| f.consumers[0].auth_error_retries == Some(Draw::Fixed(7))),
+        (
+            "topic[topic1].records_per_partition={ min = 2, max = 4 }",
+            |f| f.topics[1].records_per_partition == Draw::Range { min: 2, max: 4 },
+        ),
+        ("consumer[app-1].auth_error_retries=7", |f| {
+            f.consumers[0].auth_error_retries == Some(Draw::Fixed(7))
+        }),
         ("consumer[0].consume[1].handler_delay_ms = 9", |f| {
             f.consumers[0].consumptions[1].handler_delay_ms == Some(Draw::Fixed(9))
         }),
-        ("consumer[app-1].consume[consume_with:topic1].commit_each_record=false", |f| {
-            f.consumers[0].consumptions[1].commit_each_record == Some(Draw::Fixed(false))
+        (
+            "consumer[app-1].consume[consume_with:topic1].commit_each_record=false",
+            |f| f.consumers[0].consumptions[1].commit_each_record == Some(Draw::Fixed(false)),
+        ),
+        ("run.final_stop_ms=40000", |f| {
+            f.run.final_stop_ms == Some(Draw::Fixed(40_000))
         }),
-        ("run.final_stop_ms=40000", |f| f.run.final_stop_ms == Some(Draw::Fixed(40_000))),
         ("event[0].mode=silent", |f| {
             f.events[0].mode == Some(Draw::Fixed(super::spec::DenyMode::Silent))
         }),
         ("group.rebalance_protocol=cooperative-sticky", |f| {
-            f.group.rebalance_protocol == Draw::Fixed(super::spec::RebalanceProtocolName::CooperativeSticky)
+            f.group.rebalance_protocol
+                == Draw::Fixed(super::spec::RebalanceProtocolName::CooperativeSticky)
         }),
         ("description=\"changed\"", |f| f.description == "changed"),
     ];
     for (set, check) in cases {
-        let loaded = load(text, "auth-crash", &[set.to_string()]).unwrap_or_else(|error| panic!("{set}: {error}"));
+        let loaded = load(text, "auth-crash", &[set.to_string()])
+            .unwrap_or_else(|error| panic!("{set}: {error}"));
         assert!(check(&loaded.file), "{set}: {:?}", loaded.file);
     }
     // Several sets apply in order: the last one wins.
-    let sets = ["topic[0].partitions=3".to_string(), "topic[0].partitions=4".to_string()];
-    assert_eq!(load(text, "auth-crash", &sets).unwrap().file.topics[0].partitions, Draw::Fixed(4));
+    let sets = [
+        "topic[0].partitions=3".to_string(),
+        "topic[0].partitions=4".to_string(),
+    ];
+    assert_eq!(
+        load(text, "auth-crash", &sets).unwrap().file.topics[0].partitions,
+        Draw::Fixed(4)
+    );
 }
 
 /// Bad `--set`s: one line from `--set`, naming the path and what is wrong.
@@ -326,19 +427,40 @@ fn sets_override_by_index_and_by_name() {
 fn bad_sets_are_refused_with_one_line() {
     let text = CATALOGUE[0].1;
     let cases = [
-        ("topic[0].partitions", "--set: topic[0].partitions: expected PATH=VALUE"),
-        ("topic[5].partitions=1", "--set: topic[5].partitions: topic[5]: the file has 2 entries"),
-        ("topic[nope].partitions=1", "no entry of topic is named \"nope\""),
-        ("topic[0]=1", "the path must end with a key, not a list entry"),
+        (
+            "topic[0].partitions",
+            "--set: topic[0].partitions: expected PATH=VALUE",
+        ),
+        (
+            "topic[5].partitions=1",
+            "--set: topic[5].partitions: topic[5]: the file has 2 entries",
+        ),
+        (
+            "topic[nope].partitions=1",
+            "no entry of topic is named \"nope\"",
+        ),
+        (
+            "topic[0]=1",
+            "the path must end with a key, not a list entry",
+        ),
         ("topic[0.partitions=1", "has no closing ]"),
         ("topic..partitions=1", "a path segment is empty"),
         ("=3", "a path segment is empty"),
         ("name.x=1", "name is not a table"),
         ("nothing[0].x=1", "the file has no list nothing"),
-        ("topic[0].partitions=0", "--set: topic[0].partitions: 0 is outside its bounds 1..=8"),
-        ("topic[0].partitions=\"many\"", "catalogue:auth-crash after the overrides: invalid type: string \"many\""),
+        (
+            "topic[0].partitions=0",
+            "--set: topic[0].partitions: 0 is outside its bounds 1..=8",
+        ),
+        (
+            "topic[0].partitions=\"many\"",
+            "catalogue:auth-crash after the overrides: invalid type: string \"many\"",
+        ),
         ("topic[0].colour=red", "unknown field `colour`"),
-        ("event[0].topic=nope", "--set: event[0].topic: no topic is named \"nope\""),
+        (
+            "event[0].topic=nope",
+            "--set: event[0].topic: no topic is named \"nope\"",
+        ),
     ];
     for (set, expected) in cases {
         let error = load(text, "catalogue:auth-crash", &[set.to_string()])
@@ -346,7 +468,10 @@ fn bad_sets_are_refused_with_one_line() {
             .unwrap_or_else(|| panic!("{set} was accepted"));
         let line = error.to_string();
         assert!(line.starts_with("--set"), "{set}: {line}");
-        assert!(line.contains(expected), "{set}: {line}\nexpected: {expected}");
+        assert!(
+            line.contains(expected),
+            "{set}: {line}\nexpected: {expected}"
+        );
         assert!(!line.contains('\n'), "{set}: {line}");
     }
 }
@@ -391,53 +516,297 @@ fn errors_name_file_line_and_key() {
     let event = |body: &str| with(&format!("[[event]]\n{body}"));
     let cases: Vec<(&str, String, usize, &str, &str)> = vec![
         // (what, text, line, key, part of the message)
-        ("unknown key", replaced("name = \"t\"\n", "name = \"t\"\ncolour = 1\n"), 3, "colour", "unknown field `colour`"),
-        ("unknown key, nested", with("colour = 1\n"), 12, "consumer[0].consume[0].colour", "unknown field `colour`"),
-        ("wrong type", with("handler_delay_ms = \"slow\"\n"), 12, "consumer[0].consume[0].handler_delay_ms", "invalid type: string \"slow\""),
-        ("negative number", replaced("partitions = 2", "partitions = -2"), 5, "topic[0].partitions", "expected u64"),
-        ("unknown name", replaced("consume_with", "consume_forever"), 10, "consumer[0].consume[0].api", "unknown variant `consume_forever`"),
-        ("unknown event kind", event("do = \"explode\"\n"), 13, "event[0].do", "unknown variant `explode`"),
-        ("missing key", replaced("name = \"topic0\"\n", ""), 3, "topic[0].name", "missing field `name`"),
-        ("missing key at the top", replaced("name = \"t\"\n", ""), 1, "name", "missing field `name`"),
-        ("missing key, nested", replaced("api = \"consume_with\"\n", ""), 9, "consumer[0].consume[0].api", "missing field `api`"),
-        ("bad draw", replaced("partitions = 2", "partitions = { low = 2 }"), 5, "topic[0].partitions", "found keys low"),
-        ("half a range", replaced("partitions = 2", "partitions = { min = 2 }"), 5, "topic[0].partitions", "found keys min"),
-        ("min > max", with("handler_delay_ms = { min = 9, max = 1 }\n"), 12, "consumer[0].consume[0].handler_delay_ms", "min 9 is greater than max 1"),
-        ("range of a boolean", with("commit_each_record = { min = false, max = true }\n"), 12, "consumer[0].consume[0].commit_each_record", "ranges apply to numbers only"),
-        ("empty choice", with("handler_delay_ms = { one_of = [] }\n"), 12, "consumer[0].consume[0].handler_delay_ms", "one_of lists no value"),
-        ("above its bounds", with("handler_delay_ms = 60001\n"), 12, "consumer[0].consume[0].handler_delay_ms", "60001 is outside its bounds 0..=60000"),
-        ("a range beyond its bounds", replaced("partitions = 2", "partitions = { min = 1, max = 9 }"), 5, "topic[0].partitions", "9 is outside its bounds 1..=8"),
-        ("a choice beyond its bounds", replaced("partitions = 2", "partitions = { one_of = [2, 0] }"), 5, "topic[0].partitions", "0 is outside its bounds 1..=8"),
-        ("unknown format", replaced("format = 1", "format = 2"), 1, "format", "format 2 is not known"),
-        ("bad scenario name", replaced("name = \"t\"", "name = \"t t\""), 2, "name", "has characters a name cannot have"),
-        ("topic twice", with("[[topic]]\nname = \"topic0\"\n"), 13, "topic[1].name", "declared twice"),
-        ("consumption of an unknown topic", replaced("topics = [\"topic0\"]", "topics = [\"topic9\"]"), 11, "consumer[0].consume[0].topics", "no topic is named \"topic9\""),
-        ("first consumer with a protocol", replaced("name = \"app-1\"\n", "name = \"app-1\"\nprotocol = \"race-only\"\n"), 9, "consumer[0].protocol", "the first consumer is the one under test"),
-        ("a consumer named with ':'", replaced("name = \"app-1\"", "name = \"app:1\""), 8, "consumer[0].name", "cannot contain ':'"),
-        ("event naming no consumer", event("do = \"stop-consumption\"\nconsumer = \"app-9\"\n"), 14, "event[0].consumer", "no consumer is named \"app-9\""),
-        ("event naming no topic", event("do = \"deny-read\"\ntopic = \"topic9\"\n"), 14, "event[0].topic", "no topic is named \"topic9\""),
-        ("event naming no consumption", event("do = \"interrupt-consume\"\nconsume = \"nope\"\n"), 14, "event[0].consume", "app-1 has no consumption named \"nope\" (it has: consume_with:topic0)"),
-        ("event naming no trigger", event("do = \"stop-consumption\"\nafter = \"partitions-moved\"\n"), 14, "event[0].after", "\"partitions-moved\" is not a trigger"),
-        ("trigger naming no consumer", event("do = \"stop-consumption\"\nafter = \"partitions-revoked:app-9\"\n"), 14, "event[0].after", "no consumer is named \"app-9\""),
-        ("trigger naming no command", event("do = \"stop-consumption\"\nafter = \"command-offered:Explode\"\n"), 14, "event[0].after", "\"Explode\" is not a runloop command"),
-        ("a key the kind does not use", event("do = \"peer-join\"\npeer = \"p\"\ntopic = \"topic0\"\n"), 15, "event[0].topic", "do = \"peer-join\" does not use topic"),
-        ("a required key missing", event("do = \"deny-read\"\n"), 13, "event[0].do", "do = \"deny-read\" needs topic"),
-        ("at_ms and after both", event("do = \"stop-consumption\"\nat_ms = 1\nafter = \"rebalance-started\"\n"), 15, "event[0].after", "at_ms or after, not both"),
-        ("event time beyond its bounds", event("do = \"stop-consumption\"\nat_ms = 600001\n"), 14, "event[0].at_ms", "outside its bounds 0..=600000"),
-        ("add-subscription of an at-start consumption", event("do = \"add-subscription\"\nconsume = \"consume_with:topic0\"\n"), 14, "event[0].consume", "add-subscription starts only consumptions with start = \"on-event\""),
-        ("commit latency of another call", event("do = \"commit-latency\"\nms = 5\ncall = \"poll\"\n"), 15, "event[0].call", "commit-latency delays commit_async or commit_sync"),
-        ("a peer named as a consumer", event("do = \"peer-join\"\npeer = \"app-1\"\n"), 14, "event[0].peer", "is a full consumer"),
-        ("swarm of an unknown topic", with("[swarm]\nhorizon_ms = 100\ntopics = [\"topic9\"]\n"), 14, "swarm.topics", "no topic is named \"topic9\""),
-        ("no topics", replaced("[[topic]]\nname = \"topic0\"\npartitions = 2\nrecords_per_partition = 5\n", ""), 0, "topic", "a scenario has 1 to 8 topics"),
+        (
+            "unknown key",
+            replaced("name = \"t\"\n", "name = \"t\"\ncolour = 1\n"),
+            3,
+            "colour",
+            "unknown field `colour`",
+        ),
+        (
+            "unknown key, nested",
+            with("colour = 1\n"),
+            12,
+            "consumer[0].consume[0].colour",
+            "unknown field `colour`",
+        ),
+        (
+            "wrong type",
+            with("handler_delay_ms = \"slow\"\n"),
+            12,
+            "consumer[0].consume[0].handler_delay_ms",
+            "invalid type: string \"slow\"",
+        ),
+        (
+            "negative number",
+            replaced("partitions = 2", "partitions = -2"),
+            5,
+            "topic[0].partitions",
+            "expected u64",
+        ),
+        (
+            "unknown name",
+            replaced("consume_with", "consume_forever"),
+            10,
+            "consumer[0].consume[0].api",
+            "unknown variant `consume_forever`",
+        ),
+        (
+            "unknown event kind",
+            event("do = \"explode\"\n"),
+            13,
+            "event[0].do",
+            "unknown variant `explode`",
+        ),
+        (
+            "missing key",
+            replaced("name = \"topic0\"\n", ""),
+            3,
+            "topic[0].name",
+            "missing field `name`",
+        ),
+        (
+            "missing key at the top",
+            replaced("name = \"t\"\n", ""),
+            1,
+            "name",
+            "missing field `name`",
+        ),
+        (
+            "missing key, nested",
+            replaced("api = \"consume_with\"\n", ""),
+            9,
+            "consumer[0].consume[0].api",
+            "missing field `api`",
+        ),
+        (
+            "bad draw",
+            replaced("partitions = 2", "partitions = { low = 2 }"),
+            5,
+            "topic[0].partitions",
+            "found keys low",
+        ),
+        (
+            "half a range",
+            replaced("partitions = 2", "partitions = { min = 2 }"),
+            5,
+            "topic[0].partitions",
+            "found keys min",
+        ),
+        (
+            "min > max",
+            with("handler_delay_ms = { min = 9, max = 1 }\n"),
+            12,
+            "consumer[0].consume[0].handler_delay_ms",
+            "min 9 is greater than max 1",
+        ),
+        (
+            "range of a boolean",
+            with("commit_each_record = { min = false, max = true }\n"),
+            12,
+            "consumer[0].consume[0].commit_each_record",
+            "ranges apply to numbers only",
+        ),
+        (
+            "empty choice",
+            with("handler_delay_ms = { one_of = [] }\n"),
+            12,
+            "consumer[0].consume[0].handler_delay_ms",
+            "one_of lists no value",
+        ),
+        (
+            "above its bounds",
+            with("handler_delay_ms = 60001\n"),
+            12,
+            "consumer[0].consume[0].handler_delay_ms",
+            "60001 is outside its bounds 0..=60000",
+        ),
+        (
+            "a range beyond its bounds",
+            replaced("partitions = 2", "partitions = { min = 1, max = 9 }"),
+            5,
+            "topic[0].partitions",
+            "9 is outside its bounds 1..=8",
+        ),
+        (
+            "a choice beyond its bounds",
+            replaced("partitions = 2", "partitions = { one_of = [2, 0] }"),
+            5,
+            "topic[0].partitions",
+            "0 is outside its bounds 1..=8",
+        ),
+        (
+            "unknown format",
+            replaced("format = 1", "format = 2"),
+            1,
+            "format",
+            "format 2 is not known",
+        ),
+        (
+            "bad scenario name",
+            replaced("name = \"t\"", "name = \"t t\""),
+            2,
+            "name",
+            "has characters a name cannot have",
+        ),
+        (
+            "topic twice",
+            with("[[topic]]\nname = \"topic0\"\n"),
+            13,
+            "topic[1].name",
+            "declared twice",
+        ),
+        (
+            "consumption of an unknown topic",
+            replaced("topics = [\"topic0\"]", "topics = [\"topic9\"]"),
+            11,
+            "consumer[0].consume[0].topics",
+            "no topic is named \"topic9\"",
+        ),
+        (
+            "first consumer with a protocol",
+            replaced(
+                "name = \"app-1\"\n",
+                "name = \"app-1\"\nprotocol = \"race-only\"\n",
+            ),
+            9,
+            "consumer[0].protocol",
+            "the first consumer is the one under test",
+        ),
+        (
+            "a consumer named with ':'",
+            replaced("name = \"app-1\"", "name = \"app:1\""),
+            8,
+            "consumer[0].name",
+            "cannot contain ':'",
+        ),
+        (
+            "event naming no consumer",
+            event("do = \"stop-consumption\"\nconsumer = \"app-9\"\n"),
+            14,
+            "event[0].consumer",
+            "no consumer is named \"app-9\"",
+        ),
+        (
+            "event naming no topic",
+            event("do = \"deny-read\"\ntopic = \"topic9\"\n"),
+            14,
+            "event[0].topic",
+            "no topic is named \"topic9\"",
+        ),
+        (
+            "event naming no consumption",
+            event("do = \"interrupt-consume\"\nconsume = \"nope\"\n"),
+            14,
+            "event[0].consume",
+            "app-1 has no consumption named \"nope\" (it has: consume_with:topic0)",
+        ),
+        (
+            "event naming no trigger",
+            event("do = \"stop-consumption\"\nafter = \"partitions-moved\"\n"),
+            14,
+            "event[0].after",
+            "\"partitions-moved\" is not a trigger",
+        ),
+        (
+            "trigger naming no consumer",
+            event("do = \"stop-consumption\"\nafter = \"partitions-revoked:app-9\"\n"),
+            14,
+            "event[0].after",
+            "no consumer is named \"app-9\"",
+        ),
+        (
+            "trigger naming no command",
+            event("do = \"stop-consumption\"\nafter = \"command-offered:Explode\"\n"),
+            14,
+            "event[0].after",
+            "\"Explode\" is not a runloop command",
+        ),
+        (
+            "a key the kind does not use",
+            event("do = \"peer-join\"\npeer = \"p\"\ntopic = \"topic0\"\n"),
+            15,
+            "event[0].topic",
+            "do = \"peer-join\" does not use topic",
+        ),
+        (
+            "a required key missing",
+            event("do = \"deny-read\"\n"),
+            13,
+            "event[0].do",
+            "do = \"deny-read\" needs topic",
+        ),
+        (
+            "at_ms and after both",
+            event("do = \"stop-consumption\"\nat_ms = 1\nafter = \"rebalance-started\"\n"),
+            15,
+            "event[0].after",
+            "at_ms or after, not both",
+        ),
+        (
+            "event time beyond its bounds",
+            event("do = \"stop-consumption\"\nat_ms = 600001\n"),
+            14,
+            "event[0].at_ms",
+            "outside its bounds 0..=600000",
+        ),
+        (
+            "add-subscription of an at-start consumption",
+            event("do = \"add-subscription\"\nconsume = \"consume_with:topic0\"\n"),
+            14,
+            "event[0].consume",
+            "add-subscription starts only consumptions with start = \"on-event\"",
+        ),
+        (
+            "commit latency of another call",
+            event("do = \"commit-latency\"\nms = 5\ncall = \"poll\"\n"),
+            15,
+            "event[0].call",
+            "commit-latency delays commit_async or commit_sync",
+        ),
+        (
+            "a peer named as a consumer",
+            event("do = \"peer-join\"\npeer = \"app-1\"\n"),
+            14,
+            "event[0].peer",
+            "is a full consumer",
+        ),
+        (
+            "swarm of an unknown topic",
+            with("[swarm]\nhorizon_ms = 100\ntopics = [\"topic9\"]\n"),
+            14,
+            "swarm.topics",
+            "no topic is named \"topic9\"",
+        ),
+        (
+            "no topics",
+            replaced(
+                "[[topic]]\nname = \"topic0\"\npartitions = 2\nrecords_per_partition = 5\n",
+                "",
+            ),
+            0,
+            "topic",
+            "a scenario has 1 to 8 topics",
+        ),
     ];
     for (what, text, line, key, message) in cases {
         let error = match load(&text, "t.toml", &[]) {
             Ok(_) => panic!("{what}: accepted\n{text}"),
             Err(error) => error.to_string(),
         };
-        let place = if line == 0 { format!("t.toml: {key}: ") } else { format!("t.toml:{line}: {key}: ") };
-        assert!(error.starts_with(&place), "{what}: {error}\nexpected it to start with {place:?}");
-        assert!(error.contains(message), "{what}: {error}\nexpected: {message}");
+        let place = if line == 0 {
+            format!("t.toml: {key}: ")
+        } else {
+            format!("t.toml:{line}: {key}: ")
+        };
+        assert!(
+            error.starts_with(&place),
+            "{what}: {error}\nexpected it to start with {place:?}"
+        );
+        assert!(
+            error.contains(message),
+            "{what}: {error}\nexpected: {message}"
+        );
         assert!(!error.contains('\n'), "{what}: {error}");
     }
 }
@@ -464,7 +833,11 @@ fn triggers_that_never_fire_are_warned_about() {
         match expected {
             Some(warning) => {
                 assert_eq!(loaded.warnings.len(), 1, "{what}: {:?}", loaded.warnings);
-                assert!(loaded.warnings[0].contains(warning), "{what}: {:?}", loaded.warnings);
+                assert!(
+                    loaded.warnings[0].contains(warning),
+                    "{what}: {:?}",
+                    loaded.warnings
+                );
             }
             None => assert!(loaded.warnings.is_empty(), "{what}: {:?}", loaded.warnings),
         }
@@ -476,18 +849,48 @@ fn triggers_that_never_fire_are_warned_about() {
 fn triggers_parse() {
     let valid = [
         ("rebalance-started", TriggerKind::RebalanceStarted, None),
-        ("partitions-assigned:app-2", TriggerKind::PartitionsAssigned, Some("app-2")),
+        (
+            "partitions-assigned:app-2",
+            TriggerKind::PartitionsAssigned,
+            Some("app-2"),
+        ),
         ("partitions-revoked", TriggerKind::PartitionsRevoked, None),
-        ("partitions-lost:app-1", TriggerKind::PartitionsLost, Some("app-1")),
+        (
+            "partitions-lost:app-1",
+            TriggerKind::PartitionsLost,
+            Some("app-1"),
+        ),
         ("runloop-crashed", TriggerKind::RunloopCrashed, None),
-        ("command-offered:StopRunloop", TriggerKind::CommandOffered("StopRunloop".into()), None),
-        ("command-offered:Poll:app-1", TriggerKind::CommandOffered("Poll".into()), Some("app-1")),
-        ("records-processed:100", TriggerKind::RecordsProcessed(100), None),
-        ("records-processed:1:app-1", TriggerKind::RecordsProcessed(1), Some("app-1")),
+        (
+            "command-offered:StopRunloop",
+            TriggerKind::CommandOffered("StopRunloop".into()),
+            None,
+        ),
+        (
+            "command-offered:Poll:app-1",
+            TriggerKind::CommandOffered("Poll".into()),
+            Some("app-1"),
+        ),
+        (
+            "records-processed:100",
+            TriggerKind::RecordsProcessed(100),
+            None,
+        ),
+        (
+            "records-processed:1:app-1",
+            TriggerKind::RecordsProcessed(1),
+            Some("app-1"),
+        ),
     ];
     for (text, kind, consumer) in valid {
         let trigger = Trigger::parse(text).unwrap_or_else(|error| panic!("{text}: {error}"));
-        assert_eq!(trigger, Trigger { kind: kind.clone(), consumer: consumer.map(str::to_string) });
+        assert_eq!(
+            trigger,
+            Trigger {
+                kind: kind.clone(),
+                consumer: consumer.map(str::to_string)
+            }
+        );
         let written = match consumer {
             Some(consumer) => format!("{kind}:{consumer}"),
             None => kind.to_string(),
@@ -507,7 +910,9 @@ fn triggers_parse() {
         ("partitions-revoked:", "has too many parts"),
     ];
     for (text, expected) in invalid {
-        let error = Trigger::parse(text).err().unwrap_or_else(|| panic!("{text:?} parsed"));
+        let error = Trigger::parse(text)
+            .err()
+            .unwrap_or_else(|| panic!("{text:?} parsed"));
         assert!(error.contains(expected), "{text:?}: {error}");
     }
 }
@@ -551,6 +956,9 @@ fn files_over_the_byte_limit_are_refused() {
     let error = load(&over, "big.toml", &[]).unwrap_err().to_string();
     assert_eq!(
         error,
-        format!("big.toml: the file has {} bytes; a scenario file has at most {MAX_FILE_BYTES}", MAX_FILE_BYTES + 1)
+        format!(
+            "big.toml: the file has {} bytes; a scenario file has at most {MAX_FILE_BYTES}",
+            MAX_FILE_BYTES + 1
+        )
     );
 }

@@ -74,7 +74,10 @@ impl Trigger {
             }
         };
         match rest {
-            [] => Ok(Trigger { kind, consumer: None }),
+            [] => Ok(Trigger {
+                kind,
+                consumer: None,
+            }),
             [consumer] if !consumer.is_empty() => Ok(Trigger {
                 kind,
                 consumer: Some(consumer.to_string()),
@@ -85,7 +88,8 @@ impl Trigger {
 
     /// Why the trigger can never fire in `file`, when that is certain from the file alone.
     pub fn never_fires(&self, file: &ScenarioFile) -> Option<String> {
-        let has_event = |kinds: &[EventKind]| file.events.iter().any(|event| kinds.contains(&event.kind));
+        let has_event =
+            |kinds: &[EventKind]| file.events.iter().any(|event| kinds.contains(&event.kind));
         let faults = file.swarm.is_some() || !file.faults.is_calm();
         match &self.kind {
             TriggerKind::RunloopCrashed

@@ -8,9 +8,7 @@ use sim::kafka::ClientCall;
 use super::draw::{Draw, Drawable};
 use super::keys::{self, event_use, EVENT_COMMON_KEYS};
 use super::load::{KeyPath, Problem};
-use super::spec::{
-    ConsumerSpec, EventKind, EventSpec, ScenarioFile, StartMode, FORMAT,
-};
+use super::spec::{ConsumerSpec, EventKind, EventSpec, ScenarioFile, StartMode, FORMAT};
 use super::trigger::Trigger;
 
 /// Checks `file`; the warnings on success, the first problem on failure.
@@ -19,7 +17,10 @@ pub fn check(file: &ScenarioFile) -> Result<Vec<String>, Problem> {
     if file.format != FORMAT {
         return Err(Problem::new(
             KeyPath::root("format"),
-            format!("format {} is not known; this build reads format {FORMAT}", file.format),
+            format!(
+                "format {} is not known; this build reads format {FORMAT}",
+                file.format
+            ),
         ));
     }
     check_name(&KeyPath::root("name"), &file.name, true)?;
@@ -28,22 +29,35 @@ pub fn check(file: &ScenarioFile) -> Result<Vec<String>, Problem> {
     bound_plain(&run.key("quiet_window_s"), file.run.quiet_window_s)?;
     bound(&run.key("final_stop_ms"), &file.run.final_stop_ms)?;
     check_topics(file)?;
-    check_shape(&KeyPath::root("group").key("rebalance_protocol"), &file.group.rebalance_protocol)?;
+    check_shape(
+        &KeyPath::root("group").key("rebalance_protocol"),
+        &file.group.rebalance_protocol,
+    )?;
     check_consumers(file)?;
     for (index, event) in file.events.iter().enumerate() {
-        check_event(file, &KeyPath::root("event").index(index), event, &mut warnings)?;
+        check_event(
+            file,
+            &KeyPath::root("event").index(index),
+            event,
+            &mut warnings,
+        )?;
     }
     if file.events.len() > keys::MAX_EVENTS {
         return Err(Problem::new(
             KeyPath::root("event"),
-            format!("{} events; a scenario has at most {}", file.events.len(), keys::MAX_EVENTS),
+            format!(
+                "{} events; a scenario has at most {}",
+                file.events.len(),
+                keys::MAX_EVENTS
+            ),
         ));
     }
     for (c, consumer) in file.consumers.iter().enumerate() {
         for (n, consume) in consumer.consumptions.iter().enumerate() {
             let started = file.events.iter().any(|event| {
                 event.kind == EventKind::AddSubscription
-                    && target_consumer(file, event).is_some_and(|target| target.name == consumer.name)
+                    && target_consumer(file, event)
+                        .is_some_and(|target| target.name == consumer.name)
                     && event.consume.as_deref() == Some(consume.display_name().as_str())
             });
             if consume.start == Some(StartMode::OnEvent) && !started {
@@ -58,7 +72,10 @@ pub fn check(file: &ScenarioFile) -> Result<Vec<String>, Problem> {
         bound_plain(&path.key("horizon_ms"), Some(swarm.horizon_ms))?;
         for topic in swarm.topics.iter().flatten() {
             if !file.topics.iter().any(|known| &known.name == topic) {
-                return Err(Problem::new(path.key("topics"), format!("no topic is named {topic:?}")));
+                return Err(Problem::new(
+                    path.key("topics"),
+                    format!("no topic is named {topic:?}"),
+                ));
             }
         }
     }
@@ -72,7 +89,8 @@ fn check_name(path: &KeyPath, name: &str, scenario: bool) -> Result<(), Problem>
             format!("a name has 1 to {} bytes", keys::MAX_NAME_BYTES),
         ));
     }
-    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '-' || (!scenario && "_.+:".contains(c));
+    let allowed =
+        |c: char| c.is_ascii_alphanumeric() || c == '-' || (!scenario && "_.+:".contains(c));
     if !name.chars().all(allowed) {
         return Err(Problem::new(
             path.clone(),
@@ -87,21 +105,37 @@ fn check_topics(file: &ScenarioFile) -> Result<(), Problem> {
     if file.topics.is_empty() || file.topics.len() > keys::MAX_TOPICS {
         return Err(Problem::new(
             path,
-            format!("a scenario has 1 to {} topics ([[topic]] tables)", keys::MAX_TOPICS),
+            format!(
+                "a scenario has 1 to {} topics ([[topic]] tables)",
+                keys::MAX_TOPICS
+            ),
         ));
     }
     let mut seen = BTreeSet::new();
     for (index, topic) in file.topics.iter().enumerate() {
         let at = path.index(index);
-        if !sim::kafka::is_valid_topic_name(&topic.name) || topic.name.len() > keys::MAX_NAME_BYTES {
-            return Err(Problem::new(at.key("name"), format!("{:?} is not a valid topic name", topic.name)));
+        if !sim::kafka::is_valid_topic_name(&topic.name) || topic.name.len() > keys::MAX_NAME_BYTES
+        {
+            return Err(Problem::new(
+                at.key("name"),
+                format!("{:?} is not a valid topic name", topic.name),
+            ));
         }
         if !seen.insert(topic.name.as_str()) {
-            return Err(Problem::new(at.key("name"), format!("topic {:?} is declared twice", topic.name)));
+            return Err(Problem::new(
+                at.key("name"),
+                format!("topic {:?} is declared twice", topic.name),
+            ));
         }
         bound(&at.key("partitions"), &Some(topic.partitions.clone()))?;
-        bound(&at.key("records_per_partition"), &Some(topic.records_per_partition.clone()))?;
-        bound(&at.key("produce_every_ms"), &Some(topic.produce_every_ms.clone()))?;
+        bound(
+            &at.key("records_per_partition"),
+            &Some(topic.records_per_partition.clone()),
+        )?;
+        bound(
+            &at.key("produce_every_ms"),
+            &Some(topic.produce_every_ms.clone()),
+        )?;
     }
     Ok(())
 }
@@ -111,7 +145,10 @@ fn check_consumers(file: &ScenarioFile) -> Result<(), Problem> {
     if file.consumers.is_empty() || file.consumers.len() > keys::MAX_CONSUMERS {
         return Err(Problem::new(
             path,
-            format!("a scenario has 1 to {} consumers ([[consumer]] tables)", keys::MAX_CONSUMERS),
+            format!(
+                "a scenario has 1 to {} consumers ([[consumer]] tables)",
+                keys::MAX_CONSUMERS
+            ),
         ));
     }
     let mut names = BTreeSet::new();
@@ -120,10 +157,16 @@ fn check_consumers(file: &ScenarioFile) -> Result<(), Problem> {
         check_name(&at.key("name"), &consumer.name, false)?;
         if consumer.name.contains(':') {
             // Triggers name a consumer after a ':' (`partitions-revoked:app-1`).
-            return Err(Problem::new(at.key("name"), format!("{:?}: a consumer's name cannot contain ':'", consumer.name)));
+            return Err(Problem::new(
+                at.key("name"),
+                format!("{:?}: a consumer's name cannot contain ':'", consumer.name),
+            ));
         }
         if !names.insert(consumer.name.as_str()) {
-            return Err(Problem::new(at.key("name"), format!("consumer {:?} is declared twice", consumer.name)));
+            return Err(Problem::new(
+                at.key("name"),
+                format!("consumer {:?} is declared twice", consumer.name),
+            ));
         }
         if index == 0 && consumer.protocol.is_some() {
             return Err(Problem::new(
@@ -138,7 +181,10 @@ fn check_consumers(file: &ScenarioFile) -> Result<(), Problem> {
         if consumer.consumptions.len() > keys::MAX_CONSUMPTIONS {
             return Err(Problem::new(
                 at.key("consume"),
-                format!("a consumer has at most {} consumptions", keys::MAX_CONSUMPTIONS),
+                format!(
+                    "a consumer has at most {} consumptions",
+                    keys::MAX_CONSUMPTIONS
+                ),
             ));
         }
         let mut consume_names = BTreeSet::new();
@@ -149,17 +195,27 @@ fn check_consumers(file: &ScenarioFile) -> Result<(), Problem> {
             }
             check_shape(&c.key("api"), &consume.api)?;
             if consume.topics.is_empty() {
-                return Err(Problem::new(c.key("topics"), "a consumption subscribes to at least one topic"));
+                return Err(Problem::new(
+                    c.key("topics"),
+                    "a consumption subscribes to at least one topic",
+                ));
             }
             for topic in &consume.topics {
                 if !file.topics.iter().any(|known| &known.name == topic) {
-                    return Err(Problem::new(c.key("topics"), format!("no topic is named {topic:?}")));
+                    return Err(Problem::new(
+                        c.key("topics"),
+                        format!("no topic is named {topic:?}"),
+                    ));
                 }
             }
             if !consume_names.insert(consume.display_name()) {
                 return Err(Problem::new(
                     c.key("name"),
-                    format!("two consumptions of {} are named {:?}; name them", consumer.name, consume.display_name()),
+                    format!(
+                        "two consumptions of {} are named {:?}; name them",
+                        consumer.name,
+                        consume.display_name()
+                    ),
                 ));
             }
             bound(&c.key("handler_delay_ms"), &consume.handler_delay_ms)?;
@@ -178,19 +234,34 @@ fn check_settings(at: &KeyPath, consumer: &ConsumerSpec) -> Result<(), Problem> 
         ("commit_timeout_ms", &consumer.commit_timeout_ms),
         ("close_timeout_ms", &consumer.close_timeout_ms),
         ("max_poll_interval_ms", &consumer.max_poll_interval_ms),
-        ("max_stream_pull_interval_ms", &consumer.max_stream_pull_interval_ms),
-        ("max_rebalance_duration_ms", &consumer.max_rebalance_duration_ms),
-        ("partition_prefetch_buffer_limit", &consumer.partition_prefetch_buffer_limit),
+        (
+            "max_stream_pull_interval_ms",
+            &consumer.max_stream_pull_interval_ms,
+        ),
+        (
+            "max_rebalance_duration_ms",
+            &consumer.max_rebalance_duration_ms,
+        ),
+        (
+            "partition_prefetch_buffer_limit",
+            &consumer.partition_prefetch_buffer_limit,
+        ),
         ("auth_error_retries", &consumer.auth_error_retries),
         ("shutdown_timeout_ms", &consumer.shutdown_timeout_ms),
-        ("empty_poll_count_to_meta_refresh", &consumer.empty_poll_count_to_meta_refresh),
+        (
+            "empty_poll_count_to_meta_refresh",
+            &consumer.empty_poll_count_to_meta_refresh,
+        ),
     ];
     for (key, value) in numbers {
         bound(&at.key(key), value)?;
     }
     for (key, value) in [
         ("rebalance_safe_commits", &consumer.rebalance_safe_commits),
-        ("restart_streams_on_rebalancing", &consumer.restart_streams_on_rebalancing),
+        (
+            "restart_streams_on_rebalancing",
+            &consumer.restart_streams_on_rebalancing,
+        ),
     ] {
         if let Some(value) = value {
             check_shape(&at.key(key), value)?;
@@ -202,7 +273,10 @@ fn check_settings(at: &KeyPath, consumer: &ConsumerSpec) -> Result<(), Problem> 
 /// The consumer an event targets: its `consumer`, else the first.
 pub fn target_consumer<'f>(file: &'f ScenarioFile, event: &EventSpec) -> Option<&'f ConsumerSpec> {
     match &event.consumer {
-        Some(name) => file.consumers.iter().find(|consumer| &consumer.name == name),
+        Some(name) => file
+            .consumers
+            .iter()
+            .find(|consumer| &consumer.name == name),
         None => file.consumers.first(),
     }
 }
@@ -240,7 +314,11 @@ fn check_event(
         if !usage.keys.contains(&key) && !EVENT_COMMON_KEYS.contains(&key) {
             return Err(Problem::new(
                 at.key(key),
-                format!("do = \"{}\" does not use {key} (it uses: {})", usage.name, usage.keys.join(", ")),
+                format!(
+                    "do = \"{}\" does not use {key} (it uses: {})",
+                    usage.name,
+                    usage.keys.join(", ")
+                ),
             ));
         }
     }
@@ -253,7 +331,10 @@ fn check_event(
         }
     }
     if event.at_ms.is_some() && event.after.is_some() {
-        return Err(Problem::new(at.key("after"), "an event has at_ms or after, not both"));
+        return Err(Problem::new(
+            at.key("after"),
+            "an event has at_ms or after, not both",
+        ));
     }
     for (key, value) in [
         ("at_ms", &event.at_ms),
@@ -279,17 +360,26 @@ fn check_event(
         if event.kind == EventKind::CommitLatency
             && call.any(|call| !matches!(call.0, ClientCall::CommitAsync | ClientCall::CommitSync))
         {
-            return Err(Problem::new(at.key("call"), "commit-latency delays commit_async or commit_sync"));
+            return Err(Problem::new(
+                at.key("call"),
+                "commit-latency delays commit_async or commit_sync",
+            ));
         }
     }
     if let Some(name) = &event.consumer {
         if !file.consumers.iter().any(|consumer| &consumer.name == name) {
-            return Err(Problem::new(at.key("consumer"), format!("no consumer is named {name:?}")));
+            return Err(Problem::new(
+                at.key("consumer"),
+                format!("no consumer is named {name:?}"),
+            ));
         }
     }
     if let Some(topic) = &event.topic {
         if !file.topics.iter().any(|known| &known.name == topic) {
-            return Err(Problem::new(at.key("topic"), format!("no topic is named {topic:?}")));
+            return Err(Problem::new(
+                at.key("topic"),
+                format!("no topic is named {topic:?}"),
+            ));
         }
     }
     if let Some(peer) = &event.peer {
@@ -303,11 +393,23 @@ fn check_event(
     }
     if let Some(name) = &event.consume {
         let consumer = target_consumer(file, event).expect("the consumer was checked");
-        let Some(consume) = consumer.consumptions.iter().find(|c| &c.display_name() == name) else {
-            let known: Vec<String> = consumer.consumptions.iter().map(|c| c.display_name()).collect();
+        let Some(consume) = consumer
+            .consumptions
+            .iter()
+            .find(|c| &c.display_name() == name)
+        else {
+            let known: Vec<String> = consumer
+                .consumptions
+                .iter()
+                .map(|c| c.display_name())
+                .collect();
             return Err(Problem::new(
                 at.key("consume"),
-                format!("{} has no consumption named {name:?} (it has: {})", consumer.name, known.join(", ")),
+                format!(
+                    "{} has no consumption named {name:?} (it has: {})",
+                    consumer.name,
+                    known.join(", ")
+                ),
             ));
         };
         if event.kind == EventKind::AddSubscription && consume.start != Some(StartMode::OnEvent) {
@@ -318,10 +420,14 @@ fn check_event(
         }
     }
     if let Some(after) = &event.after {
-        let trigger = Trigger::parse(after).map_err(|message| Problem::new(at.key("after"), message))?;
+        let trigger =
+            Trigger::parse(after).map_err(|message| Problem::new(at.key("after"), message))?;
         if let Some(consumer) = &trigger.consumer {
             if !file.consumers.iter().any(|known| &known.name == consumer) {
-                return Err(Problem::new(at.key("after"), format!("no consumer is named {consumer:?}")));
+                return Err(Problem::new(
+                    at.key("after"),
+                    format!("no consumer is named {consumer:?}"),
+                ));
             }
         }
         if let Some(reason) = trigger.never_fires(file) {
@@ -343,7 +449,11 @@ fn bound(path: &KeyPath, value: &Option<Draw<u64>>) -> Result<(), Problem> {
         if !bounds.contains(extreme) {
             return Err(Problem::new(
                 path.clone(),
-                format!("{extreme} is outside its bounds {}..={}", bounds.start(), bounds.end()),
+                format!(
+                    "{extreme} is outside its bounds {}..={}",
+                    bounds.start(),
+                    bounds.end()
+                ),
             ));
         }
     }
@@ -357,7 +467,10 @@ fn bound_plain(path: &KeyPath, value: Option<u64>) -> Result<(), Problem> {
 fn check_shape<T: Drawable>(path: &KeyPath, value: &Draw<T>) -> Result<(), Problem> {
     if let Draw::OneOf(values) = value {
         if values.len() > keys::MAX_CHOICES {
-            return Err(Problem::new(path.clone(), format!("one_of lists at most {} values", keys::MAX_CHOICES)));
+            return Err(Problem::new(
+                path.clone(),
+                format!("one_of lists at most {} values", keys::MAX_CHOICES),
+            ));
         }
     }
     match value.shape_error() {

@@ -33,13 +33,21 @@ pub fn is_fault(kind: EventKind) -> bool {
 /// The virtual time of an event at a time (`at_ms` + `delay_ms`).
 fn timed_at_ms(event: &EventSpec) -> u64 {
     let at = event.at_ms.as_ref().map(|at| at.value()).unwrap_or(0);
-    at + event.delay_ms.as_ref().map(|delay| delay.value()).unwrap_or(0)
+    at + event
+        .delay_ms
+        .as_ref()
+        .map(|delay| delay.value())
+        .unwrap_or(0)
 }
 
 /// The file's written-out faults and its fault events at a time, as one plan.
 pub fn timed_fault_plan(file: &ScenarioFile) -> FaultPlan {
     let mut plan = file.faults.clone();
-    for event in file.events.iter().filter(|event| event.after.is_none() && is_fault(event.kind)) {
+    for event in file
+        .events
+        .iter()
+        .filter(|event| event.after.is_none() && is_fault(event.kind))
+    {
         add_fault(&mut plan, file, event, timed_at_ms(event));
     }
     plan
@@ -54,11 +62,18 @@ fn add_fault(plan: &mut FaultPlan, file: &ScenarioFile, event: &EventSpec, at_ms
         EventKind::DenyRead => plan.acl_changes.push(AclChange {
             at_ms,
             topic: topic(),
-            access: match event.mode.as_ref().map(|mode| mode.value()).unwrap_or(DenyMode::Throw) {
+            access: match event
+                .mode
+                .as_ref()
+                .map(|mode| mode.value())
+                .unwrap_or(DenyMode::Throw)
+            {
                 DenyMode::Throw => ReadAccess::DeniedEveryPollThrows,
                 DenyMode::Silent => ReadAccess::DeniedSilentPollCommittedThrows,
                 DenyMode::ThrowOnce => ReadAccess::DeniedThrownOnceThenSilent,
-                DenyMode::ThrowOncePerPartition => ReadAccess::DeniedThrownOncePerPartitionThenSilent,
+                DenyMode::ThrowOncePerPartition => {
+                    ReadAccess::DeniedThrownOncePerPartitionThenSilent
+                }
             },
             client,
         }),
@@ -74,8 +89,17 @@ fn add_fault(plan: &mut FaultPlan, file: &ScenarioFile, event: &EventSpec, at_ms
             client,
         }),
         EventKind::CallFault => {
-            let first_topic = file.topics.first().map(|t| t.name.clone()).unwrap_or_default();
-            let error = match event.error.as_ref().expect("checked: a call fault has an error").value() {
+            let first_topic = file
+                .topics
+                .first()
+                .map(|t| t.name.clone())
+                .unwrap_or_default();
+            let error = match event
+                .error
+                .as_ref()
+                .expect("checked: a call fault has an error")
+                .value()
+            {
                 ErrorName::TopicAuthorization => InjectedError::TopicAuthorization(first_topic),
                 ErrorName::GroupAuthorization => InjectedError::GroupAuthorization,
                 ErrorName::Authentication => InjectedError::Authentication,
@@ -93,7 +117,12 @@ fn add_fault(plan: &mut FaultPlan, file: &ScenarioFile, event: &EventSpec, at_ms
                 n => FaultTimes::Times(n as u32),
             };
             plan.call_faults.push(CallFault {
-                call: event.call.as_ref().expect("checked: a call fault has a call").value().0,
+                call: event
+                    .call
+                    .as_ref()
+                    .expect("checked: a call fault has a call")
+                    .value()
+                    .0,
                 error,
                 from_ms: at_ms,
                 times,
@@ -120,7 +149,10 @@ fn add_fault(plan: &mut FaultPlan, file: &ScenarioFile, event: &EventSpec, at_ms
         EventKind::PeerJoin | EventKind::PeerLeave => plan.peer_changes.push(PeerChange {
             at_ms,
             group: GROUP.into(),
-            peer: event.peer.clone().expect("checked: a peer event names its peer"),
+            peer: event
+                .peer
+                .clone()
+                .expect("checked: a peer event names its peer"),
             action: if event.kind == EventKind::PeerJoin {
                 PeerAction::Join
             } else {
@@ -148,18 +180,27 @@ pub fn start(world: &World) -> Vec<Fiber<(), ()>> {
             continue;
         }
         let (world, event) = (world.clone(), event.clone());
-        let name = format!("event:{index}:{}", crate::scenario::keys::event_use(event.kind).name);
+        let name = format!(
+            "event:{index}:{}",
+            crate::scenario::keys::event_use(event.kind).name
+        );
         fibers.push(world.rt.clone().fork::<(), (), _>(name, async move {
             match trigger {
                 Some(slot) => {
                     world.triggers.promise(slot).await_exit().await?.ok();
                 }
                 None => {
-                    let at = Duration::from_millis(event.at_ms.as_ref().map(|at| at.value()).unwrap_or(0));
+                    let at = Duration::from_millis(
+                        event.at_ms.as_ref().map(|at| at.value()).unwrap_or(0),
+                    );
                     world.rt.sleep(at.saturating_sub(world.rt.now())).await?;
                 }
             }
-            let delay = event.delay_ms.as_ref().map(|delay| delay.value()).unwrap_or(0);
+            let delay = event
+                .delay_ms
+                .as_ref()
+                .map(|delay| delay.value())
+                .unwrap_or(0);
             world.rt.sleep(Duration::from_millis(delay)).await?;
             act(&world, &event).await
         }));
@@ -171,7 +212,12 @@ pub fn start(world: &World) -> Vec<Fiber<(), ()>> {
 async fn act(world: &World, event: &EventSpec) -> Exit<(), ()> {
     if is_fault(event.kind) {
         let mut plan = FaultPlan::default();
-        add_fault(&mut plan, &world.file, event, world.rt.now().as_millis() as u64);
+        add_fault(
+            &mut plan,
+            &world.file,
+            event,
+            world.rt.now().as_millis() as u64,
+        );
         world.cluster.apply_faults(&plan);
         return Ok(());
     }
@@ -198,13 +244,18 @@ async fn act(world: &World, event: &EventSpec) -> Exit<(), ()> {
         }
         EventKind::InterruptConsume => instance.interrupt(world, &consume).await,
         EventKind::CommitProcessed => {
-            let every = event.every_ms.as_ref().map(|every| Duration::from_millis(every.value()));
+            let every = event
+                .every_ms
+                .as_ref()
+                .map(|every| Duration::from_millis(every.value()));
             let mut result = Ok(());
             // Bounded: every round sleeps at least 1 ms, and rounds end at the final stop.
             for _round in 0..1_000_000u32 {
                 result = instance.commit_processed(world).await;
                 match every {
-                    Some(every) if result.is_ok() && world.rt.now() + every < world.final_stop() => {
+                    Some(every)
+                        if result.is_ok() && world.rt.now() + every < world.final_stop() =>
+                    {
                         world.rt.sleep(every).await?;
                     }
                     _ => break,

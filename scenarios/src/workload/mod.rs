@@ -89,7 +89,12 @@ pub async fn workload(
             let tp = TopicPartition::new(topic.name.as_str(), partition);
             for n in 0..topic.records_per_partition.value() {
                 let value = format!("{}-{partition}-{n}", topic.name);
-                cluster.produce_at(Duration::from_millis(n * every), &tp, &format!("k{n}"), &value);
+                cluster.produce_at(
+                    Duration::from_millis(n * every),
+                    &tp,
+                    &format!("k{n}"),
+                    &value,
+                );
             }
         }
     }

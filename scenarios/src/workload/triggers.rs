@@ -78,10 +78,18 @@ impl Board {
                 continue;
             }
             let trigger = &waiting.trigger;
-            if trigger.consumer.as_ref().is_some_and(|target| target != name) {
+            if trigger
+                .consumer
+                .as_ref()
+                .is_some_and(|target| target != name)
+            {
                 continue;
             }
-            let count = if trigger.consumer.is_some() { own } else { total };
+            let count = if trigger.consumer.is_some() {
+                own
+            } else {
+                total
+            };
             let matches = match (&trigger.kind, &what) {
                 (TriggerKind::RebalanceStarted, Happened::RebalanceStarted)
                 | (TriggerKind::PartitionsAssigned, Happened::PartitionsAssigned)
@@ -91,7 +99,9 @@ impl Board {
                 (TriggerKind::CommandOffered(wanted), Happened::CommandOffered(offered)) => {
                     wanted == offered
                 }
-                (TriggerKind::RecordsProcessed(wanted), Happened::RecordProcessed) => count >= *wanted,
+                (TriggerKind::RecordsProcessed(wanted), Happened::RecordProcessed) => {
+                    count >= *wanted
+                }
                 _ => false,
             };
             if matches {
