@@ -61,11 +61,14 @@ impl Spec {
 }
 
 /// The simulated run's configuration for specs: calm scheduling (the specs are about
-/// behaviour, not interleavings) and a deadline of ten virtual minutes.
+/// behaviour, not interleavings), a deadline of ten virtual minutes, and a quiet window of two
+/// (longer than any wait a spec's settings allow), so that a hang among the fake group's
+/// periodic work is proven stuck rather than cut off by the deadline, which is a timeout.
 pub fn spec_config(seed: u64) -> RunConfig {
     RunConfig::new(seed)
         .with_strategy(StrategyChoice::Yields(0.0))
         .with_deadline(Duration::from_secs(600))
+        .with_quiet_window(Duration::from_secs(120))
 }
 
 /// Runs `body` in a consumer scope with a MockConsumer-like client (`new
