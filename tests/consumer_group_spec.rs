@@ -13,7 +13,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{completed_unless_graceful_end_hangs, tp, with_group, GroupSpec, Log, Member};
+use common::{
+    completed_unless_graceful_end_hangs, completed_unless_graceful_end_stalls, tp, with_group,
+    GroupSpec, Log, Member,
+};
 use consumer::internal::PartitionsTake;
 use consumer::kafka::Subscription;
 use consumer::rt::{Cause, Exit, ExitKind, Fiber, Promise, Rt, Scope};
@@ -170,7 +173,7 @@ fn rebalance_safe_commits_prevent_processing_messages_twice() {
                     Ok(())
                 });
                 let context = format!("{protocol}, {kafka_protocol:?}, safe {safe}");
-                if !completed_unless_graceful_end_hangs(protocol, &result) {
+                if !completed_unless_graceful_end_stalls(protocol, &result) {
                     continue;
                 }
                 let expected = if safe {
