@@ -117,3 +117,31 @@ fn there_is_an_auth_crash_fixture_per_protocol_and_a_passing_one_where_possible(
         }
     }
 }
+
+/// Every historic hang still replays as a hang (DESIGN 3.4: with evidence, stuck proven or a
+/// whole quiet window without progress, never the deadline alone), and its report has a `why:`
+/// line.
+#[test]
+fn every_hang_fixture_is_a_hang_with_a_why_line() {
+    sim::quiet_simulation_panics();
+    for (path, fixture) in fixtures() {
+        if fixture.expected.kind != VerdictKind::Hang {
+            continue;
+        }
+        let report = replay_fixture(&fixture).record.report;
+        assert_eq!(report.verdict, VerdictKind::Hang, "{}", path.display());
+        let ending = report.ending.as_ref().expect("a run's report says how it ended");
+        assert!(
+            ending.outcome.is_stuck() || ending.outcome == sim::Outcome::Completed,
+            "{}: {ending}",
+            path.display()
+        );
+        let hang = report.hang.as_ref().expect("a hang's report");
+        assert!(hang.whys().next().is_some(), "{}: no why", path.display());
+        assert!(
+            report.to_string().contains("\nwhy: "),
+            "{}: no why line in\n{report}",
+            path.display()
+        );
+    }
+}
