@@ -185,7 +185,7 @@ fn run_exits_1_on_a_hang_and_0_on_a_pass() {
             // The stuck command's history, from the run's watched command queue.
             "history of `RemoveSubscription#",
             "offered to command_queue at ",
-            "never dequeued: nothing read command_queue after it was offered",
+            "never dequeued: nothing took from command_queue after it was offered",
         ],
     );
     let (status, stdout, _) = hangsim(&[
@@ -677,7 +677,7 @@ fn replay_report_tells_the_drain_a_command_missed() {
         &stdout,
         &[
             "drain: take_all of command_queue at 2.696000s by fiber#5 took 0",
-            "after the runloop ended (2.696000s) and after the last drain (2.696000s)",
+            "at one instant (2.696000s): the runloop's last drain of command_queue, then RemoveSubscription#3 offered",
         ],
     );
 }
