@@ -130,7 +130,10 @@ fn every_hang_fixture_is_a_hang_with_a_why_line() {
         }
         let report = replay_fixture(&fixture).record.report;
         assert_eq!(report.verdict, VerdictKind::Hang, "{}", path.display());
-        let ending = report.ending.as_ref().expect("a run's report says how it ended");
+        let ending = report
+            .ending
+            .as_ref()
+            .expect("a run's report says how it ended");
         assert!(
             ending.outcome.is_stuck() || ending.outcome == sim::Outcome::Completed,
             "{}: {ending}",

@@ -77,9 +77,9 @@ fn run_output_of_a_hang() {
     expect![[r#"
         verdict: hang
         signature: hang:RemoveSubscription#N@promise:RemoveSubscription#N
-        trace hash: 0x47df43bd49fd6486
+        trace hash: 0xb84f0a11bdf65f92
         auth-crash under master, seed 0 (yields scheduling): HANG
-        the deadline passed at 120.000000s with the workload still running
+        at 30.000000s nothing but background loops (such as the runloop's metrics ticker) could ever run again: stuck, proven; last progress: a fiber ended at 30.000000s
         the runloop: crashed at 3.055000s (failure): failed: not authorized to access topics: [topic0]
         stuck:
         - user call `consumer scope close` opened by fiber#1 (main) at 0.000000s is still open
@@ -96,13 +96,13 @@ fn run_output_of_a_hang() {
         history of `RemoveSubscription#3`:
           requested at 3.055000s by fiber#2 (consume_with:topic0)
           offered to command_queue at 3.055000s by fiber#2
-          never dequeued: nothing read command_queue after it was offered
-        why: RemoveSubscription#3 was offered at 3.055000s, after the runloop ended at 3.055000s; no live fiber takes from command_queue, so nothing will complete its promise
+          never dequeued: nothing took from command_queue after it was offered
+        why: RemoveSubscription#3 was offered at 3.055000s, the instant the runloop ended; no live fiber takes from command_queue, so nothing will complete its promise
         history of `RemoveSubscription#4`:
           requested at 3.055000s by fiber#3 (consume_with:topic1)
           offered to command_queue at 3.055000s by fiber#3
-          never dequeued: nothing read command_queue after it was offered
-        why: RemoveSubscription#4 was offered at 3.055000s, after the runloop ended at 3.055000s; no live fiber takes from command_queue, so nothing will complete its promise
+          never dequeued: nothing took from command_queue after it was offered
+        why: RemoveSubscription#4 was offered at 3.055000s, the instant the runloop ended; no live fiber takes from command_queue, so nothing will complete its promise
     "#]].assert_eq(&hangsim(&[
         "run",
         "--scenario",
@@ -143,7 +143,7 @@ fn hang_report_of_the_command_enqueued_after_drain() {
         "auth-crash.check-offer-drain.pct-3.hang-removesubscription-n-promise-remove-ec022b42.toml",
         expect![[r#"
             auth-crash under check-offer-drain, seed 37 (pct:3 scheduling): HANG
-            the deadline passed at 120.000000s with the workload still running
+            at 30.000000s nothing but background loops (such as the runloop's metrics ticker) could ever run again: stuck, proven; last progress: a fiber ended at 30.000000s
             the runloop: crashed at 2.696000s (failure): failed: not authorized to access topics: [topic0]
             stuck:
             - user call `consumer scope close` opened by fiber#1 (main) at 0.000000s is still open
@@ -159,9 +159,9 @@ fn hang_report_of_the_command_enqueued_after_drain() {
             history of `RemoveSubscription#3`:
               requested at 2.696000s by fiber#3 (consume_with:topic1)
               offered to command_queue at 2.696000s by fiber#212
-              the queue was next read at 2.696000s by fiber#5 (take_all)
+              never dequeued: nothing took from command_queue after it was offered
               drain: take_all of command_queue at 2.696000s by fiber#5 took 0
-            why: RemoveSubscription#3 was offered at 2.696000s, after the runloop ended (2.696000s) and after the last drain (2.696000s); no live fiber takes from command_queue, so nothing will complete its promise
+            why: at one instant (2.696000s): the runloop's last drain of command_queue, then RemoveSubscription#3 offered (the runloop ended at 2.696000s); no live fiber takes from command_queue, so nothing will complete its promise
         "#]],
     );
 }
@@ -174,7 +174,7 @@ fn hang_report_of_a_race_loser_waiting_on_runloop_done() {
         "graceful-shutdown.race-only.yields.hang-removesubscription-n-promise-runloo-c6577821.toml",
         expect![[r#"
             graceful-shutdown under race-only, seed 0 (yields scheduling): HANG
-            the deadline passed at 120.000000s with the workload still running
+            at 30.000000s nothing but background loops (such as the runloop's metrics ticker) could ever run again: stuck, proven; last progress: a fiber ended at 30.000000s
             the runloop: still running (or never started)
             stuck:
             - user call `consumer scope close` opened by fiber#1 (main) at 0.000000s is still open
@@ -196,12 +196,12 @@ fn hang_report_of_a_race_loser_waiting_on_runloop_done() {
             history of `RemoveSubscription#3`:
               requested at 2.554001s by fiber#2 (consume_with:topic0)
               offered to command_queue at 2.554001s by fiber#358
-              the queue was next read at 2.554001s by fiber#5 (take)
+              dequeued at 2.554001s by fiber#5 (take, a chunk of 2 commands)
             why: RemoveSubscription#3's caller races uninterruptibly and its race's loser waits on runloop_done, which completes only when the runloop stops; the runloop is stopped by the consumer scope, which closes only after this caller returns
             history of `RemoveSubscription#4`:
               requested at 2.554001s by fiber#3 (consume_with:topic1)
               offered to command_queue at 2.554001s by fiber#360
-              the queue was next read at 2.554001s by fiber#5 (take)
+              dequeued at 2.554001s by fiber#5 (take, a chunk of 2 commands)
             why: RemoveSubscription#4's caller races uninterruptibly and its race's loser waits on runloop_done, which completes only when the runloop stops; the runloop is stopped by the consumer scope, which closes only after this caller returns
         "#]],
     );

@@ -143,7 +143,8 @@ impl RunTimings {
             // Its user commits once a second for 30 rounds before the final stop, and each
             // commit may wait its whole commit timeout.
             let round = Duration::from_secs(1).saturating_add(settings.commit_timeout);
-            last_action_at = last_action_at.max(round.saturating_mul(Self::FINAL_STOP.as_secs() as u32));
+            last_action_at =
+                last_action_at.max(round.saturating_mul(Self::FINAL_STOP.as_secs() as u32));
         }
         RunTimings {
             commit_timeout: settings.commit_timeout,
@@ -163,7 +164,8 @@ pub fn run_one(spec: &RunSpec) -> RunRecord {
         .params
         .clone()
         .unwrap_or_else(|| params::draw(spec.scenario, spec.seed));
-    let limits = RunLimits::derive(&RunTimings::of_params(spec.scenario, &params)).with_deadline(spec.deadline);
+    let limits = RunLimits::derive(&RunTimings::of_params(spec.scenario, &params))
+        .with_deadline(spec.deadline);
     let sink = Rc::new(RefCell::new(Observations::default()));
     let mut config = RunConfig::new(spec.seed)
         .with_strategy(spec.strategy.clone())

@@ -28,7 +28,11 @@ fn slow_run(deadline: Option<Duration>) -> scenarios::RunRecord {
     let spec = RunSpec {
         params: Some(slow_graceful_shutdown()),
         deadline,
-        ..RunSpec::new(ScenarioName::GracefulShutdown, ShutdownProtocol::ClosedQueue, 0)
+        ..RunSpec::new(
+            ScenarioName::GracefulShutdown,
+            ShutdownProtocol::ClosedQueue,
+            0,
+        )
     };
     run_one(&spec)
 }
@@ -38,7 +42,12 @@ fn slow_run(deadline: Option<Duration>) -> scenarios::RunRecord {
 #[test]
 fn a_slow_but_finite_run_passes_under_its_derived_deadline() {
     let record = slow_run(None);
-    assert_eq!(record.verdict.kind(), VerdictKind::Pass, "{}", record.report);
+    assert_eq!(
+        record.verdict.kind(),
+        VerdictKind::Pass,
+        "{}",
+        record.report
+    );
     let ending = record.report.ending.as_ref().unwrap();
     assert!(ending.at.0 > Duration::from_secs(120), "{ending}");
     assert!(record.observations.finished);

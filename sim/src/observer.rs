@@ -329,9 +329,12 @@ fn op_detail(op: &str, detail: u64) -> String {
         }
         queue_ops::POLL => if detail == 1 { "took 1" } else { "empty" }.to_string(),
         queue_ops::SHUTDOWN => if detail == 1 { "first" } else { "again" }.to_string(),
-        promise_ops::COMPLETE => {
-            if detail == 1 { "won" } else { "already completed" }.to_string()
+        promise_ops::COMPLETE => if detail == 1 {
+            "won"
+        } else {
+            "already completed"
         }
+        .to_string(),
         promise_ops::IS_DONE => if detail == 1 { "done" } else { "not done" }.to_string(),
         _ => format!("detail {detail}"),
     }

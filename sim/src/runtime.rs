@@ -153,7 +153,9 @@ impl Outcome {
     pub fn is_stuck(self) -> bool {
         matches!(
             self,
-            Outcome::BlockedForever | Outcome::OnlyBackgroundLoopsLeft | Outcome::QuietWindowElapsed
+            Outcome::BlockedForever
+                | Outcome::OnlyBackgroundLoopsLeft
+                | Outcome::QuietWindowElapsed
         )
     }
 }

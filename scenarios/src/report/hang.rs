@@ -397,7 +397,11 @@ impl HangReport {
                 .iter()
                 .find(|caller| !caller.waits.is_empty())
                 .map(|caller| (caller.label.as_str(), caller.waits.last()))
-                .or_else(|| waiting.first().map(|wait| (wait.fiber.name.as_str(), Some(wait))));
+                .or_else(|| {
+                    waiting
+                        .first()
+                        .map(|wait| (wait.fiber.name.as_str(), Some(wait)))
+                });
             first.and_then(|(caller, last)| {
                 last.map(|last| wait_chain_why(caller, last, liveness, runloop))
             })

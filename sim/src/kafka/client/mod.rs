@@ -508,7 +508,10 @@ impl FakeConsumer {
                 (Ok(()), Some(error)) => format!("failed (injected fault): {error}"),
                 (Ok(()), None) => "ok".to_string(),
             };
-            format!("kafka: {}'s rebalance listener {kind:?}: {result}", self.name)
+            format!(
+                "kafka: {}'s rebalance listener {kind:?}: {result}",
+                self.name
+            )
         });
         if let Some(error) = outcome.err().or(injected) {
             first_error.get_or_insert(error);
@@ -1037,7 +1040,9 @@ impl KafkaClient for FakeConsumer {
         Box::pin(async move {
             let polled = self.poll_now(timeout).await;
             self.cluster.rt().note(|| match &polled {
-                Ok(records) if records.is_empty() => format!("kafka: poll by {}: no records", self.name),
+                Ok(records) if records.is_empty() => {
+                    format!("kafka: poll by {}: no records", self.name)
+                }
                 Ok(records) => format!(
                     "kafka: poll by {}: {} records ({})",
                     self.name,
@@ -1148,7 +1153,11 @@ impl KafkaClient for FakeConsumer {
 
     fn commit_sync(&self, offsets: Offsets, timeout: Duration) -> KafkaFuture<'_, ()> {
         Box::pin(async move {
-            let what = self.cluster.rt().records_notes().then(|| join_offsets(&offsets));
+            let what = self
+                .cluster
+                .rt()
+                .records_notes()
+                .then(|| join_offsets(&offsets));
             let committed = self.commit_sync_now(offsets, timeout).await;
             if let Some(what) = what {
                 self.cluster.rt().note(|| {
