@@ -76,11 +76,15 @@ struct ClusterInner {
     state: RefCell<ClusterState>,
 }
 
+/// An ACL change applied: when it was scheduled, the topic, the access, the client (every
+/// client when `None`).
+type AppliedAclChange = (Duration, Rc<str>, ReadAccess, Option<Rc<str>>);
+
 #[derive(Default)]
 struct ClusterState {
     /// ACL changes applied since the cluster last reported them in a recorded trace: when
     /// they were scheduled, the topic, the access, the client (all clients when `None`).
-    applied_acl_changes: Vec<(Duration, Rc<str>, ReadAccess, Option<Rc<str>>)>,
+    applied_acl_changes: Vec<AppliedAclChange>,
     topics: BTreeMap<Rc<str>, Vec<Vec<StoredRecord>>>,
     /// Partitions per topic, kept up to date by `create_topic` (the only place topics change):
     /// the coordinator needs it at every poll.
