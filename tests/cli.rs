@@ -1184,3 +1184,44 @@ fn real_refuses_bad_input_with_one_error_line() {
         );
     }
 }
+
+/// `run --observations` prints what a passing run observed; `--deadline` outside 1..=3600 s is
+/// one `error:` line and exit 2.
+#[test]
+fn run_prints_observations_and_refuses_a_bad_deadline() {
+    let (status, stdout, _) = hangsim(&[
+        "run",
+        "--scenario",
+        "auth-crash",
+        "--protocol",
+        "closed-queue",
+        "--seed",
+        "0",
+        "--observations",
+    ]);
+    assert_eq!(status, 0, "{stdout}");
+    assert_mentions(
+        &stdout,
+        &[
+            "observed:",
+            "records processed, per partition (highest offset):",
+            "committed offsets at the end (next offset to read):",
+        ],
+    );
+    for bad in ["0", "3601", "soon"] {
+        let (status, stdout, stderr) = hangsim(&[
+            "run",
+            "--scenario",
+            "auth-crash",
+            "--protocol",
+            "master",
+            "--seed",
+            "0",
+            "--deadline",
+            bad,
+        ]);
+        assert_eq!(status, 2, "{bad}: {stdout}{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("error:"), "{stderr}");
+    }
+}

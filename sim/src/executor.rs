@@ -202,6 +202,10 @@ impl Runtime for SimCore {
         self.workload_rng.borrow_mut().next_u64()
     }
 
+    fn records_notes(&self) -> bool {
+        self.observer.borrow().events.is_some()
+    }
+
     fn observe(&self, event: &Event<'_>) {
         let mut observer = self.observer.borrow_mut();
         if observer.closed {

@@ -141,7 +141,10 @@ impl LivenessTracker {
                     record.closed = true;
                 }
             }
-            Event::Op { .. } | Event::FiberPanicked { .. } | Event::Progress { .. } => {}
+            Event::Op { .. }
+            | Event::FiberPanicked { .. }
+            | Event::Progress { .. }
+            | Event::Note { .. } => {}
         }
     }
 

@@ -139,9 +139,9 @@ impl Observer {
     /// Folds one event into the trace hash. What is folded, and in which order, is part of
     /// every committed fixture's trace hash: change it only with a re-recording.
     fn fold_into_hash(&mut self, event: &Event<'_>, now: Duration) {
-        // A progress mark changes nothing the run does; folding it in would only change every
-        // committed fixture's trace hash.
-        if let Event::Progress { .. } = event {
+        // A progress mark or a note changes nothing the run does (and a note exists only in a
+        // recorded run); folding them in would only change every committed fixture's hash.
+        if let Event::Progress { .. } | Event::Note { .. } = event {
             return;
         }
         let hash = &mut self.hash;
@@ -226,7 +226,7 @@ impl Observer {
                 hash.word(10);
                 hash.word(obligation.0);
             }
-            Event::Progress { .. } => {}
+            Event::Progress { .. } | Event::Note { .. } => {}
         }
     }
 
@@ -273,7 +273,7 @@ impl Observer {
                 detail,
             } => (
                 Some(fiber.0),
-                format!("{op} `{}` ({detail})", label(object)),
+                format!("{op} `{}` ({})", label(object), op_detail(op, detail)),
             ),
             Event::Waiting {
                 fiber,
@@ -306,11 +306,36 @@ impl Observer {
                 (None, format!("closed obligation #{}", obligation.0))
             }
             Event::Progress { fiber, what } => (Some(fiber.0), format!("progress: {what}")),
+            Event::Note { fiber, what } => (Some(fiber.0), what.to_string()),
         };
         TraceRecord {
             at: now,
             fiber,
             what,
         }
+    }
+}
+
+/// An operation's detail in words: whether an offer was accepted, how many elements a read
+/// took, whether a completion won.
+fn op_detail(op: &str, detail: u64) -> String {
+    use consumer::rt::queue::ops as queue_ops;
+    match op {
+        queue_ops::OFFER | queue_ops::OFFER_ALL => {
+            if detail == 1 { "accepted" } else { "refused" }.to_string()
+        }
+        queue_ops::TAKE | queue_ops::TAKE_ALL | queue_ops::CLOSE_AND_DRAIN => {
+            format!("took {detail}")
+        }
+        queue_ops::POLL => if detail == 1 { "took 1" } else { "empty" }.to_string(),
+        queue_ops::SHUTDOWN => if detail == 1 { "first" } else { "again" }.to_string(),
+        promise_ops::COMPLETE => if detail == 1 {
+            "won"
+        } else {
+            "already completed"
+        }
+        .to_string(),
+        promise_ops::IS_DONE => if detail == 1 { "done" } else { "not done" }.to_string(),
+        _ => format!("detail {detail}"),
     }
 }

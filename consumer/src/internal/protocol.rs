@@ -316,6 +316,18 @@ impl RequestChannel {
     /// O: offers a command; a shut-down queue interrupts, a closed one fails with its cause.
     pub async fn offer(&self, command: RunloopCommand) -> Exit<(), ConsumerError> {
         self.diagnostics.command_offered(command.name());
+        // The queue's own event cannot name its element: a recorded trace gets the command here.
+        self.rt.note(|| match command.reply() {
+            Some(reply) => format!(
+                "offers {} to command_queue",
+                reply
+                    .object()
+                    .label
+                    .strip_prefix(super::labels::PROMISE_PREFIX)
+                    .unwrap_or(command.name())
+            ),
+            None => format!("offers {} to command_queue", command.name()),
+        });
         self.command_queue
             .offer(command)
             .await

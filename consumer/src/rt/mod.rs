@@ -87,6 +87,10 @@ pub trait Runtime {
     fn next_u64(&self) -> u64;
     /// Receives every event of the runtime layer.
     fn observe(&self, event: &Event<'_>);
+    /// Whether [`Event::Note`]s are wanted (a recorded run): they cost a `format!` each.
+    fn records_notes(&self) -> bool {
+        false
+    }
 }
 
 /// The handle the consumer core holds: a [`Runtime`] plus fiber bookkeeping.
@@ -296,6 +300,28 @@ impl Rt {
             self.observe(&Event::Progress {
                 fiber: fiber.id,
                 what,
+            });
+        }
+    }
+
+    /// Whether notes are wanted: a caller that must prepare a note's words before a call
+    /// (which consumes what they describe) asks first.
+    pub fn records_notes(&self) -> bool {
+        self.core.runtime.records_notes()
+    }
+
+    /// Adds a line in words to a recorded trace (a Kafka call's result, which command was
+    /// offered), by the current fiber. `what` is called only when the runtime records, so an
+    /// unrecorded run pays one check; nothing else sees a note.
+    pub fn note(&self, what: impl FnOnce() -> String) {
+        if !self.core.runtime.records_notes() {
+            return;
+        }
+        if let Some(fiber) = self.try_current_core() {
+            let text = what();
+            self.observe(&Event::Note {
+                fiber: fiber.id,
+                what: &text,
             });
         }
     }

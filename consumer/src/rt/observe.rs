@@ -101,6 +101,9 @@ pub enum Event<'a> {
     /// The workload did something a user would call progress (a record reached its handler, a
     /// commit completed): what tells a slow run from a hang ([`Rt::progress`]).
     Progress { fiber: FiberId, what: &'static str },
+    /// Something a reader of a recorded trace needs in words (a Kafka call's result, which
+    /// command was offered): made only when the runtime records ([`Rt::note`]), changes nothing.
+    Note { fiber: FiberId, what: &'a str },
 }
 
 /// A liveness obligation: something a fiber must finish. It is met when closed or dropped

@@ -76,8 +76,15 @@ struct ClusterInner {
     state: RefCell<ClusterState>,
 }
 
+/// An ACL change applied: when it was scheduled, the topic, the access, the client (every
+/// client when `None`).
+type AppliedAclChange = (Duration, Rc<str>, ReadAccess, Option<Rc<str>>);
+
 #[derive(Default)]
 struct ClusterState {
+    /// ACL changes applied since the cluster last reported them in a recorded trace: when
+    /// they were scheduled, the topic, the access, the client (all clients when `None`).
+    applied_acl_changes: Vec<AppliedAclChange>,
     topics: BTreeMap<Rc<str>, Vec<Vec<StoredRecord>>>,
     /// Partitions per topic, kept up to date by `create_topic` (the only place topics change):
     /// the coordinator needs it at every poll.
@@ -438,7 +445,22 @@ impl FakeCluster {
     /// this first, so nobody sees a stale cluster.
     pub fn advance(&self) {
         let now = self.inner.rt.now();
-        self.inner.state.borrow_mut().advance_to(now);
+        let mut state = self.inner.state.borrow_mut();
+        state.advance_to(now);
+        if state.applied_acl_changes.is_empty() {
+            return;
+        }
+        let applied = std::mem::take(&mut state.applied_acl_changes);
+        drop(state);
+        for (at, topic, access, client) in applied {
+            self.inner.rt.note(|| {
+                format!(
+                    "kafka: ACL change scheduled at {}: READ on {topic} for {}: {access:?}",
+                    crate::trace::format_virtual_time(at),
+                    client.as_deref().unwrap_or("every client")
+                )
+            });
+        }
     }
 
     /// The offset the next record appended to `partition` gets (0 for an unknown partition).
@@ -972,7 +994,11 @@ impl ClusterState {
                 topic,
                 access,
                 client,
-            } => self.set_access(topic, access, client),
+            } => {
+                self.applied_acl_changes
+                    .push((at, topic.clone(), access, client.clone()));
+                self.set_access(topic, access, client)
+            }
             TimelineEvent::SessionTimeout { group } => self.expire_clients(&group, at),
         }
     }

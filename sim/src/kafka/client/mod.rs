@@ -474,6 +474,13 @@ impl FakeConsumer {
     /// Replaces the local assignment, keeping positions and pause states of partitions that
     /// stay.
     fn set_assignment(&self, assignment: BTreeSet<TopicPartition>) {
+        self.cluster.rt().note(|| {
+            format!(
+                "kafka: {} is assigned [{}]",
+                self.name,
+                join_partitions(&assignment)
+            )
+        });
         let mut state = self.state.borrow_mut();
         state.positions.retain(|tp, _| assignment.contains(tp));
         state.paused.retain(|tp| assignment.contains(tp));
@@ -495,6 +502,17 @@ impl FakeConsumer {
     ) {
         let outcome = outcome.await;
         let injected = self.cluster.take_call_fault(&self.name, kind);
+        self.cluster.rt().note(|| {
+            let result = match (&outcome, &injected) {
+                (Err(error), _) => format!("failed: {error}"),
+                (Ok(()), Some(error)) => format!("failed (injected fault): {error}"),
+                (Ok(()), None) => "ok".to_string(),
+            };
+            format!(
+                "kafka: {}'s rebalance listener {kind:?}: {result}",
+                self.name
+            )
+        });
         if let Some(error) = outcome.err().or(injected) {
             first_error.get_or_insert(error);
         }
@@ -517,6 +535,14 @@ impl FakeConsumer {
         };
         // Outside the borrow: a callback may call the client.
         for commit in due {
+            self.cluster.rt().note(|| {
+                format!(
+                    "kafka: commit_async of {} by {}: {}",
+                    join_offsets(&commit.offsets),
+                    self.name,
+                    describe_result(&commit.result)
+                )
+            });
             (commit.callback)(&commit.offsets, commit.result);
         }
     }
@@ -1015,7 +1041,22 @@ impl KafkaClient for FakeConsumer {
     }
 
     fn poll(&self, timeout: Duration) -> KafkaFuture<'_, Vec<Record>> {
-        Box::pin(self.poll_now(timeout))
+        Box::pin(async move {
+            let polled = self.poll_now(timeout).await;
+            self.cluster.rt().note(|| match &polled {
+                Ok(records) if records.is_empty() => {
+                    format!("kafka: poll by {}: no records", self.name)
+                }
+                Ok(records) => format!(
+                    "kafka: poll by {}: {} records ({})",
+                    self.name,
+                    records.len(),
+                    describe_records(records)
+                ),
+                Err(error) => format!("kafka: poll by {} failed: {error}", self.name),
+            });
+            polled
+        })
     }
 
     fn pause(&self, partitions: &BTreeSet<TopicPartition>) -> Result<(), KafkaError> {
@@ -1115,7 +1156,24 @@ impl KafkaClient for FakeConsumer {
     }
 
     fn commit_sync(&self, offsets: Offsets, timeout: Duration) -> KafkaFuture<'_, ()> {
-        Box::pin(self.commit_sync_now(offsets, timeout))
+        Box::pin(async move {
+            let what = self
+                .cluster
+                .rt()
+                .records_notes()
+                .then(|| join_offsets(&offsets));
+            let committed = self.commit_sync_now(offsets, timeout).await;
+            if let Some(what) = what {
+                self.cluster.rt().note(|| {
+                    format!(
+                        "kafka: commit_sync of {what} by {}: {}",
+                        self.name,
+                        describe_result(&committed)
+                    )
+                });
+            }
+            committed
+        })
     }
 
     fn committed(
@@ -1158,5 +1216,50 @@ impl KafkaClient for FakeConsumer {
         state.wakeup_pending = true;
         drop(state);
         self.doorbell.ring();
+    }
+}
+
+/// Partitions in words, for trace notes: `topic0-0, topic0-1`.
+fn join_partitions(partitions: &BTreeSet<TopicPartition>) -> String {
+    partitions
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Offsets in words, for trace notes: `topic0-0@5, topic0-1@3`.
+fn join_offsets(offsets: &Offsets) -> String {
+    offsets
+        .iter()
+        .map(|(tp, offset)| format!("{tp}@{}", offset.0))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Each partition of a poll's records with its first and last offset: `topic0-0@3..5`.
+fn describe_records(records: &[Record]) -> String {
+    let mut ranges: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for record in records {
+        let offset = record.offset.0;
+        ranges
+            .entry(record.topic_partition().to_string())
+            .and_modify(|range| {
+                range.0 = range.0.min(offset);
+                range.1 = range.1.max(offset);
+            })
+            .or_insert((offset, offset));
+    }
+    ranges
+        .iter()
+        .map(|(tp, (first, last))| format!("{tp}@{first}..{last}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn describe_result(result: &Result<(), KafkaError>) -> String {
+    match result {
+        Ok(()) => "ok".to_string(),
+        Err(error) => format!("failed: {error}"),
     }
 }
