@@ -142,14 +142,14 @@ pub fn real(args: RealArgs) -> ExitCode {
     let count = |kind: &str| tally.get(kind).copied().unwrap_or(0);
     let failing = ran - count("pass") - count("stopped");
     outln!(
-        "ran {ran} real runs of {} under {} on {}: {failing} failing ({} hang, {} violation, {} panic, {} timeout) in {:.2} s{}",
+        "ran {ran} real runs of {} under {} on {}: {failing} failing ({} hang, {} timeout, {} violation, {} panic) in {:.2} s{}",
         scenario.name(),
         protocol.name(),
         args.broker,
         count("hang"),
+        count("timeout"),
         count("violation"),
         count("panic"),
-        count("timeout"),
         started.elapsed().as_secs_f64(),
         if stop.load(Ordering::Relaxed) { ", stopped by Ctrl-C" } else { "" }
     );
