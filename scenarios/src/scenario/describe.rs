@@ -108,8 +108,14 @@ fn collect(value: &toml::Value, segments: &[&str], path: String, found: &mut Vec
 fn inline(value: &toml::Value) -> String {
     match value {
         // A range reads min first, as files write it (a table's keys are sorted).
-        toml::Value::Table(table) if table.len() == 2 && table.contains_key("min") && table.contains_key("max") => {
-            format!("{{ min = {}, max = {} }}", inline(&table["min"]), inline(&table["max"]))
+        toml::Value::Table(table)
+            if table.len() == 2 && table.contains_key("min") && table.contains_key("max") =>
+        {
+            format!(
+                "{{ min = {}, max = {} }}",
+                inline(&table["min"]),
+                inline(&table["max"])
+            )
         }
         toml::Value::Table(table) => {
             let parts: Vec<String> = table

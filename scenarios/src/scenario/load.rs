@@ -137,7 +137,9 @@ pub fn load(text: &str, origin: &str, sets: &[String]) -> Result<Loaded, Scenari
         // A type error (unknown key, wrong type, missing key) names the key it is about: the
         // innermost key whose span holds the error's.
         let mut placed = syntax_error(text, origin, &error);
-        let at = error.span().and_then(|span| path_at(spans.get_ref(), &span));
+        let at = error
+            .span()
+            .and_then(|span| path_at(spans.get_ref(), &span));
         placed.key = at.as_ref().map(KeyPath::to_string);
         // A missing key is named in full: the error's span is its table's.
         if let Some(missing) = missing_field(error.message()) {

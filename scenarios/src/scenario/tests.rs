@@ -13,6 +13,7 @@ use super::trigger::{Trigger, TriggerKind};
 use super::Draw;
 
 /// The built-in scenarios, by the names their files declare.
+#[rustfmt::skip]
 const CATALOGUE: &[(&str, &str)] = &[
     ("auth-crash", include_str!("../../catalogue/auth-crash.toml")),
     ("auth-crash-end-streams", include_str!("../../catalogue/auth-crash-end-streams.toml")),
@@ -26,6 +27,7 @@ const CATALOGUE: &[(&str, &str)] = &[
 ];
 
 /// The scenario files of the repository's tests and README.
+#[rustfmt::skip]
 const TEST_FILES: &[(&str, &str)] = &[
     ("slow-handler", include_str!("../../../tests/scenarios/slow-handler.toml")),
     ("revoked-then-denied", include_str!("../../../tests/scenarios/README-example.toml")),
@@ -50,7 +52,10 @@ fn every_file_loads_without_warnings() {
         let loaded = load(text, name, &[]).unwrap_or_else(|error| panic!("{error}"));
         assert_eq!(loaded.warnings, Vec::<String>::new(), "{name}");
         assert_eq!(loaded.file.name, *name);
-        assert!(!loaded.file.description.is_empty(), "{name} has no description");
+        assert!(
+            !loaded.file.description.is_empty(),
+            "{name} has no description"
+        );
         assert!(!loaded.file.description.contains('\n'), "{name}: one line");
     }
 }
@@ -67,9 +72,13 @@ fn the_catalogue_has_its_nine_scenarios() {
 fn files_round_trip_through_toml() {
     for (name, text) in every_file() {
         let file = loaded(name, text);
-        for (what, file) in [("written", file.clone()), ("resolved for seed 7", resolve(&file, 7))] {
+        for (what, file) in [
+            ("written", file.clone()),
+            ("resolved for seed 7", resolve(&file, 7)),
+        ] {
             let written = toml::to_string(&file).unwrap_or_else(|error| panic!("{name}: {error}"));
-            let again = load(&written, name, &[]).unwrap_or_else(|error| panic!("{name} {what}: {error}\n{written}"));
+            let again = load(&written, name, &[])
+                .unwrap_or_else(|error| panic!("{name} {what}: {error}\n{written}"));
             assert_eq!(again.file, file, "{name} {what}:\n{written}");
         }
     }
@@ -98,7 +107,11 @@ fn drawable(original: &toml::Value, resolved: &toml::Value) -> bool {
 
 /// Checks that `resolved` is `original` with every draw fixed to a value it can draw; events
 /// turned off for the seed are left out, and nothing else.
-fn check_resolution(original: &toml::Value, resolved: &toml::Value, path: &str) -> Result<(), String> {
+fn check_resolution(
+    original: &toml::Value,
+    resolved: &toml::Value,
+    path: &str,
+) -> Result<(), String> {
     if is_draw(resolved) {
         return Err(format!("{path} is still a draw: {resolved}"));
     }
@@ -141,7 +154,10 @@ fn check_resolution(original: &toml::Value, resolved: &toml::Value, path: &str) 
                         .get("enabled")
                         .is_some_and(|enabled| drawable(enabled, &toml::Value::Boolean(false)));
                     if !can_be_off {
-                        return Err(format!("{path}: event {} was left out but is always on", next - 1));
+                        return Err(format!(
+                            "{path}: event {} was left out but is always on",
+                            next - 1
+                        ));
                     }
                 }
             }
@@ -149,7 +165,11 @@ fn check_resolution(original: &toml::Value, resolved: &toml::Value, path: &str) 
         }
         (toml::Value::Array(original), toml::Value::Array(resolved)) => {
             if original.len() != resolved.len() {
-                return Err(format!("{path} has {} entries, not {}", resolved.len(), original.len()));
+                return Err(format!(
+                    "{path} has {} entries, not {}",
+                    resolved.len(),
+                    original.len()
+                ));
             }
             for (index, (before, after)) in original.iter().zip(resolved).enumerate() {
                 check_resolution(before, after, &format!("{path}[{index}]"))?;
@@ -175,11 +195,18 @@ fn resolution_fixes_every_draw_deterministically() {
             if let Err(problem) = check_resolution(&original, &tree, "") {
                 panic!("{name} seed {seed}: {problem}");
             }
-            assert!(resolved.swarm.is_none(), "{name}: the swarm is drawn into faults");
+            assert!(
+                resolved.swarm.is_none(),
+                "{name}: the swarm is drawn into faults"
+            );
             let again = load(&toml::to_string(&resolved).unwrap(), name, &[])
                 .unwrap_or_else(|error| panic!("{name} seed {seed}: {error}"));
             assert_eq!(again.file, resolved);
-            assert_eq!(resolve(&again.file, seed.wrapping_add(1)), resolved, "{name} seed {seed}");
+            assert_eq!(
+                resolve(&again.file, seed.wrapping_add(1)),
+                resolved,
+                "{name} seed {seed}"
+            );
         }
     }
 }
@@ -189,10 +216,15 @@ fn resolution_fixes_every_draw_deterministically() {
 fn resolution_varies_across_seeds() {
     for (name, text) in every_file() {
         let file = loaded(name, text);
-        let distinct: BTreeSet<String> =
-            (0..32).map(|seed| toml::to_string(&resolve(&file, seed)).unwrap()).collect();
+        let distinct: BTreeSet<String> = (0..32)
+            .map(|seed| toml::to_string(&resolve(&file, seed)).unwrap())
+            .collect();
         let expected = if *name == "slow-handler" { 1 } else { 16 };
-        assert!(distinct.len() >= expected, "{name}: {} distinct resolutions of 32", distinct.len());
+        assert!(
+            distinct.len() >= expected,
+            "{name}: {} distinct resolutions of 32",
+            distinct.len()
+        );
     }
 }
 
@@ -224,7 +256,10 @@ fn at_path<'v>(value: &'v toml::Value, path: &str) -> &'v toml::Value {
     let mut current = value;
     for part in path.trim_start_matches('.').split('.') {
         let (key, index) = match part.split_once('[') {
-            Some((key, index)) => (key, Some(index.trim_end_matches(']').parse::<usize>().unwrap())),
+            Some((key, index)) => (
+                key,
+                Some(index.trim_end_matches(']').parse::<usize>().unwrap()),
+            ),
             None => (part, None),
         };
         current = &current[key];
@@ -242,14 +277,23 @@ fn every_choice_is_drawn_over_seeds() {
     for (name, text) in every_file() {
         let file = loaded(name, text);
         let mut found = BTreeMap::new();
-        draws(&toml::Value::try_from(&file).unwrap(), String::new(), &mut found);
-        let resolved: Vec<toml::Value> =
-            (0..200).map(|seed| toml::Value::try_from(resolve(&file, seed)).unwrap()).collect();
+        draws(
+            &toml::Value::try_from(&file).unwrap(),
+            String::new(),
+            &mut found,
+        );
+        let resolved: Vec<toml::Value> = (0..200)
+            .map(|seed| toml::Value::try_from(resolve(&file, seed)).unwrap())
+            .collect();
         for (path, draw) in found {
-            let seen: BTreeSet<String> = resolved.iter().map(|tree| at_path(tree, &path).to_string()).collect();
+            let seen: BTreeSet<String> = resolved
+                .iter()
+                .map(|tree| at_path(tree, &path).to_string())
+                .collect();
             match draw.get("one_of").and_then(toml::Value::as_array) {
                 Some(choices) => {
-                    let all: BTreeSet<String> = choices.iter().map(toml::Value::to_string).collect();
+                    let all: BTreeSet<String> =
+                        choices.iter().map(toml::Value::to_string).collect();
                     assert_eq!(seen, all, "{name}{path}");
                 }
                 None => assert!(seen.len() >= 2, "{name}{path} drew only {seen:?}"),
@@ -261,9 +305,22 @@ fn every_choice_is_drawn_over_seeds() {
 /// An event with a coin is on for some seeds and off for others; events without one are kept.
 #[test]
 fn coins_turn_events_on_and_off() {
-    let file = loaded("chaos", CATALOGUE.iter().find(|(name, _)| *name == "chaos").unwrap().1);
-    let coins = file.events.iter().filter(|event| event.enabled.is_some()).count();
-    let counts: BTreeSet<usize> = (0..200).map(|seed| resolve(&file, seed).events.len()).collect();
+    let file = loaded(
+        "chaos",
+        CATALOGUE
+            .iter()
+            .find(|(name, _)| *name == "chaos")
+            .unwrap()
+            .1,
+    );
+    let coins = file
+        .events
+        .iter()
+        .filter(|event| event.enabled.is_some())
+        .count();
+    let counts: BTreeSet<usize> = (0..200)
+        .map(|seed| resolve(&file, seed).events.len())
+        .collect();
     let always = file.events.len() - coins;
     assert_eq!(counts.first(), Some(&always));
     assert_eq!(counts.last(), Some(&file.events.len()));
@@ -291,6 +348,8 @@ fn overriding_one_key_leaves_other_draws_alone() {
 fn sets_override_by_index_and_by_name() {
     let text = CATALOGUE[0].1;
     type Check = fn(&ScenarioFile) -> bool;
+    // One case a row.
+    #[rustfmt::skip]
     let cases: &[(&str, Check)] = &[
         ("topic[0].partitions=3", |f| f.topics[0].partitions == Draw::Fixed(3)),
         ("topic[topic1].records_per_partition={ min = 2, max = 4 }", |f| {
@@ -313,12 +372,19 @@ fn sets_override_by_index_and_by_name() {
         ("description=\"changed\"", |f| f.description == "changed"),
     ];
     for (set, check) in cases {
-        let loaded = load(text, "auth-crash", &[set.to_string()]).unwrap_or_else(|error| panic!("{set}: {error}"));
+        let loaded = load(text, "auth-crash", &[set.to_string()])
+            .unwrap_or_else(|error| panic!("{set}: {error}"));
         assert!(check(&loaded.file), "{set}: {:?}", loaded.file);
     }
     // Several sets apply in order: the last one wins.
-    let sets = ["topic[0].partitions=3".to_string(), "topic[0].partitions=4".to_string()];
-    assert_eq!(load(text, "auth-crash", &sets).unwrap().file.topics[0].partitions, Draw::Fixed(4));
+    let sets = [
+        "topic[0].partitions=3".to_string(),
+        "topic[0].partitions=4".to_string(),
+    ];
+    assert_eq!(
+        load(text, "auth-crash", &sets).unwrap().file.topics[0].partitions,
+        Draw::Fixed(4)
+    );
 }
 
 /// Bad `--set`s: one line from `--set`, naming the path and what is wrong.
@@ -326,19 +392,40 @@ fn sets_override_by_index_and_by_name() {
 fn bad_sets_are_refused_with_one_line() {
     let text = CATALOGUE[0].1;
     let cases = [
-        ("topic[0].partitions", "--set: topic[0].partitions: expected PATH=VALUE"),
-        ("topic[5].partitions=1", "--set: topic[5].partitions: topic[5]: the file has 2 entries"),
-        ("topic[nope].partitions=1", "no entry of topic is named \"nope\""),
-        ("topic[0]=1", "the path must end with a key, not a list entry"),
+        (
+            "topic[0].partitions",
+            "--set: topic[0].partitions: expected PATH=VALUE",
+        ),
+        (
+            "topic[5].partitions=1",
+            "--set: topic[5].partitions: topic[5]: the file has 2 entries",
+        ),
+        (
+            "topic[nope].partitions=1",
+            "no entry of topic is named \"nope\"",
+        ),
+        (
+            "topic[0]=1",
+            "the path must end with a key, not a list entry",
+        ),
         ("topic[0.partitions=1", "has no closing ]"),
         ("topic..partitions=1", "a path segment is empty"),
         ("=3", "a path segment is empty"),
         ("name.x=1", "name is not a table"),
         ("nothing[0].x=1", "the file has no list nothing"),
-        ("topic[0].partitions=0", "--set: topic[0].partitions: 0 is outside its bounds 1..=8"),
-        ("topic[0].partitions=\"many\"", "catalogue:auth-crash after the overrides: invalid type: string \"many\""),
+        (
+            "topic[0].partitions=0",
+            "--set: topic[0].partitions: 0 is outside its bounds 1..=8",
+        ),
+        (
+            "topic[0].partitions=\"many\"",
+            "catalogue:auth-crash after the overrides: invalid type: string \"many\"",
+        ),
         ("topic[0].colour=red", "unknown field `colour`"),
-        ("event[0].topic=nope", "--set: event[0].topic: no topic is named \"nope\""),
+        (
+            "event[0].topic=nope",
+            "--set: event[0].topic: no topic is named \"nope\"",
+        ),
     ];
     for (set, expected) in cases {
         let error = load(text, "catalogue:auth-crash", &[set.to_string()])
@@ -346,7 +433,10 @@ fn bad_sets_are_refused_with_one_line() {
             .unwrap_or_else(|| panic!("{set} was accepted"));
         let line = error.to_string();
         assert!(line.starts_with("--set"), "{set}: {line}");
-        assert!(line.contains(expected), "{set}: {line}\nexpected: {expected}");
+        assert!(
+            line.contains(expected),
+            "{set}: {line}\nexpected: {expected}"
+        );
         assert!(!line.contains('\n'), "{set}: {line}");
     }
 }
@@ -389,6 +479,8 @@ fn the_base_file_is_valid() {
 #[test]
 fn errors_name_file_line_and_key() {
     let event = |body: &str| with(&format!("[[event]]\n{body}"));
+    // One case a row.
+    #[rustfmt::skip]
     let cases: Vec<(&str, String, usize, &str, &str)> = vec![
         // (what, text, line, key, part of the message)
         ("unknown key", replaced("name = \"t\"\n", "name = \"t\"\ncolour = 1\n"), 3, "colour", "unknown field `colour`"),
@@ -435,9 +527,19 @@ fn errors_name_file_line_and_key() {
             Ok(_) => panic!("{what}: accepted\n{text}"),
             Err(error) => error.to_string(),
         };
-        let place = if line == 0 { format!("t.toml: {key}: ") } else { format!("t.toml:{line}: {key}: ") };
-        assert!(error.starts_with(&place), "{what}: {error}\nexpected it to start with {place:?}");
-        assert!(error.contains(message), "{what}: {error}\nexpected: {message}");
+        let place = if line == 0 {
+            format!("t.toml: {key}: ")
+        } else {
+            format!("t.toml:{line}: {key}: ")
+        };
+        assert!(
+            error.starts_with(&place),
+            "{what}: {error}\nexpected it to start with {place:?}"
+        );
+        assert!(
+            error.contains(message),
+            "{what}: {error}\nexpected: {message}"
+        );
         assert!(!error.contains('\n'), "{what}: {error}");
     }
 }
@@ -448,6 +550,8 @@ fn errors_name_file_line_and_key() {
 fn triggers_that_never_fire_are_warned_about() {
     let event = |body: &str| with(&format!("[[event]]\ndo = \"stop-consumption\"\n{body}"));
     let deny = "[[event]]\ndo = \"deny-read\"\ntopic = \"topic0\"\n";
+    // One case a row.
+    #[rustfmt::skip]
     let cases: Vec<(&str, String, Option<&str>)> = vec![
         ("crash without a fault", event("after = \"runloop-crashed\"\n"), Some("event[0].after = \"runloop-crashed\" can never fire: nothing in the scenario fails a runloop")),
         ("crash with a denial", format!("{}{deny}", event("after = \"runloop-crashed\"\n")), None),
@@ -464,7 +568,11 @@ fn triggers_that_never_fire_are_warned_about() {
         match expected {
             Some(warning) => {
                 assert_eq!(loaded.warnings.len(), 1, "{what}: {:?}", loaded.warnings);
-                assert!(loaded.warnings[0].contains(warning), "{what}: {:?}", loaded.warnings);
+                assert!(
+                    loaded.warnings[0].contains(warning),
+                    "{what}: {:?}",
+                    loaded.warnings
+                );
             }
             None => assert!(loaded.warnings.is_empty(), "{what}: {:?}", loaded.warnings),
         }
@@ -474,6 +582,8 @@ fn triggers_that_never_fire_are_warned_about() {
 /// Triggers read as `name[:argument][:consumer]`.
 #[test]
 fn triggers_parse() {
+    // One case a row.
+    #[rustfmt::skip]
     let valid = [
         ("rebalance-started", TriggerKind::RebalanceStarted, None),
         ("partitions-assigned:app-2", TriggerKind::PartitionsAssigned, Some("app-2")),
@@ -487,7 +597,13 @@ fn triggers_parse() {
     ];
     for (text, kind, consumer) in valid {
         let trigger = Trigger::parse(text).unwrap_or_else(|error| panic!("{text}: {error}"));
-        assert_eq!(trigger, Trigger { kind: kind.clone(), consumer: consumer.map(str::to_string) });
+        assert_eq!(
+            trigger,
+            Trigger {
+                kind: kind.clone(),
+                consumer: consumer.map(str::to_string)
+            }
+        );
         let written = match consumer {
             Some(consumer) => format!("{kind}:{consumer}"),
             None => kind.to_string(),
@@ -507,7 +623,9 @@ fn triggers_parse() {
         ("partitions-revoked:", "has too many parts"),
     ];
     for (text, expected) in invalid {
-        let error = Trigger::parse(text).err().unwrap_or_else(|| panic!("{text:?} parsed"));
+        let error = Trigger::parse(text)
+            .err()
+            .unwrap_or_else(|| panic!("{text:?} parsed"));
         assert!(error.contains(expected), "{text:?}: {error}");
     }
 }
@@ -551,6 +669,9 @@ fn files_over_the_byte_limit_are_refused() {
     let error = load(&over, "big.toml", &[]).unwrap_err().to_string();
     assert_eq!(
         error,
-        format!("big.toml: the file has {} bytes; a scenario file has at most {MAX_FILE_BYTES}", MAX_FILE_BYTES + 1)
+        format!(
+            "big.toml: the file has {} bytes; a scenario file has at most {MAX_FILE_BYTES}",
+            MAX_FILE_BYTES + 1
+        )
     );
 }

@@ -120,7 +120,10 @@ fn check_consumers(file: &ScenarioFile) -> Result<(), Problem> {
         check_name(&at.key("name"), &consumer.name, false)?;
         if consumer.name.contains(':') {
             // Triggers name a consumer after a ':' (`partitions-revoked:app-1`).
-            return Err(Problem::new(at.key("name"), format!("{:?}: a consumer's name cannot contain ':'", consumer.name)));
+            return Err(Problem::new(
+                at.key("name"),
+                format!("{:?}: a consumer's name cannot contain ':'", consumer.name),
+            ));
         }
         if !names.insert(consumer.name.as_str()) {
             return Err(Problem::new(at.key("name"), format!("consumer {:?} is declared twice", consumer.name)));
