@@ -522,7 +522,28 @@ fn errors_name_file_line_and_key() {
         ("swarm of an unknown topic", with("[swarm]\nhorizon_ms = 100\ntopics = [\"topic9\"]\n"), 14, "swarm.topics", "no topic is named \"topic9\""),
         ("no topics", replaced("[[topic]]\nname = \"topic0\"\npartitions = 2\nrecords_per_partition = 5\n", ""), 0, "topic", "a scenario has 1 to 8 topics"),
     ];
-    for (what, text, line, key, message) in cases {
+    let choices = format!(
+        "handler_delay_ms = {{ one_of = [{}] }}\n",
+        vec!["1"; 65].join(", ")
+    );
+    let events = "[[event]]\ndo = \"session-timeout\"\n".repeat(65);
+    let limits = vec![
+        (
+            "too many choices",
+            with(&choices),
+            12,
+            "consumer[0].consume[0].handler_delay_ms",
+            "one_of lists at most 64 values",
+        ),
+        (
+            "too many events",
+            with(&events),
+            12,
+            "event",
+            "65 events; a scenario has at most 64",
+        ),
+    ];
+    for (what, text, line, key, message) in cases.into_iter().chain(limits) {
         let error = match load(&text, "t.toml", &[]) {
             Ok(_) => panic!("{what}: accepted\n{text}"),
             Err(error) => error.to_string(),
