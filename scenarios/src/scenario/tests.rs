@@ -211,6 +211,34 @@ fn resolution_fixes_every_draw_deterministically() {
     }
 }
 
+/// Swarm fault plans, drawn for one consumer or for a group, are within the bounds a written-out
+/// plan is held to: every resolved file loads again.
+#[test]
+fn drawn_fault_plans_load_again() {
+    let chaos = CATALOGUE
+        .iter()
+        .find(|(name, _)| *name == "chaos")
+        .unwrap()
+        .1;
+    let group = TEST_FILES[1].1;
+    let swarmed = load(group, "group", &["swarm.horizon_ms=8000".to_string()])
+        .unwrap()
+        .file;
+    assert_eq!(swarmed.consumers.len(), 2, "a group swarm");
+    for file in [loaded("chaos", chaos), swarmed] {
+        let mut faults = 0;
+        for seed in 0..300 {
+            let resolved = resolve(&file, seed);
+            faults += resolved.faults.acl_changes.len() + resolved.faults.call_faults.len();
+            let text = toml::to_string(&resolved).unwrap();
+            if let Err(error) = load(&text, "resolved", &[]) {
+                panic!("{} seed {seed}: {error}", file.name);
+            }
+        }
+        assert!(faults > 0, "{}: the swarm drew no fault", file.name);
+    }
+}
+
 /// Different seeds resolve to different scenarios: every file is a family of runs.
 #[test]
 fn resolution_varies_across_seeds() {
@@ -527,21 +555,16 @@ fn errors_name_file_line_and_key() {
         vec!["1"; 65].join(", ")
     );
     let events = "[[event]]\ndo = \"session-timeout\"\n".repeat(65);
+    // One case a row.
+    #[rustfmt::skip]
     let limits = vec![
-        (
-            "too many choices",
-            with(&choices),
-            12,
-            "consumer[0].consume[0].handler_delay_ms",
-            "one_of lists at most 64 values",
-        ),
-        (
-            "too many events",
-            with(&events),
-            12,
-            "event",
-            "65 events; a scenario has at most 64",
-        ),
+        ("too many choices", with(&choices), 12, "consumer[0].consume[0].handler_delay_ms", "one_of lists at most 64 values"),
+        ("too many events", with(&events), 12, "event", "65 events; a scenario has at most 64"),
+        ("a written-out latency beyond its bounds", with("[[faults.poll_latency]]\nfrom_ms = 0\nlatency_ms = 60001\n"), 14, "faults.poll_latency[0].latency_ms", "60001 is outside its bounds 0..=60000"),
+        ("a written-out denial of no topic", with("[[faults.acl_changes]]\nat_ms = 0\ntopic = \"topic9\"\naccess = \"allowed\"\n"), 14, "faults.acl_changes[0].topic", "no topic is named \"topic9\""),
+        ("a written-out fault of no client", with("[[faults.call_faults]]\ncall = \"poll\"\nerror = \"wakeup\"\ntimes = \"once\"\nclient = \"app-9\"\n"), 16, "faults.call_faults[0].client", "no consumer is named \"app-9\""),
+        ("a written-out peer of another group", with("[[faults.peer_changes]]\nat_ms = 0\ngroup = \"other\"\npeer = \"p\"\naction = \"join\"\n"), 14, "faults.peer_changes[0].group", "the scenario's group is \"hangsim-group\", not \"other\""),
+        ("a written-out time beyond its bounds", with("[[faults.session_timeouts]]\nat_ms = 600001\ngroup = \"hangsim-group\"\n"), 13, "faults.session_timeouts[0].at_ms", "600001 is outside its bounds 0..=600000"),
     ];
     for (what, text, line, key, message) in cases.into_iter().chain(limits) {
         let error = match load(&text, "t.toml", &[]) {
