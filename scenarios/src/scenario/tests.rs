@@ -13,6 +13,7 @@ use super::trigger::{Trigger, TriggerKind};
 use super::Draw;
 
 /// The built-in scenarios, by the names their files declare.
+#[rustfmt::skip]
 const CATALOGUE: &[(&str, &str)] = &[
     (
         "auth-crash",
@@ -50,6 +51,7 @@ const CATALOGUE: &[(&str, &str)] = &[
 ];
 
 /// The scenario files of the repository's tests and README.
+#[rustfmt::skip]
 const TEST_FILES: &[(&str, &str)] = &[
     (
         "slow-handler",
@@ -239,6 +241,34 @@ fn resolution_fixes_every_draw_deterministically() {
     }
 }
 
+/// Swarm fault plans, drawn for one consumer or for a group, are within the bounds a written-out
+/// plan is held to: every resolved file loads again.
+#[test]
+fn drawn_fault_plans_load_again() {
+    let chaos = CATALOGUE
+        .iter()
+        .find(|(name, _)| *name == "chaos")
+        .unwrap()
+        .1;
+    let group = TEST_FILES[1].1;
+    let swarmed = load(group, "group", &["swarm.horizon_ms=8000".to_string()])
+        .unwrap()
+        .file;
+    assert_eq!(swarmed.consumers.len(), 2, "a group swarm");
+    for file in [loaded("chaos", chaos), swarmed] {
+        let mut faults = 0;
+        for seed in 0..300 {
+            let resolved = resolve(&file, seed);
+            faults += resolved.faults.acl_changes.len() + resolved.faults.call_faults.len();
+            let text = toml::to_string(&resolved).unwrap();
+            if let Err(error) = load(&text, "resolved", &[]) {
+                panic!("{} seed {seed}: {error}", file.name);
+            }
+        }
+        assert!(faults > 0, "{}: the swarm drew no fault", file.name);
+    }
+}
+
 /// Different seeds resolve to different scenarios: every file is a family of runs.
 #[test]
 fn resolution_varies_across_seeds() {
@@ -376,6 +406,8 @@ fn overriding_one_key_leaves_other_draws_alone() {
 fn sets_override_by_index_and_by_name() {
     let text = CATALOGUE[0].1;
     type Check = fn(&ScenarioFile) -> bool;
+    // One case a row.
+    #[rustfmt::skip]
     let cases: &[(&str, Check)] = &[
         ("topic[0].partitions=3", |f| {
             f.topics[0].partitions == Draw::Fixed(3)
@@ -514,6 +546,8 @@ fn the_base_file_is_valid() {
 #[test]
 fn errors_name_file_line_and_key() {
     let event = |body: &str| with(&format!("[[event]]\n{body}"));
+    // One case a row.
+    #[rustfmt::skip]
     let cases: Vec<(&str, String, usize, &str, &str)> = vec![
         // (what, text, line, key, part of the message)
         (
@@ -789,7 +823,23 @@ fn errors_name_file_line_and_key() {
             "a scenario has 1 to 8 topics",
         ),
     ];
-    for (what, text, line, key, message) in cases {
+    let choices = format!(
+        "handler_delay_ms = {{ one_of = [{}] }}\n",
+        vec!["1"; 65].join(", ")
+    );
+    let events = "[[event]]\ndo = \"session-timeout\"\n".repeat(65);
+    // One case a row.
+    #[rustfmt::skip]
+    let limits = vec![
+        ("too many choices", with(&choices), 12, "consumer[0].consume[0].handler_delay_ms", "one_of lists at most 64 values"),
+        ("too many events", with(&events), 12, "event", "65 events; a scenario has at most 64"),
+        ("a written-out latency beyond its bounds", with("[[faults.poll_latency]]\nfrom_ms = 0\nlatency_ms = 60001\n"), 14, "faults.poll_latency[0].latency_ms", "60001 is outside its bounds 0..=60000"),
+        ("a written-out denial of no topic", with("[[faults.acl_changes]]\nat_ms = 0\ntopic = \"topic9\"\naccess = \"allowed\"\n"), 14, "faults.acl_changes[0].topic", "no topic is named \"topic9\""),
+        ("a written-out fault of no client", with("[[faults.call_faults]]\ncall = \"poll\"\nerror = \"wakeup\"\ntimes = \"once\"\nclient = \"app-9\"\n"), 16, "faults.call_faults[0].client", "no consumer is named \"app-9\""),
+        ("a written-out peer of another group", with("[[faults.peer_changes]]\nat_ms = 0\ngroup = \"other\"\npeer = \"p\"\naction = \"join\"\n"), 14, "faults.peer_changes[0].group", "the scenario's group is \"hangsim-group\", not \"other\""),
+        ("a written-out time beyond its bounds", with("[[faults.session_timeouts]]\nat_ms = 600001\ngroup = \"hangsim-group\"\n"), 13, "faults.session_timeouts[0].at_ms", "600001 is outside its bounds 0..=600000"),
+    ];
+    for (what, text, line, key, message) in cases.into_iter().chain(limits) {
         let error = match load(&text, "t.toml", &[]) {
             Ok(_) => panic!("{what}: accepted\n{text}"),
             Err(error) => error.to_string(),
@@ -817,6 +867,8 @@ fn errors_name_file_line_and_key() {
 fn triggers_that_never_fire_are_warned_about() {
     let event = |body: &str| with(&format!("[[event]]\ndo = \"stop-consumption\"\n{body}"));
     let deny = "[[event]]\ndo = \"deny-read\"\ntopic = \"topic0\"\n";
+    // One case a row.
+    #[rustfmt::skip]
     let cases: Vec<(&str, String, Option<&str>)> = vec![
         ("crash without a fault", event("after = \"runloop-crashed\"\n"), Some("event[0].after = \"runloop-crashed\" can never fire: nothing in the scenario fails a runloop")),
         ("crash with a denial", format!("{}{deny}", event("after = \"runloop-crashed\"\n")), None),
@@ -847,6 +899,8 @@ fn triggers_that_never_fire_are_warned_about() {
 /// Triggers read as `name[:argument][:consumer]`.
 #[test]
 fn triggers_parse() {
+    // One case a row.
+    #[rustfmt::skip]
     let valid = [
         ("rebalance-started", TriggerKind::RebalanceStarted, None),
         (

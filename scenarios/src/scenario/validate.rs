@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use sim::kafka::ClientCall;
+use sim::kafka::{ClientCall, FaultTimes};
 
 use super::draw::{Draw, Drawable};
 use super::keys::{self, event_use, EVENT_COMMON_KEYS};
@@ -67,6 +67,7 @@ pub fn check(file: &ScenarioFile) -> Result<Vec<String>, Problem> {
             }
         }
     }
+    check_faults(file)?;
     if let Some(swarm) = &file.swarm {
         let path = KeyPath::root("swarm");
         bound_plain(&path.key("horizon_ms"), Some(swarm.horizon_ms))?;
@@ -435,6 +436,142 @@ fn check_event(
         }
     }
     Ok(())
+}
+
+/// The most entries of each kind in a written-out fault plan (a swarm draws far fewer).
+const MAX_FAULTS_PER_KIND: usize = 64;
+
+/// A fault plan written out in full (as a resolved scenario writes it) is held to the bounds of
+/// the events it stands for: times as `event.at_ms`, latencies as `event.ms`, counts as
+/// `event.times`; its topics, clients and group must exist, and peers are not consumers.
+fn check_faults(file: &ScenarioFile) -> Result<(), Problem> {
+    let faults = &file.faults;
+    let root = KeyPath::root("faults");
+    let counts = [
+        ("acl_changes", faults.acl_changes.len()),
+        (
+            "authentication_outages",
+            faults.authentication_outages.len(),
+        ),
+        ("call_faults", faults.call_faults.len()),
+        ("poll_latency", faults.poll_latency.len()),
+        ("call_latency", faults.call_latency.len()),
+        ("peer_changes", faults.peer_changes.len()),
+        ("session_timeouts", faults.session_timeouts.len()),
+    ];
+    for (list, count) in counts {
+        if count > MAX_FAULTS_PER_KIND {
+            return Err(Problem::new(
+                root.key(list),
+                format!(
+                    "{count} entries; a fault plan has at most {MAX_FAULTS_PER_KIND} of each kind"
+                ),
+            ));
+        }
+    }
+    let time = |path: KeyPath, value: Option<u64>| bound_as(&path, value, "event.at_ms");
+    let latency = |path: KeyPath, value: u64| bound_as(&path, Some(value), "event.ms");
+    let client = |path: KeyPath, client: &Option<String>| match client {
+        Some(name) if !file.consumers.iter().any(|consumer| &consumer.name == name) => {
+            Err(Problem::new(path, format!("no consumer is named {name:?}")))
+        }
+        _ => Ok(()),
+    };
+    time(root.key("storm_end_ms"), faults.storm_end_ms)?;
+    for (index, change) in faults.acl_changes.iter().enumerate() {
+        let at = root.key("acl_changes").index(index);
+        time(at.key("at_ms"), Some(change.at_ms))?;
+        if !file.topics.iter().any(|topic| topic.name == change.topic) {
+            return Err(Problem::new(
+                at.key("topic"),
+                format!("no topic is named {:?}", change.topic),
+            ));
+        }
+        client(at.key("client"), &change.client)?;
+    }
+    for (index, outage) in faults.authentication_outages.iter().enumerate() {
+        let at = root.key("authentication_outages").index(index);
+        time(at.key("from_ms"), Some(outage.from_ms))?;
+        time(at.key("until_ms"), outage.until_ms)?;
+        client(at.key("client"), &outage.client)?;
+    }
+    for (index, fault) in faults.call_faults.iter().enumerate() {
+        let at = root.key("call_faults").index(index);
+        time(at.key("from_ms"), Some(fault.from_ms))?;
+        if let FaultTimes::Times(times) = fault.times {
+            bound_as(&at.key("times"), Some(times.into()), "event.times")?;
+        }
+        client(at.key("client"), &fault.client)?;
+    }
+    for (index, slow) in faults.poll_latency.iter().enumerate() {
+        let at = root.key("poll_latency").index(index);
+        time(at.key("from_ms"), Some(slow.from_ms))?;
+        time(at.key("until_ms"), slow.until_ms)?;
+        latency(at.key("latency_ms"), slow.latency_ms)?;
+        client(at.key("client"), &slow.client)?;
+    }
+    for (index, slow) in faults.call_latency.iter().enumerate() {
+        let at = root.key("call_latency").index(index);
+        time(at.key("from_ms"), Some(slow.from_ms))?;
+        time(at.key("until_ms"), slow.until_ms)?;
+        latency(at.key("latency_ms"), slow.latency_ms)?;
+        client(at.key("client"), &slow.client)?;
+    }
+    for (index, change) in faults.peer_changes.iter().enumerate() {
+        let at = root.key("peer_changes").index(index);
+        time(at.key("at_ms"), Some(change.at_ms))?;
+        check_group(at.key("group"), &change.group)?;
+        check_name(&at.key("peer"), &change.peer, false)?;
+        if file
+            .consumers
+            .iter()
+            .any(|consumer| consumer.name == change.peer)
+        {
+            return Err(Problem::new(
+                at.key("peer"),
+                format!(
+                    "{:?} is a full consumer; a passive peer needs a name of its own",
+                    change.peer
+                ),
+            ));
+        }
+    }
+    for (index, timeout) in faults.session_timeouts.iter().enumerate() {
+        let at = root.key("session_timeouts").index(index);
+        time(at.key("at_ms"), Some(timeout.at_ms))?;
+        check_group(at.key("group"), &timeout.group)?;
+    }
+    Ok(())
+}
+
+/// Every scenario's consumers share one group; a fault of another would never happen.
+fn check_group(path: KeyPath, group: &str) -> Result<(), Problem> {
+    if group == super::GROUP {
+        Ok(())
+    } else {
+        Err(Problem::new(
+            path,
+            format!("the scenario's group is {:?}, not {group:?}", super::GROUP),
+        ))
+    }
+}
+
+/// A number held to the bounds of the key `like`.
+fn bound_as(path: &KeyPath, value: Option<u64>, like: &str) -> Result<(), Problem> {
+    let bounds = keys::key_of(like)
+        .and_then(|key| key.bounds.clone())
+        .expect("the key has bounds");
+    match value {
+        Some(value) if !bounds.contains(&value) => Err(Problem::new(
+            path.clone(),
+            format!(
+                "{value} is outside its bounds {}..={}",
+                bounds.start(),
+                bounds.end()
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// A number's bounds, from the key table.
