@@ -118,19 +118,26 @@ pub fn check_all(file: &ScenarioFile, seen: &[Observations]) -> Vec<Broken> {
     // The committed offsets are the group's: any member may have processed what another
     // committed after a rebalance, so they are held to what the group processed.
     let mut group_processed = std::collections::BTreeMap::new();
-    for consumer in seen {
-        for (tp, offset) in &consumer.processed {
-            let entry = group_processed.entry(tp.clone()).or_insert(*offset);
-            *entry = (*entry).max(*offset);
+    if seen.len() > 1 {
+        for consumer in seen {
+            for (tp, offset) in &consumer.processed {
+                let entry = group_processed.entry(tp.clone()).or_insert(*offset);
+                *entry = (*entry).max(*offset);
+            }
         }
     }
     let mut broken = Vec::new();
     for (index, consumer) in seen.iter().enumerate() {
-        let mut view = consumer.clone();
-        if seen.len() > 1 {
-            view.processed = group_processed.clone();
-        }
-        for mut found in check(graceful, &view) {
+        let found_here = if seen.len() > 1 {
+            let view = Observations {
+                processed: group_processed.clone(),
+                ..consumer.clone()
+            };
+            check(graceful, &view)
+        } else {
+            check(graceful, consumer)
+        };
+        for mut found in found_here {
             if index > 0 {
                 found.detail = format!("{}: {}", consumer.consumer, found.detail);
             }

@@ -216,13 +216,12 @@ pub fn run_one(spec: &RunSpec) -> RunRecord {
     if spec.record_events {
         config = config.recording();
     }
-    let (protocol, file, workload_sink) =
-        (spec.protocol, Rc::new((*resolved).clone()), sink.clone());
+    let (protocol, file, workload_sink) = (spec.protocol, resolved.clone(), sink.clone());
     let result = run(&config, move |rt| {
         workload(rt, file, protocol, workload_sink)
     });
     let observations = sink.take();
-    judge(spec, resolved, limits, result, &observations)
+    judge(spec, resolved, limits, result, observations)
 }
 
 /// Which runs are run twice and compared.
@@ -314,10 +313,11 @@ fn judge(
     resolved: Arc<ScenarioFile>,
     limits: RunLimits,
     result: RunResult,
-    seen: &[Observations],
+    seen: Vec<Observations>,
 ) -> RunRecord {
-    let broken = invariants::check_all(&resolved, seen);
-    let under_test = seen.first().cloned().unwrap_or_default();
+    let broken = invariants::check_all(&resolved, &seen);
+    // The report and the record tell of the consumer under test, the first.
+    let under_test = seen.into_iter().next().unwrap_or_default();
     let seen = &under_test;
     let (verdict, signature) = if let Some(panic) = result.panics.first() {
         (Verdict::Panic, report::panic_signature(&panic.message))
@@ -352,6 +352,6 @@ fn judge(
         strategy_disagreement: result.strategy_disagreement,
         signature,
         events: result.events,
-        observations: under_test.clone(),
+        observations: under_test,
     }
 }

@@ -378,6 +378,8 @@ pub fn search(
     options: &SearchOptions,
     observer: &mut dyn SearchObserver,
 ) -> Result<SearchSummary, String> {
+    // Wall time, for the time budget and the summary's rate only: it decides how far a search
+    // gets, never what a seed finds (no run reads it).
     let started = Instant::now();
     let seed_plan = plan.seed_plan();
     if seed_plan.len == 0 {

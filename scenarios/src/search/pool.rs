@@ -53,7 +53,9 @@ pub fn in_seed_order<T: Send>(
                     return;
                 }
                 // Wait (in the driver, never in a run) while too far ahead of the main thread;
-                // it only waits for seeds that are running, so the wait ends.
+                // it only waits for seeds that are running, so the wait ends. The sleep decides
+                // only when a worker starts its seed, never what the seed finds: every run is a
+                // function of its seed, and results leave in seed order whatever the timing.
                 while index >= emitted.load(Ordering::Relaxed) + REORDER_WINDOW
                     && !stop.load(Ordering::Relaxed)
                 {

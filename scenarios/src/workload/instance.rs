@@ -367,19 +367,7 @@ impl Instance {
                 if commit_each {
                     let started = world.rt.now();
                     let result = record.commit().await;
-                    world.observations.borrow_mut()[instance.index]
-                        .explicit_commits
-                        .push(CommitOutcome {
-                            started,
-                            ended: world.rt.now(),
-                            result: result
-                                .as_ref()
-                                .map_err(|cause| cause.to_string())
-                                .map(|_| ()),
-                        });
-                    if let Err(Cause::Interrupt(by)) = result {
-                        return Err(Cause::Interrupt(by));
-                    }
+                    return instance.note_commit(&world, started, result);
                 }
                 Ok(())
             })
@@ -449,20 +437,33 @@ impl Instance {
             let mut offsets = consumer::kafka::Offsets::new();
             offsets.insert(tp, offset);
             let result = runloop.committer().commit(offsets).await;
-            world.observations.borrow_mut()[self.index]
-                .explicit_commits
-                .push(CommitOutcome {
-                    started,
-                    ended: world.rt.now(),
-                    result: result
-                        .as_ref()
-                        .map_err(|cause| cause.to_string())
-                        .map(|_| ()),
-                });
-            if let Err(Cause::Interrupt(by)) = result {
-                return Err(Cause::Interrupt(by));
-            }
+            return self.note_commit(world, started, result);
         }
         Ok(())
+    }
+
+    /// Notes a user's commit that started at `started` and ended now. Its failure is the
+    /// consumer's business (the invariants read it); only an interruption of the committing
+    /// fiber goes on.
+    fn note_commit<T>(
+        &self,
+        world: &World,
+        started: Duration,
+        result: Exit<T, ConsumerError>,
+    ) -> Exit<(), ConsumerError> {
+        world.observations.borrow_mut()[self.index]
+            .explicit_commits
+            .push(CommitOutcome {
+                started,
+                ended: world.rt.now(),
+                result: result
+                    .as_ref()
+                    .map_err(|cause| cause.to_string())
+                    .map(|_| ()),
+            });
+        match result {
+            Err(Cause::Interrupt(by)) => Err(Cause::Interrupt(by)),
+            _ => Ok(()),
+        }
     }
 }

@@ -18,6 +18,7 @@ pub mod triggers;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use consumer::kafka::TopicPartition;
@@ -36,7 +37,7 @@ pub const FINAL_STOP: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct World {
     pub rt: Rt,
-    pub file: Rc<ScenarioFile>,
+    pub file: Arc<ScenarioFile>,
     pub protocol: ShutdownProtocol,
     pub cluster: FakeCluster,
     /// One per consumer, in the file's order.
@@ -71,7 +72,7 @@ impl World {
 /// `sink` (one [`Observations`] per consumer) as it happens.
 pub async fn workload(
     rt: Rt,
-    file: Rc<ScenarioFile>,
+    file: Arc<ScenarioFile>,
     protocol: ShutdownProtocol,
     sink: Rc<RefCell<Vec<Observations>>>,
 ) {
