@@ -116,12 +116,6 @@ impl RunLimits {
 }
 
 impl RunTimings {
-    /// The catalogue's final stop (`catalogue::FINAL_STOP`): when the driver stops consumption
-    /// if nothing else has ended it.
-    const FINAL_STOP: Duration = Duration::from_secs(30);
-
-    /// The timings of a catalogue scenario with these parameters: a thin adapter that says
-    /// what the catalogue's workload does with them (zio-kafka's defaults otherwise).
     /// The timings of a resolved scenario: the slowest consumer's settings, the slowest
     /// handler, the longest run of records, and the scenario's own times (events, production,
     /// starts, the final stop).
@@ -166,12 +160,7 @@ impl RunTimings {
             .map(|topic| topic.records_per_partition.value() * topic.partitions.value())
             .max()
             .unwrap_or(0);
-        let final_stop = file
-            .run
-            .final_stop_ms
-            .as_ref()
-            .map(|stop| Duration::from_millis(stop.value()))
-            .unwrap_or(Self::FINAL_STOP);
+        let final_stop = crate::workload::final_stop(file);
         let mut longest = final_stop;
         let mut last = final_stop;
         for topic in &file.topics {

@@ -59,13 +59,18 @@ impl World {
 
     /// When the driver finally stops consumption.
     pub fn final_stop(&self) -> Duration {
-        self.file
-            .run
-            .final_stop_ms
-            .as_ref()
-            .map(|stop| Duration::from_millis(stop.value()))
-            .unwrap_or(FINAL_STOP)
+        final_stop(&self.file)
     }
+}
+
+/// When the driver of a resolved scenario finally stops consumption: `[run] final_stop_ms`, or
+/// [`FINAL_STOP`].
+pub fn final_stop(file: &ScenarioFile) -> Duration {
+    file.run
+        .final_stop_ms
+        .as_ref()
+        .map(|stop| Duration::from_millis(stop.value()))
+        .unwrap_or(FINAL_STOP)
 }
 
 /// Runs a resolved scenario to its end, the first consumer under `protocol`. What it sees goes to
