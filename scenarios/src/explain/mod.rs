@@ -637,3 +637,175 @@ fn add_arrow(chain: &mut Vec<ChainArrow>, from: u64, to: u64, at_ns: u64, label:
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::fixture::{read_fixture, replay_fixture};
+
+    fn record(at_ms: u64, fiber: Option<u64>, what: &str) -> TraceRecord {
+        TraceRecord {
+            at: Duration::from_millis(at_ms),
+            fiber,
+            what: what.to_string(),
+        }
+    }
+
+    /// The shapes of events the page draws are read back from their words: lanes with names
+    /// and parents, wait spans, the command queue's depth with the offered command, interrupts
+    /// on both lanes, and an ACL change placed when it takes effect.
+    #[test]
+    fn events_in_words_become_lanes_waits_queue_steps_and_marks() {
+        let events = [
+            record(0, Some(1), "started `main` (root, interruptible)"),
+            record(
+                0,
+                Some(2),
+                "started `runloop` (child of fiber#1, interruptible)",
+            ),
+            record(
+                0,
+                None,
+                "kafka: ACL change scheduled at 1.500000s: READ on topic0 for every client: Deny",
+            ),
+            record(1, Some(1), "offers RemoveSubscription#3 to command_queue"),
+            record(1, Some(1), "queue.offer `command_queue` (accepted)"),
+            record(
+                1,
+                Some(1),
+                "waits uninterruptibly on `promise:RemoveSubscription#3`",
+            ),
+            record(2, Some(2), "queue.take_all `command_queue` (took 1)"),
+            record(2, Some(2), "asked fiber#1 to stop"),
+            record(3, Some(1), "resumed from `promise:RemoveSubscription#3`"),
+            record(3, Some(2), "kafka: poll by app-0 failed: not authorized"),
+            record(4, Some(2), "ended with failure"),
+        ];
+        let mut builder = Builder::default();
+        for (index, event) in events.iter().enumerate() {
+            builder.event(index as u64, event);
+        }
+        assert_eq!(builder.lanes[&2].name, "runloop");
+        assert_eq!(builder.lanes[&2].parent, Some(1));
+        assert_eq!(builder.lanes[&2].ending.as_deref(), Some("failure"));
+        assert_eq!(builder.waits.len(), 1);
+        let wait = &builder.waits[0];
+        assert_eq!(
+            (wait.fiber, wait.object.as_str(), wait.interruptible),
+            (1, "promise:RemoveSubscription#3", false)
+        );
+        assert_eq!((wait.from_ns, wait.until_ns), (1_000_000, Some(3_000_000)));
+        let steps: Vec<(&str, Option<&str>, i64)> = builder
+            .queue
+            .iter()
+            .map(|step| (step.op.as_str(), step.command.as_deref(), step.depth))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                ("offer", Some("RemoveSubscription#3"), 1),
+                ("take_all", None, 0)
+            ]
+        );
+        assert_eq!(builder.runloop_fiber, Some(2));
+        let kinds: Vec<(Option<u64>, MarkKind)> = builder
+            .marks
+            .iter()
+            .map(|mark| (mark.fiber, mark.kind))
+            .collect();
+        assert!(kinds.contains(&(Some(2), MarkKind::Interrupt)));
+        assert!(kinds.contains(&(Some(1), MarkKind::Interrupted)));
+        assert!(kinds.contains(&(Some(2), MarkKind::KafkaPollError)));
+        let acl = builder
+            .marks
+            .iter()
+            .find(|mark| mark.kind == MarkKind::KafkaAcl)
+            .expect("the ACL change is a mark");
+        assert_eq!((acl.fiber, acl.at_ns), (None, 1_500_000_000));
+    }
+
+    /// The first committed fixture whose file name starts with `prefix`: fixtures are
+    /// re-recorded and renamed by their signature, so tests find them by scenario, protocol and
+    /// strategy.
+    fn fixture_starting_with(prefix: &str) -> PathBuf {
+        let directory = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&directory)
+            .expect("tests/fixtures is readable")
+            .map(|entry| entry.expect("a directory entry").path())
+            .filter(|path| {
+                path.file_name()
+                    .and_then(|name| name.to_str())
+                    .is_some_and(|name| name.starts_with(prefix) && name.ends_with(".toml"))
+            })
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no fixture {prefix}* in {}", directory.display()))
+    }
+
+    /// A hang of auth-crash under master: a lane for every fiber that started, the fibers of
+    /// the stuck waits marked and never folded, an arrow from each stuck caller to the runloop,
+    /// the crash, and the report's why first.
+    #[test]
+    fn a_hang_fixture_gives_lanes_stuck_fibers_chain_and_why() {
+        let fixture = read_fixture(&fixture_starting_with("auth-crash.master.yields.hang-"))
+            .expect("the fixture reads");
+        let outcome = replay_fixture(&fixture);
+        assert!(outcome.matched(), "{:?}", outcome.mismatches);
+        let record = &outcome.record;
+        let timeline = timeline(record);
+        let events = record.events.as_deref().expect("a replay records events");
+        let started = events
+            .iter()
+            .filter(|event| event.what.starts_with("started `"))
+            .count();
+        assert_eq!(timeline.lanes.len(), started);
+        assert_eq!(timeline.event_count, events.len() as u64);
+        let hang = record
+            .report
+            .hang
+            .as_ref()
+            .expect("a hang has a hang report");
+        assert!(!hang.stuck.is_empty());
+        for caller in &hang.stuck {
+            for step in &caller.waits {
+                let lane = timeline
+                    .lanes
+                    .iter()
+                    .find(|lane| lane.fiber == step.fiber.id)
+                    .expect("a stuck fiber has a lane");
+                assert!(lane.stuck && !lane.folded, "{lane:?}");
+                assert_eq!(lane.name, step.fiber.name);
+            }
+        }
+        assert!(timeline.lanes.iter().any(|lane| lane.folded));
+        assert_eq!(
+            timeline.whys.first().map(String::as_str),
+            Some(record.report.why().as_str())
+        );
+        let crash = timeline.crash.as_ref().expect("the runloop crashed");
+        let runloop = crash.fiber.expect("the runloop took from command_queue");
+        for request in &hang.requests {
+            let caller = request.requested_by.id;
+            assert!(
+                timeline
+                    .chain
+                    .iter()
+                    .any(|arrow| arrow.from == caller && arrow.to == runloop),
+                "no arrow from fiber#{caller} to the runloop: {:?}",
+                timeline.chain
+            );
+        }
+        assert!(timeline
+            .queue
+            .iter()
+            .any(|step| step.command.as_deref() == Some(hang.requests[0].command.as_str())));
+        let html = page::render(&timeline);
+        assert!(html.contains(r#"<script type="application/json" id="timeline-data">{"#));
+        assert!(!html.contains("{{TIMELINE_JSON}}"));
+    }
+}
