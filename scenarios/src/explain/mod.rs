@@ -515,7 +515,11 @@ impl Builder {
                         format!("waits on `{object}`, which only fiber#{} completes", to.id),
                     );
                 }
-                whys.push(why.to_string());
+                // Two callers stuck the same way give the same line; the page shows it once.
+                let line = why.to_string();
+                if !whys.contains(&line) {
+                    whys.push(line);
+                }
             }
             // A stuck wait on a command's reply or on `runloop_done`: only the runloop would
             // complete it.
