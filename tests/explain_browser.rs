@@ -50,9 +50,9 @@ fn require_chromium() {
     );
 }
 
-/// Runs Chromium headless on `page` with `extra` arguments; returns its stdout. Killed after
-/// [`CHROMIUM_TIMEOUT`].
-fn chromium(page: &Path, extra: &[String], profile: &Path) -> String {
+/// Runs Chromium headless on `page` (a path or a `file://` URL) with `extra` arguments; returns
+/// its stdout. Killed after [`CHROMIUM_TIMEOUT`].
+fn chromium(page: &std::ffi::OsStr, extra: &[String], profile: &Path) -> String {
     let mut child = Command::new(CHROMIUM)
         .args([
             "--headless",
@@ -88,10 +88,7 @@ fn chromium(page: &Path, extra: &[String], profile: &Path) -> String {
         if started.elapsed() > CHROMIUM_TIMEOUT {
             let _ = child.kill();
             let _ = child.wait();
-            panic!(
-                "chromium did not finish {} within {CHROMIUM_TIMEOUT:?}",
-                page.display()
-            );
+            panic!("chromium did not finish {page:?} within {CHROMIUM_TIMEOUT:?}");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -154,7 +151,11 @@ fn check_page_in_chromium(fixture_path: &Path) {
     );
 
     let profile = scratch.path().join("profile");
-    let dom = unescape(&chromium(&page, &["--dump-dom".to_string()], &profile));
+    let dom = unescape(&chromium(
+        page.as_os_str(),
+        &["--dump-dom".to_string()],
+        &profile,
+    ));
     let name = fixture_path.display();
     assert!(
         dom.contains(r#"data-rendered="true""#),
@@ -200,10 +201,30 @@ fn check_page_in_chromium(fixture_path: &Path) {
     );
     let why = format!("why: </b>{}", report.why());
     assert!(dom.contains(&why), "{name}: the page lacks {why:?}");
+    assert!(
+        !dom.contains(r#"class="lane member""#),
+        "{name}: quiet fibers are unfolded at first"
+    );
+    // `#unfold` opens the page with the folded fibers in lanes of their own.
+    let unfolded_url = format!("file://{}#unfold", page.display());
+    let unfolded = chromium(unfolded_url.as_ref(), &["--dump-dom".to_string()], &profile);
+    let folded_fibers = dom
+        .find(r#"data-group="folded""#)
+        .map(|at| &dom[at..])
+        .and_then(|group| group.split_once('>').map(|(_, rest)| rest))
+        .and_then(|label| label.split(" quiet fibers").next())
+        .and_then(|label| label.rsplit(' ').next())
+        .and_then(|count| count.parse::<usize>().ok())
+        .expect("the folded group says how many fibers it holds");
+    assert_eq!(
+        unfolded.matches(r#"class="lane member""#).count(),
+        folded_fibers.min(1500),
+        "{name}: unfolding shows every quiet fiber"
+    );
 
     let screenshot = scratch.path().join("page.png");
     chromium(
-        &page,
+        page.as_os_str(),
         &[
             format!("--screenshot={}", screenshot.display()),
             "--window-size=1400,900".to_string(),
