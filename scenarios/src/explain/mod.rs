@@ -14,7 +14,7 @@
 
 pub mod page;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use consumer::internal::labels::{COMMAND_QUEUE, PROMISE_PREFIX, RUNLOOP_DONE};
@@ -199,7 +199,10 @@ pub struct Timeline {
     /// Every mark, in the run's order.
     pub marks: Vec<Mark>,
     pub waits: Vec<WaitSpan>,
+    /// The command queues' history; with several consumers, their queues (one label) merged.
     pub queue: Vec<QueueStep>,
+    /// The fibers that took from a command queue: one runloop per consumer.
+    pub runloops: Vec<u64>,
     pub crash: Option<Crash>,
     pub stuck: Vec<StuckWait>,
     pub chain: Vec<ChainArrow>,
@@ -301,8 +304,8 @@ struct Builder {
     queue_depth: i64,
     /// The command each fiber said it offers next (`offers X to command_queue`).
     offering: BTreeMap<u64, String>,
-    /// The fiber that last took from the command queue: the runloop.
-    runloop_fiber: Option<u64>,
+    /// The fibers that took from a command queue: the runloops, one per consumer.
+    runloops: BTreeSet<u64>,
 }
 
 impl Builder {
@@ -433,6 +436,14 @@ impl Builder {
         }
     }
 
+    /// The runloop, when the run had one consumer.
+    fn only_runloop(&self) -> Option<u64> {
+        match self.runloops.len() {
+            1 => self.runloops.first().copied(),
+            _ => None,
+        }
+    }
+
     fn close_wait(&mut self, fiber: u64, index: u64, at_ns: u64) {
         if let Some(open) = self.open_wait.remove(&fiber) {
             self.waits[open].until_ns = Some(at_ns);
@@ -454,7 +465,7 @@ impl Builder {
             _ => return,
         };
         if matches!(short, "take" | "take_all") {
-            self.runloop_fiber = Some(fiber);
+            self.runloops.insert(fiber);
         }
         self.queue_depth = (self.queue_depth + change).max(0);
         self.queue.push(QueueStep {
@@ -522,15 +533,15 @@ impl Builder {
                 }
             }
             // A stuck wait on a command's reply or on `runloop_done`: only the runloop would
-            // complete it.
-            if let Some(runloop) = self.runloop_fiber {
+            // complete it. With several consumers, every command queue and `runloop_done` has
+            // the same label in the trace's words, so which runloop is unknown: no arrow.
+            if let Some(runloop) = self.only_runloop() {
                 for wait in &stuck {
                     let on_runloop = wait.object == RUNLOOP_DONE
-                        || (wait.object.starts_with(PROMISE_PREFIX)
-                            && hang
-                                .requests
-                                .iter()
-                                .any(|request| wait.object.ends_with(request.command.as_str())));
+                        || hang.requests.iter().any(|request| {
+                            wait.object.strip_prefix(PROMISE_PREFIX)
+                                == Some(request.command.as_str())
+                        });
                     if on_runloop && wait.fiber != runloop {
                         add_arrow(
                             &mut chain,
@@ -560,7 +571,7 @@ impl Builder {
                         .map(|cause| format!(": {cause}"))
                         .unwrap_or_default()
                 ),
-                fiber: self.runloop_fiber,
+                fiber: self.only_runloop(),
             }),
             _ => None,
         };
@@ -569,7 +580,7 @@ impl Builder {
             .flat_map(|arrow| [arrow.from, arrow.to])
             .collect();
         chained.extend(stuck.iter().map(|wait| wait.fiber));
-        chained.extend(self.runloop_fiber);
+        chained.extend(self.runloops.iter().copied());
         let mut kept: Vec<u64> = self
             .marks
             .iter()
@@ -599,6 +610,7 @@ impl Builder {
             marks: self.marks,
             waits: self.waits,
             queue: self.queue,
+            runloops: self.runloops.into_iter().collect(),
             crash,
             stuck,
             chain,
@@ -713,7 +725,7 @@ mod tests {
                 ("take_all", None, 0)
             ]
         );
-        assert_eq!(builder.runloop_fiber, Some(2));
+        assert_eq!(builder.only_runloop(), Some(2));
         let kinds: Vec<(Option<u64>, MarkKind)> = builder
             .marks
             .iter()
