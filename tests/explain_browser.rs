@@ -6,11 +6,15 @@
 //! it is missing this test fails and says how to install it: a browser test that passes without
 //! a browser would prove nothing.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use scenarios::fixture::read_fixture;
+
+mod explain_support;
+
+use explain_support::{fixture_starting_with, hangsim, master_hang_fixture};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -20,26 +24,6 @@ const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The red of a stuck wait, as the page draws it (`#d32f2f`).
 const STUCK_RED: [u8; 3] = [0xd3, 0x2f, 0x2f];
-
-fn fixtures_directory() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-/// The first committed fixture whose name starts with `prefix` (fixtures are re-recorded and
-/// renamed by their signature).
-fn fixture_starting_with(prefix: &str) -> Option<PathBuf> {
-    let mut names: Vec<PathBuf> = std::fs::read_dir(fixtures_directory())
-        .expect("tests/fixtures is readable")
-        .map(|entry| entry.expect("a directory entry").path())
-        .filter(|path| {
-            path.file_name()
-                .and_then(|name| name.to_str())
-                .is_some_and(|name| name.starts_with(prefix) && name.ends_with(".toml"))
-        })
-        .collect();
-    names.sort();
-    names.into_iter().next()
-}
 
 fn require_chromium() {
     assert!(
@@ -136,18 +120,17 @@ fn check_page_in_chromium(fixture_path: &Path) {
     let hang = report.hang.as_ref().expect("a hang fixture");
     let scratch = tempfile::tempdir().expect("a scratch directory");
     let page = scratch.path().join("page.html");
-    let explained = Command::new(env!("CARGO_BIN_EXE_hangsim"))
-        .arg("explain")
-        .arg(fixture_path)
-        .arg("-o")
-        .arg(&page)
-        .output()
-        .expect("hangsim runs");
-    assert!(
-        explained.status.success(),
-        "hangsim explain failed on {}: {}",
-        fixture_path.display(),
-        String::from_utf8_lossy(&explained.stderr)
+    let (status, _, stderr) = hangsim(&[
+        "explain".as_ref(),
+        fixture_path.as_os_str(),
+        "-o".as_ref(),
+        page.as_os_str(),
+    ]);
+    assert_eq!(
+        status,
+        0,
+        "hangsim explain {}: {stderr}",
+        fixture_path.display()
     );
 
     let profile = scratch.path().join("profile");
@@ -246,9 +229,7 @@ fn check_page_in_chromium(fixture_path: &Path) {
 fn explained_hangs_render_in_chromium() {
     assert!(sim::SIMULATED);
     require_chromium();
-    let master = fixture_starting_with("auth-crash.master.yields.hang-")
-        .expect("a hang fixture of auth-crash under master");
-    check_page_in_chromium(&master);
+    check_page_in_chromium(&master_hang_fixture());
     // The drain race of check-offer-drain, and a chaos run, when the catalogue of fixtures
     // has them.
     for prefix in [

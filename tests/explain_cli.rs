@@ -1,40 +1,11 @@
 //! `hangsim explain` as a user runs it: where the page goes, and bad input (one `error:` line,
 //! exit 2). The page in a browser is tests/explain_browser.rs.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-fn hangsim(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_hangsim"))
-        .args(args)
-        .output()
-        .expect("hangsim runs");
-    (
-        output.status.code().expect("hangsim exits with a status"),
-        String::from_utf8_lossy(&output.stdout).into(),
-        String::from_utf8_lossy(&output.stderr).into(),
-    )
-}
+mod explain_support;
 
-/// A committed hang fixture of auth-crash under master (found by prefix: fixtures are
-/// re-recorded and renamed by their signature).
-fn master_hang_fixture() -> PathBuf {
-    let directory = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut names: Vec<PathBuf> = std::fs::read_dir(directory)
-        .expect("tests/fixtures is readable")
-        .map(|entry| entry.expect("a directory entry").path())
-        .filter(|path| {
-            path.file_name()
-                .and_then(|name| name.to_str())
-                .is_some_and(|name| name.starts_with("auth-crash.master.yields.hang-"))
-        })
-        .collect();
-    names.sort();
-    names
-        .into_iter()
-        .next()
-        .expect("a hang fixture of auth-crash under master")
-}
+use explain_support::{hangsim, master_hang_fixture};
 
 fn assert_one_error_line(stderr: &str, mentions: &str) {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");

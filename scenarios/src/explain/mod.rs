@@ -656,10 +656,12 @@ fn add_arrow(chain: &mut Vec<ChainArrow>, from: u64, to: u64, at_ns: u64, label:
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
+    use consumer::ShutdownProtocol;
 
     use super::*;
-    use crate::fixture::{read_fixture, replay_fixture};
+    use crate::catalogue::Scenario;
+    use crate::runner::run_one;
+    use crate::verdict::{RunSpec, VerdictKind};
 
     fn record(at_ms: u64, fiber: Option<u64>, what: &str) -> TraceRecord {
         TraceRecord {
@@ -742,37 +744,24 @@ mod tests {
         assert_eq!((acl.fiber, acl.at_ns), (None, 1_500_000_000));
     }
 
-    /// The first committed fixture whose file name starts with `prefix`: fixtures are
-    /// re-recorded and renamed by their signature, so tests find them by scenario, protocol and
-    /// strategy.
-    fn fixture_starting_with(prefix: &str) -> PathBuf {
-        let directory = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
-        let mut names: Vec<PathBuf> = std::fs::read_dir(&directory)
-            .expect("tests/fixtures is readable")
-            .map(|entry| entry.expect("a directory entry").path())
-            .filter(|path| {
-                path.file_name()
-                    .and_then(|name| name.to_str())
-                    .is_some_and(|name| name.starts_with(prefix) && name.ends_with(".toml"))
-            })
-            .collect();
-        names.sort();
-        names
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| panic!("no fixture {prefix}* in {}", directory.display()))
-    }
-
-    /// A hang of auth-crash under master: a lane for every fiber that started, the fibers of
+    /// A hang of auth-crash under master (seed 0; every seed of it hangs): a lane for every fiber that started, the fibers of
     /// the stuck waits marked and never folded, an arrow from each stuck caller to the runloop,
     /// the crash, and the report's why first.
     #[test]
     fn a_hang_fixture_gives_lanes_stuck_fibers_chain_and_why() {
-        let fixture = read_fixture(&fixture_starting_with("auth-crash.master.yields.hang-"))
-            .expect("the fixture reads");
-        let outcome = replay_fixture(&fixture);
-        assert!(outcome.matched(), "{:?}", outcome.mismatches);
-        let record = &outcome.record;
+        let mut spec = RunSpec::new(
+            Scenario::builtin("auth-crash").expect("a catalogue scenario"),
+            ShutdownProtocol::Master,
+            0,
+        );
+        spec.record_events = true;
+        let record = &run_one(&spec);
+        assert_eq!(
+            record.verdict.kind(),
+            VerdictKind::Hang,
+            "{}",
+            record.report
+        );
         let timeline = timeline(record);
         let events = record.events.as_deref().expect("a replay records events");
         let started = events
