@@ -28,7 +28,9 @@ use sim::kafka::{FakeCluster, RebalanceProtocol};
 
 use crate::scenario::spec::{RebalanceProtocolName, ScenarioFile};
 use crate::scenario::GROUP;
-pub use observations::{CommitOutcome, ConsumeOutcome, InterruptRequest, Milestone, Observations};
+pub use observations::{
+    CommitOutcome, ConsumeOutcome, InterruptRequest, Milestone, Observations, OffsetSet,
+};
 
 /// When the driver stops consumption if nothing else has ended it, unless the file says.
 pub const FINAL_STOP: Duration = Duration::from_secs(30);
@@ -126,7 +128,9 @@ pub async fn workload(
         sequence: Rc::new(Cell::new(0)),
     };
     let event_fibers: Vec<Fiber<(), ()>> = events::start(&world);
+    // A peer whose coin said no never starts: its observations stay empty and unfinished.
     let consumers: Vec<Fiber<(), ()>> = (0..file.consumers.len())
+        .filter(|&index| file.consumers[index].is_enabled())
         .map(|index| instance::start(&world, index))
         .collect();
     for fiber in &consumers {

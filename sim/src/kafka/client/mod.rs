@@ -195,6 +195,9 @@ struct ClientState {
     polls: u64,
     /// Commits the coordinator refused with `RebalanceInProgress` so far.
     rebalance_in_progress_refusals: u64,
+    /// The highest offset this client stored in its group per partition, for the invariant
+    /// that no member commits beyond what it processed.
+    highest_own_commits: BTreeMap<TopicPartition, i64>,
     /// Which assigned partition the next fetch starts with, for fairness.
     fetch_rotation: usize,
     /// MockConsumer parity.
@@ -661,6 +664,20 @@ impl FakeConsumer {
     fn store_commit(&self, offsets: &Offsets) {
         let group = self.group_id().unwrap_or("");
         self.cluster.store_offsets(group, offsets);
+        let mut state = self.state.borrow_mut();
+        for (partition, offset) in offsets {
+            let highest = state
+                .highest_own_commits
+                .entry(partition.clone())
+                .or_insert(offset.0);
+            *highest = (*highest).max(offset.0);
+        }
+    }
+
+    /// The highest offset this client committed per partition (accepted by the group's
+    /// coordinator; what others committed is not here).
+    pub fn highest_own_commits(&self) -> BTreeMap<TopicPartition, i64> {
+        self.state.borrow().highest_own_commits.clone()
     }
 
     /// Revokes (or reports lost) the owned partitions and leaves the group: what `unsubscribe`
