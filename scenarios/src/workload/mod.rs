@@ -127,6 +127,12 @@ pub async fn workload(
         triggers: triggers::Board::new(&rt, &file),
         sequence: Rc::new(Cell::new(0)),
     };
+    // A run that never finished leaves each consumer in `instances`, which the consumer's own
+    // diagnostics listener reaches through the world: a cycle that only this breaks.
+    let releasing = world.clone();
+    rt.at_release(move || {
+        releasing.instances.borrow_mut().clear();
+    });
     let event_fibers: Vec<Fiber<(), ()>> = events::start(&world);
     // A peer whose coin said no never starts: its observations stay empty and unfinished.
     let consumers: Vec<Fiber<(), ()>> = (0..file.consumers.len())

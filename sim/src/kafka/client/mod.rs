@@ -235,8 +235,8 @@ impl FakeConsumer {
             Some(name) => Rc::from(name.as_str()),
             None => format!("client{}", id.0).into(),
         };
-        Rc::new(FakeConsumer {
-            cluster,
+        let client = Rc::new(FakeConsumer {
+            cluster: cluster.clone(),
             id,
             name,
             config,
@@ -245,7 +245,18 @@ impl FakeConsumer {
                 generation: -1,
                 ..ClientState::default()
             }),
-        })
+        });
+        cluster.adopt(&client);
+        client
+    }
+
+    /// Drops what the client holds of its user when the run is over: the rebalance listener
+    /// and the commit callbacks capture the consumer that holds this client, a cycle that a
+    /// client never closed (a run that hung) would otherwise keep alive.
+    pub(crate) fn release(&self) {
+        let mut state = self.state.borrow_mut();
+        state.listener = None;
+        state.completed_commits.clear();
     }
 
     /// The client's id within its cluster.
