@@ -135,7 +135,11 @@ impl RunTimings {
             longest_scenario_delay: Duration::ZERO,
             last_action_at: Duration::ZERO,
         };
-        for consumer in &file.consumers {
+        for consumer in file
+            .consumers
+            .iter()
+            .filter(|consumer| consumer.is_enabled())
+        {
             let poll_interval =
                 ms(&consumer.max_poll_interval_ms).unwrap_or(defaults.max_poll_interval);
             let commit_timeout = ms(&consumer.commit_timeout_ms).unwrap_or(defaults.commit_timeout);
@@ -305,9 +309,8 @@ fn judge(
     seen: Vec<Observations>,
 ) -> RunRecord {
     let broken = invariants::check_all(&resolved, &seen);
-    // The report and the record tell of the consumer under test, the first.
-    let under_test = seen.into_iter().next().unwrap_or_default();
-    let seen = &under_test;
+    // The report tells of the consumer under test, the first; the record keeps every one.
+    let under_test = seen.first().cloned().unwrap_or_default();
     let (verdict, signature) = if let Some(panic) = result.panics.first() {
         (Verdict::Panic, report::panic_signature(&panic.message))
     } else if result.is_hang() {
@@ -325,7 +328,7 @@ fn judge(
     } else {
         (Verdict::Pass, "pass".to_string())
     };
-    let report = RunReport::of(spec, &verdict, &result, seen, &broken, limits);
+    let report = RunReport::of(spec, &verdict, &result, &under_test, &broken, limits);
     RunRecord {
         spec: RunSpec {
             resolved: Some(resolved.clone()),
@@ -341,6 +344,6 @@ fn judge(
         strategy_disagreement: result.strategy_disagreement,
         signature,
         events: result.events,
-        observations: under_test,
+        observations: seen,
     }
 }
