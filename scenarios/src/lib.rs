@@ -18,6 +18,7 @@
 
 pub mod atomic;
 pub mod catalogue;
+pub mod coverage;
 pub mod fixture;
 pub mod invariants;
 pub mod merge;

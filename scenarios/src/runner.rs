@@ -7,12 +7,13 @@ use std::rc::Rc;
 use std::str::FromStr;
 use std::time::Duration;
 
-use consumer::internal::labels::COMMAND_QUEUE;
+use consumer::internal::labels::{COMMAND_QUEUE, RUNLOOP_DONE};
 use serde::{Deserialize, Serialize};
 use sim::{run, RunConfig, RunResult};
 
 use std::sync::Arc;
 
+use crate::coverage::RunCoverage;
 use crate::invariants;
 use crate::report::{self, Nondeterminism, RunReport};
 use crate::scenario::ScenarioFile;
@@ -198,7 +199,9 @@ pub fn run_one(spec: &RunSpec) -> RunRecord {
         .with_deadline(limits.deadline)
         .with_quiet_window(limits.quiet_window)
         // The hang report tells each stuck command's history from these operations.
-        .watching(COMMAND_QUEUE);
+        .watching(COMMAND_QUEUE)
+        // The interleaving coverage reads the checks and completion of `runloop_done`.
+        .watching(RUNLOOP_DONE);
     if let Some(log) = &spec.replay {
         config = config.replaying(log.clone());
     }
@@ -326,6 +329,7 @@ fn judge(
         (Verdict::Pass, "pass".to_string())
     };
     let report = RunReport::of(spec, &verdict, &result, seen, &broken, limits);
+    let coverage = RunCoverage::of_watched(&result.watched, resolved.consumers.len());
     RunRecord {
         spec: RunSpec {
             resolved: Some(resolved.clone()),
@@ -342,5 +346,6 @@ fn judge(
         signature,
         events: result.events,
         observations: under_test,
+        coverage,
     }
 }

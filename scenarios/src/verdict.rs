@@ -199,6 +199,8 @@ pub struct RunRecord {
     pub events: Option<Vec<sim::trace::TraceRecord>>,
     /// What the workload observed (`hangsim run --observations` prints it).
     pub observations: crate::workload::Observations,
+    /// The ordering classes of the commands that raced the runloop's end ([`crate::coverage`]).
+    pub coverage: crate::coverage::RunCoverage,
 }
 
 impl RunRecord {
