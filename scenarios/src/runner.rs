@@ -329,7 +329,14 @@ fn judge(
         (Verdict::Pass, "pass".to_string())
     };
     let report = RunReport::of(spec, &verdict, &result, seen, &broken, limits);
-    let coverage = RunCoverage::of_watched(&result.watched, resolved.consumers.len());
+    let runloop_ended_at = match &report.runloop {
+        report::RunloopState::Stopped { at } | report::RunloopState::Crashed { at, .. } => {
+            Some(at.0)
+        }
+        _ => None,
+    };
+    let coverage =
+        RunCoverage::of_watched(&result.watched, resolved.consumers.len(), runloop_ended_at);
     RunRecord {
         spec: RunSpec {
             resolved: Some(resolved.clone()),

@@ -17,6 +17,7 @@
 //! (a watched operation names its object by label), so such runs are not classified.
 
 use std::fmt;
+use std::time::Duration;
 
 use consumer::internal::labels::{COMMAND_QUEUE, RUNLOOP_DONE};
 use consumer::rt::promise::ops as promise_ops;
@@ -144,34 +145,53 @@ pub enum Step {
     Drain { closes: bool },
 }
 
-/// The steps of a run, from its watched operations (in their order).
-pub fn steps_of(watched: &[WatchedOp]) -> Vec<Step> {
+/// The steps of a run, from its watched operations (in their order), each with its time.
+pub fn steps_of(watched: &[WatchedOp]) -> Vec<(Duration, Step)> {
     watched
         .iter()
-        .filter_map(|op| match (op.object, op.op) {
-            (COMMAND_QUEUE, queue_ops::OFFER) => Some(Step::Offer {
-                fiber: op.fiber,
-                accepted: op.detail == 1,
-            }),
-            (COMMAND_QUEUE, queue_ops::TAKE) => Some(Step::Take { took: op.detail }),
-            (COMMAND_QUEUE, queue_ops::TAKE_ALL) => Some(Step::Drain { closes: false }),
-            (COMMAND_QUEUE, queue_ops::CLOSE_AND_DRAIN) => Some(Step::Drain { closes: true }),
-            (RUNLOOP_DONE, promise_ops::IS_DONE) => Some(Step::Check {
-                fiber: op.fiber,
-                done: op.detail == 1,
-            }),
-            (RUNLOOP_DONE, promise_ops::COMPLETE) if op.detail == 1 => Some(Step::Complete),
-            _ => None,
-        })
+        .filter_map(|op| step_of(op).map(|step| (op.at, step)))
         .collect()
+}
+
+fn step_of(op: &WatchedOp) -> Option<Step> {
+    match (op.object, op.op) {
+        (COMMAND_QUEUE, queue_ops::OFFER) => Some(Step::Offer {
+            fiber: op.fiber,
+            accepted: op.detail == 1,
+        }),
+        (COMMAND_QUEUE, queue_ops::TAKE) => Some(Step::Take { took: op.detail }),
+        (COMMAND_QUEUE, queue_ops::TAKE_ALL) => Some(Step::Drain { closes: false }),
+        (COMMAND_QUEUE, queue_ops::CLOSE_AND_DRAIN) => Some(Step::Drain { closes: true }),
+        (RUNLOOP_DONE, promise_ops::IS_DONE) => Some(Step::Check {
+            fiber: op.fiber,
+            done: op.detail == 1,
+        }),
+        (RUNLOOP_DONE, promise_ops::COMPLETE) if op.detail == 1 => Some(Step::Complete),
+        _ => None,
+    }
 }
 
 /// The classes of every command of the run that raced the runloop's end, one entry per
 /// command, in the order of their offers (or checks).
 pub fn classify(steps: &[Step]) -> Vec<OrderingClass> {
-    let end = steps
+    classify_with_reported_end(steps, None)
+}
+
+/// As [`classify`], where the workload saw the runloop end (crash or stop) before step
+/// `reported_end` (an index into `steps`). The protocols without hooks leave no step at their
+/// end: without this, a command the runloop never handled looks like any other.
+pub fn classify_with_reported_end(
+    steps: &[Step],
+    reported_end: Option<usize>,
+) -> Vec<OrderingClass> {
+    let first_end_step = steps
         .iter()
         .position(|step| matches!(step, Step::Complete | Step::Drain { .. }));
+    let end = match (first_end_step, reported_end) {
+        (Some(step), Some(reported)) => Some(step.min(reported)),
+        (step, reported) => step.or(reported),
+    };
+    let end_left_a_step = first_end_step.is_some();
     let done_at = steps.iter().position(|step| *step == Step::Complete);
     let drains: Vec<usize> = steps
         .iter()
@@ -205,7 +225,11 @@ pub fn classify(steps: &[Step]) -> Vec<OrderingClass> {
                 fiber,
                 accepted: true,
             } => {
-                let taken_by = takes.iter().copied().find(|&take| take > place);
+                // Only the runloop's takes count: none after its end.
+                let taken_by = takes
+                    .iter()
+                    .copied()
+                    .find(|&take| take > place && end.is_none_or(|end| take < end));
                 let drained_by = drains.iter().copied().find(|&drain| drain > place);
                 let class = match (end, taken_by) {
                     // Dequeued by a take: raced the end only when that was the last one.
@@ -217,6 +241,7 @@ pub fn classify(steps: &[Step]) -> Vec<OrderingClass> {
                         }
                     }
                     (None, _) => Some(OrderingClass::NoEndStep),
+                    (Some(_), _) if !end_left_a_step => Some(OrderingClass::NoEndStep),
                     (Some(_), _) => Some(match (drained_by, done_at) {
                         (Some(_), Some(done)) if done < place => OrderingClass::BetweenDoneAndDrain,
                         (Some(_), _) => OrderingClass::BeforeDoneDrained,
@@ -271,11 +296,21 @@ pub struct RunCoverage {
 
 impl RunCoverage {
     /// The classes of a run's watched operations; `None` when the run had several consumers.
-    pub fn of_watched(watched: &[WatchedOp], consumers: usize) -> RunCoverage {
+    /// `runloop_ended_at` is when the workload saw the runloop end, if it did; steps at that
+    /// instant count as before the end.
+    pub fn of_watched(
+        watched: &[WatchedOp],
+        consumers: usize,
+        runloop_ended_at: Option<Duration>,
+    ) -> RunCoverage {
         if consumers > 1 {
             return RunCoverage::default();
         }
-        RunCoverage::of_classes(&classify(&steps_of(watched)))
+        let timed = steps_of(watched);
+        let reported_end =
+            runloop_ended_at.map(|ended| timed.iter().take_while(|(at, _)| *at <= ended).count());
+        let steps: Vec<Step> = timed.into_iter().map(|(_, step)| step).collect();
+        RunCoverage::of_classes(&classify_with_reported_end(&steps, reported_end))
     }
 
     /// The set of `classes`.

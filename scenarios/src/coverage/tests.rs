@@ -117,3 +117,14 @@ fn tallies_count_runs_and_keep_the_first_seed() {
     let table = tally.to_string();
     assert!(table.contains("never reached: in-last-chunk"), "{table}");
 }
+
+#[test]
+fn a_take_after_the_reported_end_is_not_the_runloops() {
+    // Master: the runloop crashed (reported before step 2) and left no step; a later take
+    // does not answer the command offered at the instant it ended.
+    let steps = [offer(OTHER), TAKE, offer(CALLER), TAKE];
+    assert_eq!(
+        classify_with_reported_end(&steps, Some(2)),
+        vec![OrderingClass::InLastChunk, OrderingClass::NoEndStep]
+    );
+}
