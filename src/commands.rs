@@ -190,7 +190,23 @@ pub fn run(run_args: RunArgs) -> ExitCode {
     outln!("trace hash: {:#018x}", record.trace_hash);
     out!("{}", record.report);
     if run_args.observations {
-        out!("{}", ObservationsReport(&record.observations));
+        let several = record.observations.len() > 1;
+        for (consumer, seen) in record.resolved.consumers.iter().zip(&record.observations) {
+            if !consumer.is_enabled() {
+                out!(
+                    "{}: took no part in this run (its `enabled` coin)\n",
+                    consumer.name
+                );
+            } else {
+                let text = ObservationsReport(seen).to_string();
+                if several {
+                    let by = format!("observed by {}:", consumer.name);
+                    out!("{}", text.replacen("observed:", &by, 1));
+                } else {
+                    out!("{text}");
+                }
+            }
+        }
     }
     if run_args.trace {
         print_events(&record);

@@ -10,6 +10,7 @@
 //! - [`merge`](mod@merge): `merge`, joining the shards of one search;
 //! - [`bench`](mod@bench): throughput, bug-finding power and memory, as a table, and
 //!   [`bench_instructions`]: instructions per seed under callgrind;
+//! - [`explain`](mod@explain): `explain`, a fixture's run as an HTML page;
 //! - [`demo`]: the request/response hang in miniature;
 //! - [`real`](mod@real): `real`, a scenario run for real (crate `real`);
 //! - [`output`]: stdout that ends quietly when its reader has gone.
@@ -31,6 +32,7 @@ mod bench;
 mod bench_instructions;
 mod commands;
 mod demo;
+mod explain;
 mod merge;
 mod output;
 mod real;
@@ -66,6 +68,11 @@ enum Command {
     /// matched and what differed, and the report. Exits 0 when every fixture matches, 1
     /// otherwise.
     Replay(commands::ReplayArgs),
+    /// Replays a fixture with every event recorded and writes it as one self-contained HTML
+    /// page: a lane per fiber on a zoomable virtual-time axis, the command queue's history, Kafka
+    /// events, the crash, the stuck waits in red with their wait-for chain, the report's why.
+    /// Writes next to the fixture (x.toml gives x.html) unless -o says where (`-o -`: stdout).
+    Explain(explain::ExplainArgs),
     /// Measures throughput, seeds to the first hang per strategy, and memory, per protocol on
     /// `auth-crash`; prints a table.
     Bench(bench::BenchArgs),
@@ -133,6 +140,7 @@ fn main() -> ExitCode {
         Command::Search(search_args) => search::search(search_args),
         Command::Merge(merge_args) => merge::merge(merge_args),
         Command::Replay(replay_args) => commands::replay(replay_args),
+        Command::Explain(explain_args) => explain::explain(explain_args),
         Command::Bench(bench_args) => bench::bench(bench_args),
         Command::Demo(demo_args) => demo::run_demo(demo_args),
         Command::Real(real_args) => real::real(real_args),

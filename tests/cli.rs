@@ -1204,7 +1204,7 @@ fn run_prints_observations_and_refuses_a_bad_deadline() {
         &stdout,
         &[
             "observed:",
-            "records processed, per partition (highest offset):",
+            "records processed, per partition (offsets):",
             "committed offsets at the end (next offset to read):",
         ],
     );

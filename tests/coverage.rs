@@ -7,7 +7,7 @@ use scenarios::coverage::OrderingClass;
 use scenarios::fixture::{read_fixture, replay_fixture};
 use scenarios::VerdictKind;
 
-/// The classes of every committed single-consumer hang fixture whose report's `why:` says
+/// The classes of every committed hang fixture whose report's `why:` says
 /// `words`, of `protocol`; at least one such fixture must exist.
 fn classes_of_window(protocol: &str, words: &str) -> Vec<(String, Vec<OrderingClass>)> {
     let directory = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
@@ -26,8 +26,7 @@ fn classes_of_window(protocol: &str, words: &str) -> Vec<(String, Vec<OrderingCl
     let mut found = Vec::new();
     for path in paths {
         let fixture = read_fixture(&path).unwrap_or_else(|error| panic!("{error}"));
-        // Runs of several consumers are not classified (their runloops' steps mix).
-        if fixture.expected.kind != VerdictKind::Hang || fixture.resolved.consumers.len() != 1 {
+        if fixture.expected.kind != VerdictKind::Hang {
             continue;
         }
         let record = replay_fixture(&fixture).record;

@@ -66,7 +66,8 @@ fn list_output() {
           crash-cause-returned             a consume_with that returns after a runloop crash fails (with the crash's cause, or a failure of the same consumption at that moment)
           finalizer-order                  finalizers run in the order subscriptions, runloop, consumer
           no-records-after-end             no records are offered to a partition stream after it ended
-          committed-offsets-processed      every committed offset was processed
+          committed-offsets-processed      no consumer commits an offset beyond the highest record it processed itself
+          at-least-once                    every record below the group's committed offset was processed by some consumer of the group (none skipped)
           graceful-end-commits-everything  after consumption ends gracefully (every consume_with succeeded), every processed record is committed
           commit-answers-in-time           every commit returns within the commit timeout
     "#]].assert_eq(&hangsim(&["list"]));

@@ -84,6 +84,8 @@ pub fn observations(seen: &RealObservations) -> Observations {
             .collect(),
         processed: seen.processed.clone(),
         committed: seen.committed.clone(),
+        // A real run has one consumer in a fresh group: what the group committed, it did.
+        own_commits: seen.committed.clone(),
         explicit_commits: seen
             .handler_commits
             .iter()

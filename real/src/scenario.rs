@@ -108,7 +108,7 @@ pub fn from_resolved(file: &ScenarioFile) -> Result<RealScenario, String> {
     if !file.faults.is_calm() || file.swarm.is_some() {
         return refuse("its fault plan has faults a broker cannot produce on demand".into());
     }
-    if file.consumers.len() != 1 {
+    if file.consumers.iter().filter(|c| c.is_enabled()).count() != 1 {
         return refuse(
             "real runs have one consumer under test; full peers are not supported".into(),
         );

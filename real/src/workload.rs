@@ -16,6 +16,8 @@ use consumer::{
 };
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 
+use scenarios::workload::OffsetSet;
+
 use crate::broker::Broker;
 use crate::client::{consumer_config, RdKafkaClient};
 use crate::runtime::TokioRuntime;
@@ -45,8 +47,8 @@ pub struct RealObservations {
     pub consume_ends: Vec<ConsumeEnd>,
     /// The driver asked the `consume_with` of a topic to stop: (topic, at, seq).
     pub interrupts: Vec<(String, Duration, u64)>,
-    /// The highest offset processed per partition (`topic-partition`).
-    pub processed: BTreeMap<String, i64>,
+    /// The offsets processed per partition (`topic-partition`).
+    pub processed: BTreeMap<String, OffsetSet>,
     /// The group's committed offsets at the end (read after the consumer closed).
     pub committed: BTreeMap<String, i64>,
     pub handler_commits: Vec<HandlerCommit>,
@@ -307,11 +309,10 @@ fn record_handler(world: &World) -> consumer::internal::RecordHandler {
             let tp = record.topic_partition();
             {
                 let mut seen = world.seen.borrow_mut();
-                let entry = seen
-                    .processed
+                seen.processed
                     .entry(tp.to_string())
-                    .or_insert(record.offset().0);
-                *entry = (*entry).max(record.offset().0);
+                    .or_default()
+                    .insert(record.offset().0);
                 seen.records_processed += 1;
             }
             world.runtime.note_progress();

@@ -11,7 +11,10 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::scenario::spec::{EventKind, ScenarioFile};
-use crate::workload::{Milestone, Observations};
+use std::collections::BTreeMap;
+
+use crate::workload::observations::write_ranges;
+use crate::workload::{Milestone, Observations, OffsetSet};
 use consumer::rt::ExitKind;
 
 /// An invariant every run is checked against. Its name is what verdicts, fixtures, NDJSON lines
@@ -23,6 +26,7 @@ pub enum Invariant {
     FinalizerOrder,
     NoRecordsAfterEnd,
     CommittedOffsetsProcessed,
+    AtLeastOnce,
     GracefulEndCommitsEverything,
     CommitAnswersInTime,
 }
@@ -30,11 +34,12 @@ pub enum Invariant {
 impl Invariant {
     /// Every invariant, in the order [`check`] reports them (the first broken one decides the
     /// verdict).
-    pub const ALL: [Invariant; 6] = [
+    pub const ALL: [Invariant; 7] = [
         Invariant::CrashCauseReturned,
         Invariant::FinalizerOrder,
         Invariant::NoRecordsAfterEnd,
         Invariant::CommittedOffsetsProcessed,
+        Invariant::AtLeastOnce,
         Invariant::GracefulEndCommitsEverything,
         Invariant::CommitAnswersInTime,
     ];
@@ -46,6 +51,7 @@ impl Invariant {
             Invariant::FinalizerOrder => "finalizer-order",
             Invariant::NoRecordsAfterEnd => "no-records-after-end",
             Invariant::CommittedOffsetsProcessed => "committed-offsets-processed",
+            Invariant::AtLeastOnce => "at-least-once",
             Invariant::GracefulEndCommitsEverything => "graceful-end-commits-everything",
             Invariant::CommitAnswersInTime => "commit-answers-in-time",
         }
@@ -59,7 +65,12 @@ impl Invariant {
             }
             Invariant::FinalizerOrder => "finalizers run in the order subscriptions, runloop, consumer",
             Invariant::NoRecordsAfterEnd => "no records are offered to a partition stream after it ended",
-            Invariant::CommittedOffsetsProcessed => "every committed offset was processed",
+            Invariant::CommittedOffsetsProcessed => {
+                "no consumer commits an offset beyond the highest record it processed itself"
+            }
+            Invariant::AtLeastOnce => {
+                "every record below the group's committed offset was processed by some consumer of the group (none skipped)"
+            }
             Invariant::GracefulEndCommitsEverything => {
                 "after consumption ends gracefully (every consume_with succeeded), every processed record is committed"
             }
@@ -102,7 +113,11 @@ pub struct Broken {
 /// a run with one consumer and no fault (nothing else commits, nothing fails a commit) can hold
 /// the group's offsets to what was processed.
 pub fn graceful_end_applies(file: &ScenarioFile) -> bool {
-    file.consumers.len() == 1
+    file.consumers
+        .iter()
+        .filter(|consumer| consumer.is_enabled())
+        .count()
+        == 1
         && file.faults.is_calm()
         && file.swarm.is_none()
         && file
@@ -112,39 +127,74 @@ pub fn graceful_end_applies(file: &ScenarioFile) -> bool {
 }
 
 /// The invariants the observations of every consumer break, in the order of
-/// [`Invariant::ALL`] per consumer; a peer's details name it.
+/// [`Invariant::ALL`] per consumer (a peer's details name it), then the group's at-least-once.
 pub fn check_all(file: &ScenarioFile, seen: &[Observations]) -> Vec<Broken> {
     let graceful = graceful_end_applies(file);
-    // The committed offsets are the group's: any member may have processed what another
-    // committed after a rebalance, so they are held to what the group processed.
-    let mut group_processed = std::collections::BTreeMap::new();
-    if seen.len() > 1 {
-        for consumer in seen {
-            for (tp, offset) in &consumer.processed {
-                let entry = group_processed.entry(tp.clone()).or_insert(*offset);
-                *entry = (*entry).max(*offset);
-            }
-        }
-    }
     let mut broken = Vec::new();
     for (index, consumer) in seen.iter().enumerate() {
-        let found_here = if seen.len() > 1 {
-            let view = Observations {
-                processed: group_processed.clone(),
-                ..consumer.clone()
-            };
-            check(graceful, &view)
-        } else {
-            check(graceful, consumer)
-        };
-        for mut found in found_here {
+        for mut found in check(graceful, consumer) {
             if index > 0 {
                 found.detail = format!("{}: {}", consumer.consumer, found.detail);
             }
             broken.push(found);
         }
     }
+    broken.extend(check_at_least_once(seen));
+    // The verdict names the first broken invariant of ALL's order.
+    broken.sort_by_key(|found| found.invariant);
     broken
+}
+
+/// At-least-once across the group: a record below a committed offset of the group is never read
+/// again by anyone, so it must have been processed by some member. The committed offsets are
+/// read when each consumer finishes (Kafka's last write wins, so they can move back, never
+/// skipping a record when the group is correct); the records processed are the group's, to the
+/// end of the run. Records above the committed offset are not lost: the next consumer of the
+/// group reads them again.
+pub fn check_at_least_once(seen: &[Observations]) -> Vec<Broken> {
+    let mut group_processed: BTreeMap<&str, OffsetSet> = BTreeMap::new();
+    for consumer in seen {
+        for (tp, offsets) in &consumer.processed {
+            group_processed.entry(tp).or_default().extend(offsets);
+        }
+    }
+    // Per partition, the highest committed offset any member read at its end.
+    let mut committed: BTreeMap<&str, (i64, &str)> = BTreeMap::new();
+    for consumer in seen.iter().filter(|consumer| consumer.finished) {
+        for (tp, offset) in &consumer.committed {
+            let entry = committed
+                .entry(tp)
+                .or_insert((*offset, consumer.consumer.as_str()));
+            if *offset > entry.0 {
+                *entry = (*offset, consumer.consumer.as_str());
+            }
+        }
+    }
+    let empty = OffsetSet::default();
+    let mut broken = Vec::new();
+    for (tp, (offset, read_by)) in committed {
+        let processed = group_processed.get(tp).unwrap_or(&empty);
+        let missing = processed.missing_below(offset);
+        if !missing.is_empty() {
+            broken.push(Broken {
+                invariant: Invariant::AtLeastOnce,
+                detail: format!(
+                    "{tp}: the group committed {offset} (read when {read_by} finished), but no consumer processed {}",
+                    Ranges(&missing)
+                ),
+            });
+        }
+    }
+    broken
+}
+
+/// Inclusive offset ranges, as `0..=4, 7`.
+struct Ranges<'a>(&'a [(i64, i64)]);
+
+impl fmt::Display for Ranges<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_ranges(f, self.0)
+    }
 }
 
 /// The invariants one consumer's observations break, in the order of [`Invariant::ALL`].
@@ -220,12 +270,21 @@ pub fn check(graceful_applies: bool, seen: &Observations) -> Vec<Broken> {
             });
         }
     }
-    for (tp, committed) in &seen.committed {
-        let processed = seen.processed.get(tp).map(|offset| offset + 1).unwrap_or(0);
-        if *committed > processed {
+    // A member commits the offsets of records it processed itself; another member's records
+    // are not its to commit.
+    for (tp, committed) in &seen.own_commits {
+        let processed_end = seen
+            .processed
+            .get(tp)
+            .and_then(OffsetSet::highest)
+            .map(|offset| offset + 1)
+            .unwrap_or(0);
+        if *committed > processed_end {
             broken.push(Broken {
                 invariant: Invariant::CommittedOffsetsProcessed,
-                detail: format!("{tp}: committed {committed}, processed only up to {processed}"),
+                detail: format!(
+                    "{tp}: committed {committed} itself, but processed only up to {processed_end}"
+                ),
             });
         }
     }
@@ -240,7 +299,10 @@ pub fn check(graceful_applies: bool, seen: &Observations) -> Vec<Broken> {
             .iter()
             .all(|outcome| outcome.exit == ExitKind::Success);
     if graceful {
-        for (tp, processed) in &seen.processed {
+        for (tp, offsets) in &seen.processed {
+            let Some(processed) = offsets.highest() else {
+                continue;
+            };
             let committed = seen.committed.get(tp).copied().unwrap_or(0);
             if committed != processed + 1 {
                 broken.push(Broken {
@@ -410,13 +472,16 @@ mod tests {
             at: Duration::ZERO,
             seq: 1,
         });
-        seen.processed.insert("topic0-0".into(), 4);
+        seen.processed
+            .insert("topic0-0".into(), OffsetSet::of(0..=4));
         seen.committed.insert("topic0-0".into(), 5);
+        seen.own_commits.insert("topic0-0".into(), 5);
         assert!(
             check(true, &seen).is_empty(),
             "offset 4 processed, 5 committed"
         );
         seen.committed.insert("topic0-0".into(), 7);
+        seen.own_commits.insert("topic0-0".into(), 7);
         let broken = names(&check(true, &seen));
         assert_eq!(
             broken,
@@ -426,6 +491,7 @@ mod tests {
             ]
         );
         seen.committed.insert("topic0-0".into(), 5);
+        seen.own_commits.insert("topic0-0".into(), 5);
         seen.explicit_commits.push(CommitOutcome {
             started: Duration::ZERO,
             ended: Duration::from_secs(16),
@@ -434,6 +500,75 @@ mod tests {
         assert_eq!(
             names(&check(true, &seen)),
             vec![Invariant::CommitAnswersInTime]
+        );
+    }
+
+    fn member(
+        name: &str,
+        processed: &[(&str, OffsetSet)],
+        committed: &[(&str, i64)],
+    ) -> Observations {
+        Observations {
+            consumer: name.into(),
+            finished: true,
+            processed: processed
+                .iter()
+                .map(|(tp, offsets)| (tp.to_string(), offsets.clone()))
+                .collect(),
+            committed: committed
+                .iter()
+                .map(|(tp, offset)| (tp.to_string(), *offset))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    /// A record below the group's committed offset that no member processed breaks
+    /// at-least-once; one that another member processed does not, and records above the
+    /// committed offset are not lost.
+    #[test]
+    fn at_least_once_looks_for_records_no_member_processed() {
+        let first = member("app-1", &[("t-0", OffsetSet::of(0..=4))], &[("t-0", 5)]);
+        let second = member("app-2", &[("t-0", OffsetSet::of(5..=9))], &[("t-0", 10)]);
+        assert!(check_at_least_once(&[first.clone(), second.clone()]).is_empty());
+        // Only up to the committed offset matters: 10..=19 are read again by the next member.
+        let above = member("app-2", &[("t-0", OffsetSet::of(5..=9))], &[("t-0", 10)]);
+        assert!(check_at_least_once(&[first.clone(), above]).is_empty());
+        let skipped = member(
+            "app-2",
+            &[("t-0", OffsetSet::of([5, 6, 9]))],
+            &[("t-0", 10)],
+        );
+        let broken = check_at_least_once(&[first.clone(), skipped]);
+        assert_eq!(names(&broken), vec![Invariant::AtLeastOnce]);
+        assert_eq!(
+            broken[0].detail,
+            "t-0: the group committed 10 (read when app-2 finished), but no consumer processed 7..=8"
+        );
+        // The highest committed offset read counts, whoever read it; a member that did not
+        // finish read nothing.
+        let mut unfinished = member("app-2", &[], &[("t-0", 12)]);
+        unfinished.finished = false;
+        assert!(check_at_least_once(&[first.clone(), unfinished]).is_empty());
+        let nothing_processed = member("app-1", &[], &[("t-0", 3)]);
+        assert_eq!(
+            check_at_least_once(&[nothing_processed])[0].detail,
+            "t-0: the group committed 3 (read when app-1 finished), but no consumer processed 0..=2"
+        );
+    }
+
+    /// A member's own commits are held to what it processed itself, not to what the group did.
+    #[test]
+    fn own_commits_are_held_to_the_members_own_records() {
+        let mut peer = member("app-2", &[("t-0", OffsetSet::of(0..=4))], &[("t-0", 9)]);
+        peer.own_commits.insert("t-0".into(), 5);
+        assert!(check(false, &peer).is_empty());
+        peer.own_commits.insert("t-0".into(), 9);
+        let broken = check(false, &peer);
+        assert_eq!(names(&broken), vec![Invariant::CommittedOffsetsProcessed]);
+        assert_eq!(
+            broken[0].detail,
+            "t-0: committed 9 itself, but processed only up to 5"
         );
     }
 }

@@ -14,11 +14,13 @@
 //! - [`fixture`]: fixtures, read with bounds, written atomically, replayed strictly.
 //! - [`search`]: the seed search (worker pool, seed plan, NDJSON findings, fixtures, resume).
 //! - [`merge`]: the shards of one search joined as if one machine had searched every seed.
+//! - [`explain`]: a recorded run as a timeline, drawn as one self-contained HTML page.
 //! - [`atomic`]: atomic file writes. [`serde_as`]: how other crates' types are serialized.
 
 pub mod atomic;
 pub mod catalogue;
 pub mod coverage;
+pub mod explain;
 pub mod fixture;
 pub mod invariants;
 pub mod merge;

@@ -18,7 +18,7 @@ use crate::invariants;
 use crate::report::{self, Nondeterminism, RunReport};
 use crate::scenario::ScenarioFile;
 use crate::verdict::{RunRecord, RunSpec, Verdict};
-use crate::workload::{workload, Observations};
+use crate::workload::{workload, Milestone, Observations};
 
 /// The shortest default deadline: what every run had before deadlines were derived, so that a
 /// run that passed then still passes the same way.
@@ -136,7 +136,11 @@ impl RunTimings {
             longest_scenario_delay: Duration::ZERO,
             last_action_at: Duration::ZERO,
         };
-        for consumer in &file.consumers {
+        for consumer in file
+            .consumers
+            .iter()
+            .filter(|consumer| consumer.is_enabled())
+        {
             let poll_interval =
                 ms(&consumer.max_poll_interval_ms).unwrap_or(defaults.max_poll_interval);
             let commit_timeout = ms(&consumer.commit_timeout_ms).unwrap_or(defaults.commit_timeout);
@@ -308,9 +312,8 @@ fn judge(
     seen: Vec<Observations>,
 ) -> RunRecord {
     let broken = invariants::check_all(&resolved, &seen);
-    // The report and the record tell of the consumer under test, the first.
-    let under_test = seen.into_iter().next().unwrap_or_default();
-    let seen = &under_test;
+    // The report tells of the consumer under test, the first; the record keeps every one.
+    let under_test = seen.first().cloned().unwrap_or_default();
     let (verdict, signature) = if let Some(panic) = result.panics.first() {
         (Verdict::Panic, report::panic_signature(&panic.message))
     } else if result.is_hang() {
@@ -328,15 +331,16 @@ fn judge(
     } else {
         (Verdict::Pass, "pass".to_string())
     };
-    let report = RunReport::of(spec, &verdict, &result, seen, &broken, limits);
-    let runloop_ended_at = match &report.runloop {
-        report::RunloopState::Stopped { at } | report::RunloopState::Crashed { at, .. } => {
-            Some(at.0)
-        }
-        _ => None,
-    };
-    let coverage =
-        RunCoverage::of_watched(&result.watched, resolved.consumers.len(), runloop_ended_at);
+    let report = RunReport::of(spec, &verdict, &result, &under_test, &broken, limits);
+    let runloop_ended_at: Vec<Option<Duration>> = seen
+        .iter()
+        .map(|observed| {
+            observed.milestones.iter().find_map(|(at, _, milestone)| {
+                matches!(milestone, Milestone::RunloopExited { .. }).then_some(*at)
+            })
+        })
+        .collect();
+    let coverage = RunCoverage::of_watched(&result.watched, &runloop_ended_at);
     RunRecord {
         spec: RunSpec {
             resolved: Some(resolved.clone()),
@@ -352,7 +356,7 @@ fn judge(
         strategy_disagreement: result.strategy_disagreement,
         signature,
         events: result.events,
-        observations: under_test,
+        observations: seen,
         coverage,
     }
 }

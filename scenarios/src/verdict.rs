@@ -197,8 +197,9 @@ pub struct RunRecord {
     pub signature: String,
     /// Every event, when recorded.
     pub events: Option<Vec<sim::trace::TraceRecord>>,
-    /// What the workload observed (`hangsim run --observations` prints it).
-    pub observations: crate::workload::Observations,
+    /// What the workload observed, per consumer in the file's order (`hangsim run
+    /// --observations` prints it); a peer that took no part has empty, unfinished observations.
+    pub observations: Vec<crate::workload::Observations>,
     /// The ordering classes of the commands that raced the runloop's end ([`crate::coverage`]).
     pub coverage: crate::coverage::RunCoverage,
 }

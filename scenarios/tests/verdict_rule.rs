@@ -52,7 +52,7 @@ fn a_slow_but_finite_run_passes_under_its_derived_deadline() {
     );
     let ending = record.report.ending.as_ref().unwrap();
     assert!(ending.at.0 > Duration::from_secs(120), "{ending}");
-    assert!(record.observations.finished);
+    assert!(record.observations[0].finished);
 }
 
 /// With a deadline of 121 s the same run is cut short while its handlers still progress: a

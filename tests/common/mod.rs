@@ -121,7 +121,7 @@ where
     F: FnOnce(Spec) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Exit<(), ConsumerError>> + 'static,
 {
-    run(&spec_config(1), move |rt| async move {
+    let result = run(&spec_config(1), move |rt| async move {
         let cluster = FakeCluster::new(&rt);
         let client = cluster.client(client_config);
         // Built inside the run: settings may hold the run's own callbacks (`Rc`s).
@@ -150,7 +150,47 @@ where
             panic!("the spec body failed: {cause}");
         }
         call.close();
-    })
+    });
+    note_outcome(protocol, &result);
+    result
+}
+
+/// When `HANGSIM_SPEC_OUTCOMES` names a file, appends one line per spec run to it: the test
+/// (libtest names each test's thread after it), the protocol and how the run ended (completed,
+/// hang, timeout or panic). `scripts/spec-outcomes.sh` turns the lines into the protocol x
+/// ported-test x outcome table; the tests' own assertions are what hold the outcomes.
+pub fn note_outcome(protocol: ShutdownProtocol, result: &RunResult) {
+    use std::io::Write as _;
+    let Some(path) = std::env::var_os("HANGSIM_SPEC_OUTCOMES") else {
+        return;
+    };
+    let outcome = if !result.panics.is_empty() {
+        "panic"
+    } else if result.is_hang() {
+        "hang"
+    } else if result.timed_out() {
+        "timeout"
+    } else {
+        "completed"
+    };
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| {
+            exe.file_stem()
+                .map(|stem| stem.to_string_lossy().into_owned())
+        })
+        .map(|stem| stem.split('-').next().unwrap_or_default().to_string())
+        .unwrap_or_default();
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    // One write per line, appended: the tests of a binary run on several threads.
+    let line = format!("{binary}\t{test}\t{}\t{outcome}\n", protocol.name());
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("HANGSIM_SPEC_OUTCOMES names a file that can be appended to");
+    file.write_all(line.as_bytes())
+        .expect("the outcome line is written");
 }
 
 /// The one open obligation's fiber chain, as `(fiber name, object waited on, interruptible)`.
@@ -356,7 +396,7 @@ where
     F: FnOnce(GroupSpec) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Exit<(), ConsumerError>> + 'static,
 {
-    run(&spec_config(1), move |rt| async move {
+    let result = run(&spec_config(1), move |rt| async move {
         let cluster = FakeCluster::new(&rt);
         let call = rt.obligation(consumer::rt::ObligationKind::UserCall, "spec body");
         let exit = body(GroupSpec {
@@ -369,5 +409,7 @@ where
             panic!("the spec body failed: {cause}");
         }
         call.close();
-    })
+    });
+    note_outcome(protocol, &result);
+    result
 }

@@ -115,6 +115,8 @@ struct RtCore {
     clock: RefCell<Option<ObjectRef>>,
     /// Every primitive made so far, for `release_all`.
     releasables: RefCell<Vec<Weak<dyn Releasable>>>,
+    /// What a workload asked to run at `release_all` (see [`Rt::at_release`]).
+    release_hooks: RefCell<Vec<Box<dyn FnOnce()>>>,
 }
 
 /// A primitive whose contents can be dropped when its run is over. A run that never finished
@@ -138,6 +140,7 @@ impl Rt {
                 fibers_ended: Cell::new(0),
                 clock: RefCell::new(None),
                 releasables: RefCell::new(Vec::new()),
+                release_hooks: RefCell::new(Vec::new()),
             }),
         }
     }
@@ -201,6 +204,14 @@ impl Rt {
         FiberId(id)
     }
 
+    /// Runs `release` at [`Rt::release_all`], before the primitives are released: a workload
+    /// whose own state forms reference cycles (a consumer held by a table that its diagnostics
+    /// listener holds, for example) clears that state there, so that a run that never finished
+    /// frees its memory. The hook is dropped after it ran, with what it captured.
+    pub fn at_release(&self, release: impl FnOnce() + 'static) {
+        self.core.release_hooks.borrow_mut().push(Box::new(release));
+    }
+
     pub(crate) fn register(&self, primitive: Weak<dyn Releasable>) {
         self.core.releasables.borrow_mut().push(primitive);
     }
@@ -210,6 +221,10 @@ impl Rt {
     /// reference cycles a run that never finished leaves. Call it only when no fiber of the run
     /// will be polled again: the simulated runtime does, when a run ends.
     pub fn release_all(&self) {
+        let hooks = std::mem::take(&mut *self.core.release_hooks.borrow_mut());
+        for hook in hooks {
+            hook();
+        }
         let releasables = std::mem::take(&mut *self.core.releasables.borrow_mut());
         for primitive in releasables.iter().filter_map(Weak::upgrade) {
             primitive.release();

@@ -13,8 +13,11 @@
 //! runloop's last take before the end, or was dequeued by that last take; a check that saw
 //! `runloop_done` done without an offer of its own is a command that never reached the queue.
 //!
-//! With several consumers in one run the operations of their runloops cannot be told apart
-//! (a watched operation names its object by label), so such runs are not classified.
+//! With several consumers in one run, each runloop (its `command_queue` and its
+//! `runloop_done`, paired by the order they were made in) is classified on its own and the
+//! run reaches the union of their classes. The end the workload reported for consumer `k` is
+//! taken as the end of the `k`-th runloop made: consumers make their runloops in the file's
+//! order unless the schedule reorders two that start at one instant.
 
 use std::fmt;
 use std::time::Duration;
@@ -295,22 +298,47 @@ pub struct RunCoverage {
 }
 
 impl RunCoverage {
-    /// The classes of a run's watched operations; `None` when the run had several consumers.
-    /// `runloop_ended_at` is when the workload saw the runloop end, if it did; steps at that
-    /// instant count as before the end.
-    pub fn of_watched(
-        watched: &[WatchedOp],
-        consumers: usize,
-        runloop_ended_at: Option<Duration>,
-    ) -> RunCoverage {
-        if consumers > 1 {
-            return RunCoverage::default();
+    /// The classes of a run's watched operations. `runloop_ended_at[k]` is when the workload
+    /// saw consumer `k`'s runloop end, if it did; steps at that instant count as before it.
+    pub fn of_watched(watched: &[WatchedOp], runloop_ended_at: &[Option<Duration>]) -> RunCoverage {
+        // The k-th queue made and the k-th runloop_done made belong to one runloop.
+        let ranks = |label: &str| {
+            let mut ids: Vec<u64> = watched
+                .iter()
+                .filter(|op| op.object == label)
+                .map(|op| op.object_id)
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        };
+        let (queues, promises) = (ranks(COMMAND_QUEUE), ranks(RUNLOOP_DONE));
+        let runloop_of = |op: &WatchedOp| {
+            let ids = if op.object == COMMAND_QUEUE {
+                &queues
+            } else {
+                &promises
+            };
+            ids.binary_search(&op.object_id).unwrap_or(0)
+        };
+        let mut coverage = RunCoverage::default();
+        for runloop in 0..queues.len().max(promises.len()) {
+            let own: Vec<WatchedOp> = watched
+                .iter()
+                .filter(|op| runloop_of(op) == runloop)
+                .cloned()
+                .collect();
+            let timed = steps_of(&own);
+            let reported_end = runloop_ended_at
+                .get(runloop)
+                .copied()
+                .flatten()
+                .map(|ended| timed.iter().take_while(|(at, _)| *at <= ended).count());
+            let steps: Vec<Step> = timed.into_iter().map(|(_, step)| step).collect();
+            let classes = classify_with_reported_end(&steps, reported_end);
+            coverage = coverage.union(RunCoverage::of_classes(&classes));
         }
-        let timed = steps_of(watched);
-        let reported_end =
-            runloop_ended_at.map(|ended| timed.iter().take_while(|(at, _)| *at <= ended).count());
-        let steps: Vec<Step> = timed.into_iter().map(|(_, step)| step).collect();
-        RunCoverage::of_classes(&classify_with_reported_end(&steps, reported_end))
+        coverage
     }
 
     /// The set of `classes`.

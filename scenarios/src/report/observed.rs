@@ -18,9 +18,9 @@ impl fmt::Display for ObservationsReport<'_> {
         if seen.processed.is_empty() {
             writeln!(f, "  records processed: none")?;
         } else {
-            writeln!(f, "  records processed, per partition (highest offset):")?;
-            for (partition, offset) in &seen.processed {
-                writeln!(f, "    {partition}: up to offset {offset}")?;
+            writeln!(f, "  records processed, per partition (offsets):")?;
+            for (partition, offsets) in &seen.processed {
+                writeln!(f, "    {partition}: {offsets}")?;
             }
         }
         let failed = seen
@@ -54,6 +54,14 @@ impl fmt::Display for ObservationsReport<'_> {
                 writeln!(f, "  committed offsets at the end (next offset to read):")?;
                 for (partition, offset) in &seen.committed {
                     writeln!(f, "    {partition}: {offset}")?;
+                }
+                if seen.own_commits.is_empty() {
+                    writeln!(f, "  offsets this consumer committed itself: none")?;
+                } else if seen.own_commits != seen.committed {
+                    writeln!(f, "  the highest offsets this consumer committed itself:")?;
+                    for (partition, offset) in &seen.own_commits {
+                        writeln!(f, "    {partition}: {offset}")?;
+                    }
                 }
             }
         } else {

@@ -58,6 +58,7 @@ pub const KEYS: &[Key] = &[
     key("group.rebalance_protocol", "the group's assignor: eager-range or cooperative-sticky", "eager-range", None),
     key("consumer.name", "the consumer's name (its client's name in faults and reports)", "required", None),
     key("consumer.protocol", "a peer's shutdown protocol (not the first consumer's: that is --protocol)", "the run's --protocol", None),
+    key("consumer.enabled", "whether a peer takes part in a run (a coin per seed: { one_of = [true, false] }); not on the first consumer", "true", None),
     key("consumer.start_at_ms", "when the consumer is made and starts its consumptions", "0", Some(TIME_MS)),
     key("consumer.poll_timeout_ms", "zio-kafka pollTimeout", "50", Some(1..=10_000)),
     key("consumer.commit_timeout_ms", "zio-kafka commitTimeout", "15000", Some(1..=600_000)),

@@ -39,6 +39,7 @@ pub fn resolve(file: &ScenarioFile, seed: u64) -> ScenarioFile {
     for (c, consumer) in resolved.consumers.iter_mut().enumerate() {
         let at = |key: &str| format!("consumer[{c}].{key}");
         fix_option(seed, &at("protocol"), &mut consumer.protocol);
+        fix_option(seed, &at("enabled"), &mut consumer.enabled);
         for (key, value) in [
             ("start_at_ms", &mut consumer.start_at_ms),
             ("poll_timeout_ms", &mut consumer.poll_timeout_ms),
@@ -134,14 +135,13 @@ pub fn resolve(file: &ScenarioFile, seed: u64) -> ScenarioFile {
             clients: resolved
                 .consumers
                 .iter()
+                .filter(|consumer| consumer.is_enabled())
                 .map(|consumer| consumer.name.clone())
                 .collect(),
         };
-        let drawn = if resolved.consumers.len() > 1 {
-            FaultPlan::swarm_group(seed, &space, &group)
-        } else {
-            FaultPlan::swarm(seed, &space)
-        };
+        // The group's faults (rebalance callbacks failing, commitSync inside on_revoked, commit
+        // latency, per-client denials) happen to one consumer as much as to several.
+        let drawn = FaultPlan::swarm_group(seed, &space, &group);
         resolved.faults = merge_plans(std::mem::take(&mut resolved.faults), drawn);
     }
     resolved

@@ -116,6 +116,10 @@ pub struct ConsumerSpec {
     /// A peer's shutdown protocol (default: the run's); not allowed on the first consumer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<Draw<ProtocolName>>,
+    /// Whether a peer takes part in a run (default true; a coin per seed makes it optional).
+    /// Not allowed on the first consumer: the consumer under test is always there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<Draw<bool>>,
     /// When the consumer is created and starts its consumptions (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_at_ms: Option<Draw<u64>>,
@@ -146,6 +150,13 @@ pub struct ConsumerSpec {
     pub empty_poll_count_to_meta_refresh: Option<Draw<u64>>,
     #[serde(default, rename = "consume")]
     pub consumptions: Vec<ConsumeSpec>,
+}
+
+impl ConsumerSpec {
+    /// Whether the consumer takes part in the run (its `enabled` coin, once resolved).
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.as_ref().is_none_or(|enabled| enabled.value())
+    }
 }
 
 /// The consumer APIs a consumption can use.

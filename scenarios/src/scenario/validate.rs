@@ -178,6 +178,15 @@ fn check_consumers(file: &ScenarioFile) -> Result<(), Problem> {
         if let Some(protocol) = &consumer.protocol {
             check_shape(&at.key("protocol"), protocol)?;
         }
+        if let Some(enabled) = &consumer.enabled {
+            if index == 0 {
+                return Err(Problem::new(
+                    at.key("enabled"),
+                    "the first consumer is the one under test: it always takes part",
+                ));
+            }
+            check_shape(&at.key("enabled"), enabled)?;
+        }
         check_settings(&at, consumer)?;
         if consumer.consumptions.len() > keys::MAX_CONSUMPTIONS {
             return Err(Problem::new(

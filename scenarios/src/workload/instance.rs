@@ -138,7 +138,7 @@ async fn run(world: &World, index: usize, spec: &ConsumerSpec) {
         ObligationKind::UserCall,
         label(world, index, "consumer scope close"),
     );
-    let as_client: Rc<dyn KafkaClient> = client;
+    let as_client: Rc<dyn KafkaClient> = client.clone();
     let scoped = world.clone();
     let scoped_spec = spec.clone();
     let _ = rt
@@ -190,6 +190,9 @@ async fn run(world: &World, index: usize, spec: &ConsumerSpec) {
                 seen.committed.insert(tp.to_string(), offset.0);
             }
         }
+    }
+    for (tp, offset) in client.highest_own_commits() {
+        seen.own_commits.insert(tp.to_string(), offset);
     }
     seen.finished = true;
 }
@@ -354,11 +357,11 @@ impl Instance {
                 let tp = record.topic_partition();
                 {
                     let mut all = world.observations.borrow_mut();
-                    let entry = all[instance.index]
+                    all[instance.index]
                         .processed
                         .entry(tp.to_string())
-                        .or_insert(record.offset().0);
-                    *entry = (*entry).max(record.offset().0);
+                        .or_default()
+                        .insert(record.offset().0);
                 }
                 *instance.last_record.borrow_mut() = Some((tp.clone(), record.offset()));
                 world

@@ -28,7 +28,9 @@ use sim::kafka::{FakeCluster, RebalanceProtocol};
 
 use crate::scenario::spec::{RebalanceProtocolName, ScenarioFile};
 use crate::scenario::GROUP;
-pub use observations::{CommitOutcome, ConsumeOutcome, InterruptRequest, Milestone, Observations};
+pub use observations::{
+    CommitOutcome, ConsumeOutcome, InterruptRequest, Milestone, Observations, OffsetSet,
+};
 
 /// When the driver stops consumption if nothing else has ended it, unless the file says.
 pub const FINAL_STOP: Duration = Duration::from_secs(30);
@@ -125,8 +127,16 @@ pub async fn workload(
         triggers: triggers::Board::new(&rt, &file),
         sequence: Rc::new(Cell::new(0)),
     };
+    // A run that never finished leaves each consumer in `instances`, which the consumer's own
+    // diagnostics listener reaches through the world: a cycle that only this breaks.
+    let releasing = world.clone();
+    rt.at_release(move || {
+        releasing.instances.borrow_mut().clear();
+    });
     let event_fibers: Vec<Fiber<(), ()>> = events::start(&world);
+    // A peer whose coin said no never starts: its observations stay empty and unfinished.
     let consumers: Vec<Fiber<(), ()>> = (0..file.consumers.len())
+        .filter(|&index| file.consumers[index].is_enabled())
         .map(|index| instance::start(&world, index))
         .collect();
     for fiber in &consumers {

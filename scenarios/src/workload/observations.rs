@@ -83,6 +83,120 @@ impl Milestone {
     }
 }
 
+/// A set of offsets of one partition, kept as sorted, disjoint, non-adjacent ranges: records
+/// are mostly processed in order, so a partition's set is one range, or a few when records were
+/// skipped or another member processed some.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OffsetSet {
+    /// `(first, last)` inclusive, ascending, with a gap of at least one offset between two.
+    ranges: Vec<(i64, i64)>,
+}
+
+impl OffsetSet {
+    /// Adds one offset.
+    pub fn insert(&mut self, offset: i64) {
+        // The first range that ends at or after offset - 1: offset joins it, or goes before it.
+        let at = self.ranges.partition_point(|&(_, last)| last < offset - 1);
+        match self.ranges.get_mut(at) {
+            Some((first, last)) if *first <= offset + 1 => {
+                *first = (*first).min(offset);
+                *last = (*last).max(offset);
+                // Growing up by one may close the gap to the next range.
+                if let Some(&(next_first, next_last)) = self.ranges.get(at + 1) {
+                    if next_first <= self.ranges[at].1 + 1 {
+                        self.ranges[at].1 = next_last;
+                        self.ranges.remove(at + 1);
+                    }
+                }
+            }
+            _ => self.ranges.insert(at, (offset, offset)),
+        }
+    }
+
+    /// Adds every offset of `other`.
+    pub fn extend(&mut self, other: &OffsetSet) {
+        for &(first, last) in &other.ranges {
+            for offset in first..=last {
+                self.insert(offset);
+            }
+        }
+    }
+
+    pub fn contains(&self, offset: i64) -> bool {
+        let at = self.ranges.partition_point(|&(_, last)| last < offset);
+        self.ranges
+            .get(at)
+            .is_some_and(|&(first, _)| first <= offset)
+    }
+
+    /// The highest offset in the set.
+    pub fn highest(&self) -> Option<i64> {
+        self.ranges.last().map(|&(_, last)| last)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// How many offsets the set holds.
+    pub fn len(&self) -> u64 {
+        self.ranges
+            .iter()
+            .map(|&(first, last)| (last - first + 1) as u64)
+            .sum()
+    }
+
+    /// The offsets below `end` missing from the set, as inclusive ranges, from offset 0.
+    pub fn missing_below(&self, end: i64) -> Vec<(i64, i64)> {
+        let mut missing = Vec::new();
+        let mut next = 0;
+        for &(first, last) in &self.ranges {
+            if first >= end {
+                break;
+            }
+            if first > next {
+                missing.push((next, first - 1));
+            }
+            next = last + 1;
+        }
+        if next < end {
+            missing.push((next, end - 1));
+        }
+        missing
+    }
+
+    /// The set built from `offsets`.
+    pub fn of(offsets: impl IntoIterator<Item = i64>) -> OffsetSet {
+        let mut set = OffsetSet::default();
+        for offset in offsets {
+            set.insert(offset);
+        }
+        set
+    }
+}
+
+/// `0..=4, 7, 9..=12`.
+impl std::fmt::Display for OffsetSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write_ranges(f, &self.ranges)
+    }
+}
+
+/// Inclusive ranges as `0..=4, 7, 9..=12`.
+pub fn write_ranges(f: &mut std::fmt::Formatter<'_>, ranges: &[(i64, i64)]) -> std::fmt::Result {
+    for (index, &(first, last)) in ranges.iter().enumerate() {
+        if index > 0 {
+            f.write_str(", ")?;
+        }
+        if first == last {
+            write!(f, "{first}")?;
+        } else {
+            write!(f, "{first}..={last}")?;
+        }
+    }
+    Ok(())
+}
+
 /// What a workload saw, for the invariants and the report. The workload writes it as things
 /// happen, so a run cut short keeps everything it observed until then.
 #[derive(Clone, Debug, Default)]
@@ -90,10 +204,15 @@ pub struct Observations {
     pub consume_outcomes: Vec<ConsumeOutcome>,
     /// The driver's requests to stop a `consume_with`.
     pub interrupt_requests: Vec<InterruptRequest>,
-    /// The highest offset processed per partition (`topic-partition`).
-    pub processed: BTreeMap<String, i64>,
-    /// Committed offsets of the group at the end (offset + 1 of the last committed record).
+    /// The offsets this consumer processed, per partition (`topic-partition`): every one, so a
+    /// record skipped shows as a gap.
+    pub processed: BTreeMap<String, OffsetSet>,
+    /// Committed offsets of the group when this consumer finished (offset + 1 of the last
+    /// committed record): the group's, whoever committed them.
     pub committed: BTreeMap<String, i64>,
+    /// The highest offset this consumer's own client committed per partition, accepted by the
+    /// coordinator, read when it finished.
+    pub own_commits: BTreeMap<String, i64>,
     pub explicit_commits: Vec<CommitOutcome>,
     /// The consumer's milestones (from its diagnostic events), with their times and their
     /// places in the order of everything observed.
@@ -112,6 +231,26 @@ pub struct Observations {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Offsets inserted in any order make the same ranges; gaps below a bound are found.
+    #[test]
+    fn offset_sets_keep_ranges_and_find_gaps() {
+        let set = OffsetSet::of([5, 0, 1, 3, 2, 9, 8, 6]);
+        assert_eq!(set.to_string(), "0..=3, 5..=6, 8..=9");
+        assert_eq!(set, OffsetSet::of([9, 8, 6, 5, 3, 2, 1, 0]));
+        assert_eq!(set.len(), 8);
+        assert_eq!(set.highest(), Some(9));
+        assert!(set.contains(6) && !set.contains(4) && !set.contains(7) && !set.contains(10));
+        assert_eq!(set.missing_below(12), vec![(4, 4), (7, 7), (10, 11)]);
+        assert_eq!(set.missing_below(4), vec![]);
+        assert_eq!(OffsetSet::of([2, 3]).missing_below(3), vec![(0, 1)]);
+        let mut joined = OffsetSet::of([0, 1, 3]);
+        joined.insert(2);
+        assert_eq!(joined.to_string(), "0..=3");
+        joined.extend(&OffsetSet::of([4, 7]));
+        assert_eq!(joined.to_string(), "0..=4, 7");
+        assert!(OffsetSet::default().missing_below(0).is_empty());
+    }
 
     /// The runloop's exit milestone marks the defect of offering records to an ended stream,
     /// whose words the consumer owns, and nothing else.

@@ -96,6 +96,8 @@ struct ClusterState {
     denied: BTreeMap<(Rc<str>, Option<Rc<str>>), Denial>,
     groups: BTreeMap<Rc<str>, Group>,
     doorbells: Vec<Rc<Doorbell>>,
+    /// Every client made on the cluster, for the release at the end of a run.
+    clients: Vec<std::rc::Weak<FakeConsumer>>,
     faults: ActiveFaults,
 }
 
@@ -202,12 +204,40 @@ pub fn is_valid_topic_name(name: &str) -> bool {
 impl FakeCluster {
     /// An empty cluster on the run's runtime.
     pub fn new(rt: &Rt) -> FakeCluster {
-        FakeCluster {
+        let cluster = FakeCluster {
             inner: Rc::new(ClusterInner {
                 rt: rt.clone(),
                 state: RefCell::new(ClusterState::default()),
             }),
-        }
+        };
+        // A run that never finished leaves clients unclosed, holding their users' callbacks,
+        // and doorbells holding waiters' promises: dropped when the run is released.
+        let releasing = Rc::downgrade(&cluster.inner);
+        rt.at_release(move || {
+            let Some(inner) = releasing.upgrade() else {
+                return;
+            };
+            let clients = std::mem::take(&mut inner.state.borrow_mut().clients);
+            for client in clients.iter().filter_map(std::rc::Weak::upgrade) {
+                client.release();
+            }
+            let mut state = inner.state.borrow_mut();
+            for doorbell in &state.doorbells {
+                doorbell.current.borrow_mut().take();
+            }
+            state.timeline.clear();
+            state.groups.clear();
+        });
+        cluster
+    }
+
+    /// Keeps a weak reference to a new client, for the release at the end of a run.
+    pub(crate) fn adopt(&self, client: &Rc<FakeConsumer>) {
+        self.inner
+            .state
+            .borrow_mut()
+            .clients
+            .push(Rc::downgrade(client));
     }
 
     /// The run's runtime.

@@ -195,6 +195,9 @@ struct ClientState {
     polls: u64,
     /// Commits the coordinator refused with `RebalanceInProgress` so far.
     rebalance_in_progress_refusals: u64,
+    /// The highest offset this client stored in its group per partition, for the invariant
+    /// that no member commits beyond what it processed.
+    highest_own_commits: BTreeMap<TopicPartition, i64>,
     /// Which assigned partition the next fetch starts with, for fairness.
     fetch_rotation: usize,
     /// MockConsumer parity.
@@ -232,8 +235,8 @@ impl FakeConsumer {
             Some(name) => Rc::from(name.as_str()),
             None => format!("client{}", id.0).into(),
         };
-        Rc::new(FakeConsumer {
-            cluster,
+        let client = Rc::new(FakeConsumer {
+            cluster: cluster.clone(),
             id,
             name,
             config,
@@ -242,7 +245,18 @@ impl FakeConsumer {
                 generation: -1,
                 ..ClientState::default()
             }),
-        })
+        });
+        cluster.adopt(&client);
+        client
+    }
+
+    /// Drops what the client holds of its user when the run is over: the rebalance listener
+    /// and the commit callbacks capture the consumer that holds this client, a cycle that a
+    /// client never closed (a run that hung) would otherwise keep alive.
+    pub(crate) fn release(&self) {
+        let mut state = self.state.borrow_mut();
+        state.listener = None;
+        state.completed_commits.clear();
     }
 
     /// The client's id within its cluster.
@@ -661,6 +675,20 @@ impl FakeConsumer {
     fn store_commit(&self, offsets: &Offsets) {
         let group = self.group_id().unwrap_or("");
         self.cluster.store_offsets(group, offsets);
+        let mut state = self.state.borrow_mut();
+        for (partition, offset) in offsets {
+            let highest = state
+                .highest_own_commits
+                .entry(partition.clone())
+                .or_insert(offset.0);
+            *highest = (*highest).max(offset.0);
+        }
+    }
+
+    /// The highest offset this client committed per partition (accepted by the group's
+    /// coordinator; what others committed is not here).
+    pub fn highest_own_commits(&self) -> BTreeMap<TopicPartition, i64> {
+        self.state.borrow().highest_own_commits.clone()
     }
 
     /// Revokes (or reports lost) the owned partitions and leaves the group: what `unsubscribe`
