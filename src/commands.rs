@@ -35,6 +35,10 @@ pub fn list() -> ExitCode {
     for invariant in Invariant::ALL {
         outln!("  {:<32} {}", invariant.name(), invariant.description());
     }
+    outln!("ordering classes (search --coverage):");
+    for class in scenarios::coverage::OrderingClass::ALL {
+        outln!("  {:<32} {}", class.name(), class.description());
+    }
     ExitCode::SUCCESS
 }
 

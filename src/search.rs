@@ -69,6 +69,13 @@ pub struct SearchArgs {
     /// The date fixtures record as their provenance (default: today, UTC).
     #[arg(long)]
     pub date: Option<String>,
+    /// Tally the interleaving coverage: for every command that raced the runloop's end, the
+    /// ordering class of its steps (`hangsim list` names them); print, per class, the runs
+    /// that reached it and the first seed, and the classes never reached; `--out` lines get
+    /// their run's classes. Counts the seeds of this invocation only (`hangsim merge` does
+    /// not combine coverage).
+    #[arg(long)]
+    pub coverage: bool,
 }
 
 /// Prints what the search finds as it goes, with a progress bar on a terminal.
@@ -158,6 +165,7 @@ pub fn search(search_args: SearchArgs) -> ExitCode {
         max_seeds: search_args.max_seeds,
         time_budget: search_args.time_budget,
         date: search_args.date.unwrap_or_else(args::today_utc),
+        coverage: search_args.coverage,
     };
     let mut printer = Printer::new(std::io::stderr().is_terminal());
     let result = search::search(&plan, &options, &mut printer);
@@ -167,6 +175,9 @@ pub fn search(search_args: SearchArgs) -> ExitCode {
         Err(message) => return crate::bad_input(&message),
     };
     outln!("{summary}");
+    if let Some(coverage) = &summary.coverage {
+        outln!("{coverage}");
+    }
     if summary.failed() {
         ExitCode::from(1)
     } else {

@@ -84,6 +84,7 @@ impl Watchdog {
                     self.watched.push(WatchedOp {
                         at: now,
                         object: label,
+                        object_id: object.0,
                         fiber: fiber.0,
                         fiber_name: self.liveness.fiber_name(fiber).to_string(),
                         op,

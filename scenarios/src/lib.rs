@@ -19,6 +19,7 @@
 
 pub mod atomic;
 pub mod catalogue;
+pub mod coverage;
 pub mod explain;
 pub mod fixture;
 pub mod invariants;

@@ -7,17 +7,18 @@ use std::rc::Rc;
 use std::str::FromStr;
 use std::time::Duration;
 
-use consumer::internal::labels::COMMAND_QUEUE;
+use consumer::internal::labels::{COMMAND_QUEUE, RUNLOOP_DONE};
 use serde::{Deserialize, Serialize};
 use sim::{run, RunConfig, RunResult};
 
 use std::sync::Arc;
 
+use crate::coverage::RunCoverage;
 use crate::invariants;
 use crate::report::{self, Nondeterminism, RunReport};
 use crate::scenario::ScenarioFile;
 use crate::verdict::{RunRecord, RunSpec, Verdict};
-use crate::workload::{workload, Observations};
+use crate::workload::{workload, Milestone, Observations};
 
 /// The shortest default deadline: what every run had before deadlines were derived, so that a
 /// run that passed then still passes the same way.
@@ -202,7 +203,9 @@ pub fn run_one(spec: &RunSpec) -> RunRecord {
         .with_deadline(limits.deadline)
         .with_quiet_window(limits.quiet_window)
         // The hang report tells each stuck command's history from these operations.
-        .watching(COMMAND_QUEUE);
+        .watching(COMMAND_QUEUE)
+        // The interleaving coverage reads the checks and completion of `runloop_done`.
+        .watching(RUNLOOP_DONE);
     if let Some(log) = &spec.replay {
         config = config.replaying(log.clone());
     }
@@ -329,6 +332,15 @@ fn judge(
         (Verdict::Pass, "pass".to_string())
     };
     let report = RunReport::of(spec, &verdict, &result, &under_test, &broken, limits);
+    let runloop_ended_at: Vec<Option<Duration>> = seen
+        .iter()
+        .map(|observed| {
+            observed.milestones.iter().find_map(|(at, _, milestone)| {
+                matches!(milestone, Milestone::RunloopExited { .. }).then_some(*at)
+            })
+        })
+        .collect();
+    let coverage = RunCoverage::of_watched(&result.watched, &runloop_ended_at);
     RunRecord {
         spec: RunSpec {
             resolved: Some(resolved.clone()),
@@ -345,5 +357,6 @@ fn judge(
         signature,
         events: result.events,
         observations: seen,
+        coverage,
     }
 }

@@ -200,6 +200,8 @@ pub struct RunRecord {
     /// What the workload observed, per consumer in the file's order (`hangsim run
     /// --observations` prints it); a peer that took no part has empty, unfinished observations.
     pub observations: Vec<crate::workload::Observations>,
+    /// The ordering classes of the commands that raced the runloop's end ([`crate::coverage`]).
+    pub coverage: crate::coverage::RunCoverage,
 }
 
 impl RunRecord {

@@ -86,6 +86,7 @@ impl Observer {
                     self.watched.push(WatchedOp {
                         at: now,
                         object: label,
+                        object_id: object.0,
                         fiber: fiber.0,
                         fiber_name: String::new(),
                         op,

@@ -120,6 +120,9 @@ pub struct WatchedOp {
     pub at: Duration,
     /// The watched object's label.
     pub object: &'static str,
+    /// Which object of that label (objects of one label, such as the command queues of two
+    /// consumers, are told apart by it).
+    pub object_id: u64,
     /// The fiber that operated, and its name.
     pub fiber: u64,
     pub fiber_name: String,

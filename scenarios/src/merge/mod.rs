@@ -291,6 +291,8 @@ pub fn merge(inputs: &[PathBuf], options: &MergeOptions) -> Result<MergeSummary,
                 })
                 .collect(),
             elapsed: shards_elapsed(&plan),
+            // A merge cannot tally coverage: passing runs' classes are not in the NDJSON.
+            coverage: None,
         },
         signatures,
         against: options.against.clone(),

@@ -583,6 +583,7 @@ fn summary_for_printing() -> MergeSummary {
                 })
                 .collect(),
             elapsed: Duration::from_secs(2),
+            coverage: None,
         },
         signatures,
         against: Some(PathBuf::from("tests/fixtures")),

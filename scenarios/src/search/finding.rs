@@ -4,6 +4,7 @@ use consumer::ShutdownProtocol;
 use serde::{Deserialize, Serialize};
 use sim::StrategyChoice;
 
+use crate::coverage::OrderingClass;
 use crate::invariants::Invariant;
 use crate::report::RunReport;
 use crate::verdict::{RunRecord, VerdictKind};
@@ -28,6 +29,9 @@ pub struct Finding {
     /// One line of why ([`RunReport::why`]).
     pub why: String,
     pub report: RunReport,
+    /// The run's interleaving ordering classes, when the search tallied coverage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<Vec<OrderingClass>>,
 }
 
 impl Finding {
@@ -44,6 +48,7 @@ impl Finding {
             trace_hash: format!("{:#018x}", record.trace_hash),
             why: record.report.why(),
             report: record.report.clone(),
+            classes: None,
         }
     }
 

@@ -35,6 +35,7 @@ use sim::StrategyChoice;
 
 use crate::atomic::{remove_stale_temporaries, write_atomically};
 use crate::catalogue::Scenario;
+use crate::coverage::{CoverageTally, RunCoverage};
 use crate::fixture::Provenance;
 use crate::report::{without_numbers, RunReport};
 use crate::runner::{run_checked, DeterminismCheck};
@@ -110,6 +111,8 @@ pub struct SearchOptions {
     pub time_budget: Option<Duration>,
     /// The date fixtures record as their provenance.
     pub date: String,
+    /// Tally the interleaving coverage ([`crate::coverage`]) and record each finding's classes.
+    pub coverage: bool,
 }
 
 impl SearchOptions {
@@ -125,6 +128,7 @@ impl SearchOptions {
             max_seeds: None,
             time_budget: None,
             date: date.into(),
+            coverage: false,
         }
     }
 }
@@ -208,6 +212,8 @@ pub struct SearchSummary {
     pub signatures: Vec<Signature>,
     /// Wall time, over all calls.
     pub elapsed: Duration,
+    /// The interleaving coverage of the seeds this call ran, with `--coverage`.
+    pub coverage: Option<CoverageTally>,
 }
 
 impl SearchSummary {
@@ -256,6 +262,8 @@ pub struct SeedOutcome {
     pub record: Option<RunRecord>,
     /// False when the runner itself panicked: there is no run to keep as a fixture.
     pub replayable: bool,
+    /// The ordering classes the run reached (kept for every run: a few bits).
+    pub coverage: RunCoverage,
 }
 
 /// Runs one seed the way the search does: [`run_checked`], with a panic of the runner itself
@@ -274,6 +282,7 @@ pub fn examine(
         Ok(record) => SeedOutcome {
             verdict: record.verdict.kind(),
             replayable: true,
+            coverage: record.coverage,
             record: (record.verdict.is_failure() || keep_passing).then_some(record),
         },
         Err(payload) => {
@@ -286,6 +295,7 @@ pub fn examine(
                 verdict: VerdictKind::Panic,
                 record: Some(runner_panic(&spec, &message)),
                 replayable: false,
+                coverage: RunCoverage::default(),
             }
         }
     }
@@ -308,6 +318,7 @@ fn runner_panic(spec: &RunSpec, message: &str) -> RunRecord {
         signature: format!("panic:runner:{}", without_numbers(first_line)),
         events: None,
         observations: Default::default(),
+        coverage: Default::default(),
     }
 }
 
@@ -400,6 +411,7 @@ pub fn search(
         tally: Tally::default(),
         signatures: Vec::new(),
     };
+    let mut coverage = options.coverage.then(CoverageTally::default);
     let mut progress = Progress::start(plan, options);
     let mut out = match &options.out {
         Some(path) => {
@@ -483,6 +495,9 @@ pub fn search(
             examine(&template, seed, options.check, keep_passing)
         },
         |index, seed, outcome| {
+            if let Some(coverage) = coverage.as_mut() {
+                coverage.count(seed, outcome.coverage);
+            }
             let mut keeper = Keeper {
                 options,
                 provenance: &provenance,
@@ -547,6 +562,7 @@ pub fn search(
         tally: findings.tally,
         signatures,
         elapsed: Duration::from_secs_f64(progress.elapsed_seconds.max(0.0)) + started.elapsed(),
+        coverage,
     })
 }
 
@@ -586,7 +602,11 @@ impl Keeper<'_> {
             observer.first_of_signature(record);
         }
         if let Some(out) = self.out.as_mut() {
-            writeln!(out.writer, "{}", Finding::of(record).to_line())
+            let mut finding = Finding::of(record);
+            if self.options.coverage {
+                finding.classes = Some(record.coverage.classes());
+            }
+            writeln!(out.writer, "{}", finding.to_line())
                 .map_err(|error| format!("cannot write {}: {error}", out.path.display()))?;
             out.progress.findings += 1;
         }
