@@ -11,6 +11,9 @@
 //!   is `w*S..(w+1)*S`) of how many seeds it takes to the first `Hang`; `>S` when a window has
 //!   none. The median is the lower one, so that it is always a measured window.
 //! - Memory: resident memory after the first seeds and after many, hanging protocols included.
+//! - Interleaving coverage: the ordering classes ([`scenarios::coverage`]) that any strategy
+//!   reached in the first window, and per strategy the seeds from the first until it had seen
+//!   every one of them (`>S` when it missed one).
 //!
 //! Every option scales the work down, so that a test can run a tiny bench.
 //!
@@ -22,6 +25,7 @@ use std::time::Instant;
 
 use clap::Args;
 use consumer::ShutdownProtocol;
+use scenarios::coverage::RunCoverage;
 use scenarios::{run_one, RunSpec, Verdict};
 use sim::StrategyChoice;
 
@@ -95,6 +99,10 @@ struct Row {
     to_first_hang: Vec<Option<u64>>,
     memory_first_kib: Option<u64>,
     memory_last_kib: Option<u64>,
+    /// The ordering classes some strategy reached in the first window.
+    reachable: RunCoverage,
+    /// Per strategy: seeds until every reachable class was seen, `None` if not in the window.
+    to_full_coverage: Vec<Option<u64>>,
 }
 
 pub fn bench(bench_args: BenchArgs) -> ExitCode {
@@ -130,7 +138,7 @@ pub fn bench(bench_args: BenchArgs) -> ExitCode {
         bench_args.strategies.clone()
     };
     outln!(
-        "bench: {} (throughput: median of {} measurements of {} seeds per job count; seeds to the first hang: median over {} windows of {} seeds; memory after {} and {} seeds)",
+        "bench: {} (throughput: median of {} measurements of {} seeds per job count; seeds to the first hang: median over {} windows of {} seeds; memory after {} and {} seeds; classes: the ordering classes any strategy reached in the first window, and per strategy the seeds until it saw them all)",
         bench_args.scenario.0,
         bench_args.throughput_repeats,
         bench_args.throughput_seeds,
@@ -171,6 +179,24 @@ pub fn bench(bench_args: BenchArgs) -> ExitCode {
                 found[(found.len() - 1) / 2]
             })
             .collect();
+        let coverages: Vec<Vec<RunCoverage>> = strategies
+            .iter()
+            .map(|strategy| {
+                let template = RunSpec {
+                    strategy: strategy.clone(),
+                    ..template.clone()
+                };
+                coverages_in_order(&template, bench_args.window_size, bench_args.jobs)
+            })
+            .collect();
+        let reachable = coverages
+            .iter()
+            .flatten()
+            .fold(RunCoverage::default(), |all, run| all.union(*run));
+        let to_full_coverage = coverages
+            .iter()
+            .map(|runs| seeds_to_cover(runs, reachable))
+            .collect();
         let (memory_first_kib, memory_last_kib) =
             memory(&template, bench_args.memory_first, bench_args.memory_seeds);
         let row = Row {
@@ -181,6 +207,8 @@ pub fn bench(bench_args: BenchArgs) -> ExitCode {
             to_first_hang,
             memory_first_kib,
             memory_last_kib,
+            reachable,
+            to_full_coverage,
         };
         eprintln!("bench: {} done", protocol.name());
         rows.push(row);
@@ -236,6 +264,48 @@ fn seeds_to_first_hang(template: &RunSpec, start: u64, size: u64, jobs: u32) -> 
     first
 }
 
+/// The ordering classes of the seeds `0..seeds`, in seed order.
+fn coverages_in_order(template: &RunSpec, seeds: u64, jobs: u32) -> Vec<RunCoverage> {
+    let plan = SeedPlan::new(
+        SeedRange {
+            start: 0,
+            end: seeds,
+        },
+        Shard::WHOLE,
+    );
+    let mut coverages = Vec::with_capacity(seeds as usize);
+    in_seed_order(
+        plan,
+        0,
+        plan.len,
+        jobs,
+        |seed| {
+            let spec = RunSpec {
+                seed,
+                ..template.clone()
+            };
+            run_one(&spec).coverage
+        },
+        |_, _, coverage| {
+            coverages.push(coverage);
+            Flow::Continue
+        },
+    );
+    coverages
+}
+
+/// How many runs from the first it takes until every class of `reachable` was seen.
+fn seeds_to_cover(runs: &[RunCoverage], reachable: RunCoverage) -> Option<u64> {
+    let mut seen = RunCoverage::default();
+    for (index, run) in runs.iter().enumerate() {
+        seen = seen.union(*run);
+        if seen.covers(reachable) {
+            return Some(index as u64 + 1);
+        }
+    }
+    None
+}
+
 /// Resident memory after the first `first` seeds and after `last`, one thread.
 fn memory(template: &RunSpec, first: u64, last: u64) -> (Option<u64>, Option<u64>) {
     let mut at_first = None;
@@ -272,6 +342,8 @@ fn print_table(bench_args: &BenchArgs, strategies: &[StrategyChoice], rows: &[Ro
     header.push(format!("RSS@{}", bench_args.memory_first));
     header.push(format!("RSS@{}", bench_args.memory_seeds));
     header.push("growth".into());
+    header.push("classes".into());
+    header.extend(strategies.iter().map(|s| format!("all classes {s}")));
     let mut table = vec![header];
     for row in rows {
         let mut cells = vec![
@@ -292,6 +364,11 @@ fn print_table(bench_args: &BenchArgs, strategies: &[StrategyChoice], rows: &[Ro
             }
             _ => "n/a".into(),
         });
+        cells.push(row.reachable.classes().len().to_string());
+        cells.extend(row.to_full_coverage.iter().map(|seeds| match seeds {
+            Some(seeds) => seeds.to_string(),
+            None => format!(">{}", bench_args.window_size),
+        }));
         table.push(cells);
     }
     let columns = table[0].len();

@@ -362,3 +362,43 @@ fn the_progress_file_names_the_search_and_its_fixtures() {
     assert!(error.contains("resume with the same --fixtures"), "{error}");
     search(&shard_plan, &with_fixtures("kept", true), &mut Quiet).unwrap();
 }
+
+/// With `--coverage`, the summary tallies every seed's classes and each NDJSON line records
+/// its run's; without it, neither.
+#[test]
+fn coverage_is_tallied_and_recorded_only_when_asked() {
+    let directory = tempfile::tempdir().unwrap();
+    let out = directory.path().join("found.ndjson");
+    let with = search(
+        &plan(ShutdownProtocol::Master, "0..4"),
+        &SearchOptions {
+            coverage: true,
+            ..options(Some(&out))
+        },
+        &mut Quiet,
+    )
+    .unwrap();
+    let tally = with.coverage.expect("asked for");
+    assert_eq!(tally.runs, 4);
+    // master's runloop leaves no end step: every hanging run offered after its last take.
+    assert_eq!(
+        tally.of(crate::coverage::OrderingClass::NoEndStep),
+        (with.tally.failing(), Some(0))
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    let line = text.lines().next().expect("master hangs on seed 0");
+    let finding = Finding::from_line(line).unwrap();
+    assert_eq!(
+        finding.classes,
+        Some(vec![crate::coverage::OrderingClass::NoEndStep])
+    );
+    let without = search(
+        &plan(ShutdownProtocol::Master, "0..4"),
+        &options(Some(&out)),
+        &mut Quiet,
+    )
+    .unwrap();
+    assert!(without.coverage.is_none());
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(!text.contains("classes"), "{text}");
+}
