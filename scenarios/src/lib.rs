@@ -12,6 +12,7 @@
 //! - [`report`]: the [`RunReport`] of a run and, for a hang, the hang report, as data that
 //!   prints itself; failure signatures.
 //! - [`fixture`]: fixtures, read with bounds, written atomically, replayed strictly.
+//! - [`shrink`]: a failing fixture reduced to a smaller one with the same failure signature.
 //! - [`search`]: the seed search (worker pool, seed plan, NDJSON findings, fixtures, resume).
 //! - [`merge`]: the shards of one search joined as if one machine had searched every seed.
 //! - [`atomic`]: atomic file writes. [`serde_as`]: how other crates' types are serialized.
@@ -26,6 +27,7 @@ pub mod runner;
 pub mod scenario;
 pub mod search;
 pub mod serde_as;
+pub mod shrink;
 pub mod verdict;
 pub mod workload;
 
