@@ -217,6 +217,7 @@ pub fn run(run_args: RunArgs) -> ExitCode {
             seeds: run_args.seed.to_string(),
             date: run_args.date.unwrap_or_else(args::today_utc),
             source: None,
+            shrunk_from: None,
         };
         let fixture = Fixture::from_record(&record, provenance);
         if let Err(error) = write_fixture(path, &fixture) {

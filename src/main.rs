@@ -8,6 +8,7 @@
 //! - [`commands`]: `list`, `describe`, `run` and `replay`;
 //! - [`search`]: `search`, printing what the library's search finds, with a progress bar;
 //! - [`merge`](mod@merge): `merge`, joining the shards of one search;
+//! - [`shrink`](mod@shrink): `shrink`, a failing fixture made smaller;
 //! - [`bench`](mod@bench): throughput, bug-finding power and memory, as a table, and
 //!   [`bench_instructions`]: instructions per seed under callgrind;
 //! - [`explain`](mod@explain): `explain`, a fixture's run as an HTML page;
@@ -37,6 +38,7 @@ mod merge;
 mod output;
 mod real;
 mod search;
+mod shrink;
 
 /// Deterministic simulation testbed for Kafka consumer shutdown races.
 #[derive(Parser)]
@@ -73,6 +75,11 @@ enum Command {
     /// events, the crash, the stuck waits in red with their wait-for chain, the report's why.
     /// Writes next to the fixture (x.toml gives x.html) unless -o says where (`-o -`: stdout).
     Explain(explain::ExplainArgs),
+    /// Shrinks a failing fixture: the smallest scenario and schedule found that fail with the
+    /// same signature, written as a fixture that names the original. Prints what was removed
+    /// and the sizes before and after. Exits 0 when it wrote one; 2 for a fixture that passes
+    /// or does not replay as recorded.
+    Shrink(shrink::ShrinkArgs),
     /// Measures throughput, seeds to the first hang per strategy, and memory, per protocol on
     /// `auth-crash`; prints a table.
     Bench(bench::BenchArgs),
@@ -141,6 +148,7 @@ fn main() -> ExitCode {
         Command::Merge(merge_args) => merge::merge(merge_args),
         Command::Replay(replay_args) => commands::replay(replay_args),
         Command::Explain(explain_args) => explain::explain(explain_args),
+        Command::Shrink(shrink_args) => shrink::shrink(shrink_args),
         Command::Bench(bench_args) => bench::bench(bench_args),
         Command::Demo(demo_args) => demo::run_demo(demo_args),
         Command::Real(real_args) => real::real(real_args),

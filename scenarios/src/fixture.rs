@@ -29,11 +29,11 @@
 //! invariant = "..."               # violations only
 //!
 //! [provenance]
-//! found_by = "search"             # the command that wrote it: search or run
+//! found_by = "search"             # the command that wrote it: search, run or shrink
 //! seeds = "0..200"                # the seeds that command covered
 //! date = "2025-01-31"             # given by the caller; never read inside a simulation
-//!
-//! [provenance.source]             # optional: where the scenario came from (catalogue or file, overrides)
+//! source = "catalogue"            # optional: where the scenario came from (catalogue or file, overrides)
+//! shrunk_from = "x.toml, trace_hash 0x..."  # optional: the fixture `hangsim shrink` reduced
 //!
 //! [scenario]                      # the scenario file as resolved for the seed (crate::scenario)
 //!
@@ -121,6 +121,9 @@ pub struct Provenance {
     /// overrides applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The fixture this one was shrunk from (`hangsim shrink`): its file name and trace hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shrunk_from: Option<String>,
 }
 
 /// One kept run: everything needed to run it again and to know whether it still ends the same.
@@ -512,6 +515,7 @@ mod tests {
                 seeds: "0".into(),
                 date: "2000-01-01".into(),
                 source: None,
+                shrunk_from: None,
             },
         )
     }

@@ -12,6 +12,7 @@
 //! - [`report`]: the [`RunReport`] of a run and, for a hang, the hang report, as data that
 //!   prints itself; failure signatures.
 //! - [`fixture`]: fixtures, read with bounds, written atomically, replayed strictly.
+//! - [`shrink`]: a failing fixture reduced to a smaller one with the same failure signature.
 //! - [`search`]: the seed search (worker pool, seed plan, NDJSON findings, fixtures, resume).
 //! - [`merge`]: the shards of one search joined as if one machine had searched every seed.
 //! - [`explain`]: a recorded run as a timeline, drawn as one self-contained HTML page.
@@ -29,6 +30,7 @@ pub mod runner;
 pub mod scenario;
 pub mod search;
 pub mod serde_as;
+pub mod shrink;
 pub mod verdict;
 pub mod workload;
 

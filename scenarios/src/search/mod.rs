@@ -474,6 +474,7 @@ pub fn search(
         seeds: plan.seeds_covered(),
         date: options.date.clone(),
         source: None,
+        shrunk_from: None,
     };
     let template = RunSpec {
         strategy: plan.strategy.clone(),
