@@ -11,8 +11,9 @@ max_runs=${MAX_RUNS:-1000}
 out_dir=${OUT_DIR:-$(mktemp -d /tmp/shrink-all.XXXXXX)}
 mkdir -p "$out_dir"
 echo "shrunk fixtures go to $out_dir" >&2
-cargo build --release --quiet --bin hangsim
-bin=target/release/hangsim
+# HANGSIM=path uses that binary instead of building a release one.
+bin=${HANGSIM:-target/release/hangsim}
+[ -n "${HANGSIM:-}" ] || cargo build --release --quiet --bin hangsim
 
 echo "| fixture | events | faults | records | fibers | non-default decisions | decisions | trace length | runs | time |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
