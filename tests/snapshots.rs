@@ -70,6 +70,17 @@ fn list_output() {
           at-least-once                    every record below the group's committed offset was processed by some consumer of the group (none skipped)
           graceful-end-commits-everything  after consumption ends gracefully (every consume_with succeeded), every processed record is committed
           commit-answers-in-time           every commit returns within the commit timeout
+        ordering classes (search --coverage):
+          in-last-chunk                    dequeued by the runloop's last take; the runloop ended while handling that chunk
+          before-done-drained              offered before runloop_done completed; the end's drain took it
+          between-done-and-drain           offered after runloop_done completed, before the drain; the drain took it
+          after-last-drain                 offered after the last drain, no check saw runloop_done after: never dequeued
+          after-last-drain-saw-done        offered after the last drain, then the caller's check saw runloop_done done
+          before-done-no-drain             offered before runloop_done completed; the end has no drain
+          after-done-no-drain              offered after runloop_done completed; the end has no drain
+          no-end-step                      offered after the runloop's last take; its end neither completed runloop_done nor drained
+          refused                          offered after the queue was closed: the offer failed at once
+          saw-done-no-offer                the caller's check saw runloop_done done; no offer
     "#]].assert_eq(&hangsim(&["list"]));
 }
 

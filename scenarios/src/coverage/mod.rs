@@ -212,18 +212,13 @@ pub fn classify_with_reported_end(
     let last_take = takes
         .iter()
         .copied()
-        .filter(|&place| end.is_none_or(|end| place < end))
-        .last();
+        .rfind(|&place| end.is_none_or(|end| place < end));
     let mut classes = Vec::new();
     for (place, step) in steps.iter().enumerate() {
         match *step {
             Step::Offer {
                 accepted: false, ..
-            } => {
-                if end.is_some() {
-                    classes.push(OrderingClass::Refused);
-                }
-            }
+            } if end.is_some() => classes.push(OrderingClass::Refused),
             Step::Offer {
                 fiber,
                 accepted: true,
