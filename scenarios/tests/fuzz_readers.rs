@@ -54,7 +54,10 @@ fn committed_fixtures() -> Vec<String> {
     let directory = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
     let mut texts: Vec<String> = std::fs::read_dir(&directory)
         .unwrap()
-        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .map(|entry| entry.unwrap().path())
+        // Fixture files only: `shrunk/` is a directory of them.
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .map(|path| std::fs::read_to_string(path).unwrap())
         .collect();
     texts.sort();
     assert!(!texts.is_empty(), "no fixture in {}", directory.display());
