@@ -26,7 +26,7 @@ use std::time::Instant;
 use clap::Args;
 use consumer::ShutdownProtocol;
 use scenarios::coverage::RunCoverage;
-use scenarios::{run_one, RunSpec, Verdict};
+use scenarios::{run_one, RunRecord, RunSpec, Verdict};
 use sim::StrategyChoice;
 
 use scenarios::search::{in_seed_order, Flow, SeedPlan, SeedRange, Shard};
@@ -218,14 +218,14 @@ pub fn bench(bench_args: BenchArgs) -> ExitCode {
 }
 
 /// Runs the seeds `start..end` of `template` on `jobs` threads, one plain run each, and hands
-/// each verdict to `emit` in seed order, with the seed's index in the range. Returns how many
-/// seeds were handed over (`emit` may stop early).
-fn verdicts_in_order(
+/// what `keep` takes of each run to `emit` in seed order, with the seed's index in the range.
+/// Returns how many seeds were handed over (`emit` may stop early).
+fn runs_in_order<T: Send>(
     template: &RunSpec,
-    start: u64,
-    end: u64,
+    (start, end): (u64, u64),
     jobs: u32,
-    mut emit: impl FnMut(u64, Verdict) -> Flow,
+    keep: impl Fn(RunRecord) -> T + Sync,
+    mut emit: impl FnMut(u64, T) -> Flow,
 ) -> u64 {
     let plan = SeedPlan::new(SeedRange { start, end }, Shard::WHOLE);
     in_seed_order(
@@ -238,10 +238,21 @@ fn verdicts_in_order(
                 seed,
                 ..template.clone()
             };
-            run_one(&spec).verdict
+            keep(run_one(&spec))
         },
-        |index, _, verdict| emit(index, verdict),
+        |index, _, kept| emit(index, kept),
     )
+}
+
+/// [`runs_in_order`], keeping each run's verdict.
+fn verdicts_in_order(
+    template: &RunSpec,
+    start: u64,
+    end: u64,
+    jobs: u32,
+    emit: impl FnMut(u64, Verdict) -> Flow,
+) -> u64 {
+    runs_in_order(template, (start, end), jobs, |record| record.verdict, emit)
 }
 
 fn throughput(template: &RunSpec, seeds: u64, jobs: u32) -> f64 {
@@ -266,27 +277,17 @@ fn seeds_to_first_hang(template: &RunSpec, start: u64, size: u64, jobs: u32) -> 
 
 /// The ordering classes of the seeds `0..seeds`, in seed order.
 fn coverages_in_order(template: &RunSpec, seeds: u64, jobs: u32) -> Vec<RunCoverage> {
-    let plan = SeedPlan::new(
-        SeedRange {
-            start: 0,
-            end: seeds,
-        },
-        Shard::WHOLE,
-    );
+    let template = RunSpec {
+        coverage: true,
+        ..template.clone()
+    };
     let mut coverages = Vec::with_capacity(seeds as usize);
-    in_seed_order(
-        plan,
-        0,
-        plan.len,
+    runs_in_order(
+        &template,
+        (0, seeds),
         jobs,
-        |seed| {
-            let spec = RunSpec {
-                seed,
-                ..template.clone()
-            };
-            run_one(&spec).coverage
-        },
-        |_, _, coverage| {
+        |record| record.coverage,
+        |_, coverage| {
             coverages.push(coverage);
             Flow::Continue
         },

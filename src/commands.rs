@@ -198,13 +198,13 @@ pub fn run(run_args: RunArgs) -> ExitCode {
                     consumer.name
                 );
             } else {
-                let text = ObservationsReport(seen).to_string();
-                if several {
-                    let by = format!("observed by {}:", consumer.name);
-                    out!("{}", text.replacen("observed:", &by, 1));
-                } else {
-                    out!("{text}");
-                }
+                out!(
+                    "{}",
+                    ObservationsReport {
+                        seen,
+                        named: several
+                    }
+                );
             }
         }
     }

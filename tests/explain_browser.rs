@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use scenarios::fixture::read_fixture;
 
-mod explain_support;
+mod cli_support;
 
-use explain_support::{fixture_starting_with, hangsim, master_hang_fixture};
+use cli_support::{fixture_starting_with, hangsim, master_hang_fixture};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-mod explain_support;
+mod cli_support;
 
-use explain_support::{hangsim, master_hang_fixture};
+use cli_support::{hangsim, master_hang_fixture};
 
 fn assert_one_error_line(stderr: &str, mentions: &str) {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");

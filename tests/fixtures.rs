@@ -5,6 +5,10 @@
 
 use std::path::PathBuf;
 
+mod cli_support;
+
+use cli_support::HISTORIC_WINDOWS;
+
 use consumer::ShutdownProtocol;
 use scenarios::fixture::{read_fixture, replay_fixture, Fixture};
 use scenarios::VerdictKind;
@@ -144,14 +148,7 @@ fn every_hang_fixture_says_why_and_the_historic_windows_are_kept() {
                 .map(|line| format!("{} {} {line}", fixture.scenario, fixture.protocol.name())),
         );
     }
-    for (protocol, words) in [
-        (
-            "check-offer-drain",
-            "the runloop's last drain of command_queue, then",
-        ),
-        ("race-only", "runloop_done"),
-        ("master", "the instant the runloop ended"),
-    ] {
+    for (protocol, words) in HISTORIC_WINDOWS {
         assert!(
             whys.iter()
                 .any(|why| why.contains(&format!(" {protocol} ")) && why.contains(words)),

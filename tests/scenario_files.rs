@@ -1,19 +1,9 @@
 //! Scenario files on the command line: `--scenario-file`, `--set`, `describe`, bad files, the
 //! resolved scenario `run` prints and fixtures embed, and the verdict of a slow-but-finite run.
 
-use std::process::Command;
+mod cli_support;
 
-fn hangsim(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_hangsim"))
-        .args(args)
-        .output()
-        .expect("hangsim runs");
-    (
-        output.status.code().expect("hangsim exits with a status"),
-        String::from_utf8_lossy(&output.stdout).into(),
-        String::from_utf8_lossy(&output.stderr).into(),
-    )
-}
+use cli_support::hangsim;
 
 fn repo_file(path: &str) -> String {
     format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))

@@ -3,7 +3,10 @@
 //! replay strictly and still tell their window.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+mod cli_support;
+
+use cli_support::{hangsim, HISTORIC_WINDOWS};
 
 use scenarios::fixture::{read_fixture, replay_fixture, Fixture};
 use scenarios::shrink::{shrink, ShrinkOptions, ShrinkOutcome};
@@ -33,18 +36,6 @@ fn shrink_small(max_runs: usize) -> (Fixture, ShrinkOutcome) {
     };
     let outcome = shrink(&original, &options).unwrap_or_else(|error| panic!("{error}"));
     (original, outcome)
-}
-
-fn hangsim(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_hangsim"))
-        .args(args)
-        .output()
-        .expect("hangsim runs");
-    (
-        output.status.code().expect("hangsim exits with a status"),
-        String::from_utf8_lossy(&output.stdout).into(),
-        String::from_utf8_lossy(&output.stderr).into(),
-    )
 }
 
 /// The same fixture and budget give byte-identical shrunk fixtures, in one process and across
@@ -216,14 +207,7 @@ fn the_shrunk_historic_fixtures_replay_and_tell_their_window() {
                 .map(|line| format!("{} {line}", shrunk.protocol.name())),
         );
     }
-    for (protocol, words) in [
-        (
-            "check-offer-drain",
-            "the runloop's last drain of command_queue, then",
-        ),
-        ("race-only", "runloop_done"),
-        ("master", "the instant the runloop ended"),
-    ] {
+    for (protocol, words) in HISTORIC_WINDOWS {
         assert!(
             whys.iter()
                 .any(|why| why.starts_with(&format!("{protocol} ")) && why.contains(words)),

@@ -466,6 +466,7 @@ impl ReplayOutcome {
 pub fn replay_fixture(fixture: &Fixture) -> ReplayOutcome {
     let mut spec = fixture.spec();
     spec.record_events = true;
+    spec.coverage = true;
     let record = run_one(&spec);
     let mut mismatches = Vec::new();
     if !fixture.expected.matches(&record.verdict) {

@@ -203,9 +203,11 @@ pub fn run_one(spec: &RunSpec) -> RunRecord {
         .with_deadline(limits.deadline)
         .with_quiet_window(limits.quiet_window)
         // The hang report tells each stuck command's history from these operations.
-        .watching(COMMAND_QUEUE)
+        .watching(COMMAND_QUEUE);
+    if spec.coverage {
         // The interleaving coverage reads the checks and completion of `runloop_done`.
-        .watching(RUNLOOP_DONE);
+        config = config.watching(RUNLOOP_DONE);
+    }
     if let Some(log) = &spec.replay {
         config = config.replaying(log.clone());
     }
@@ -332,15 +334,19 @@ fn judge(
         (Verdict::Pass, "pass".to_string())
     };
     let report = RunReport::of(spec, &verdict, &result, &under_test, &broken, limits);
-    let runloop_ended_at: Vec<Option<Duration>> = seen
-        .iter()
-        .map(|observed| {
-            observed.milestones.iter().find_map(|(at, _, milestone)| {
-                matches!(milestone, Milestone::RunloopExited { .. }).then_some(*at)
+    let coverage = if spec.coverage {
+        let runloop_ended_at: Vec<Option<Duration>> = seen
+            .iter()
+            .map(|observed| {
+                observed.milestones.iter().find_map(|(at, _, milestone)| {
+                    matches!(milestone, Milestone::RunloopExited { .. }).then_some(*at)
+                })
             })
-        })
-        .collect();
-    let coverage = RunCoverage::of_watched(&result.watched, &runloop_ended_at);
+            .collect();
+        RunCoverage::of_watched(&result.watched, &runloop_ended_at)
+    } else {
+        RunCoverage::default()
+    };
     RunRecord {
         spec: RunSpec {
             resolved: Some(resolved.clone()),

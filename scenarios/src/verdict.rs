@@ -152,6 +152,9 @@ pub struct RunSpec {
     pub replay: Option<DecisionLog>,
     /// Keep every event, for a readable trace (slower).
     pub record_events: bool,
+    /// Classify the interleaving coverage ([`crate::coverage`]): watches `runloop_done` too.
+    /// Off in a plain search, whose runs need no classes.
+    pub coverage: bool,
     /// A virtual deadline chosen by the user (`--deadline`); `None`: the one derived from the
     /// scenario's settings ([`crate::runner::RunLimits`]).
     pub deadline: Option<Duration>,
@@ -169,6 +172,7 @@ impl RunSpec {
             resolved: None,
             replay: None,
             record_events: false,
+            coverage: false,
             deadline: None,
         }
     }
@@ -200,7 +204,8 @@ pub struct RunRecord {
     /// What the workload observed, per consumer in the file's order (`hangsim run
     /// --observations` prints it); a peer that took no part has empty, unfinished observations.
     pub observations: Vec<crate::workload::Observations>,
-    /// The ordering classes of the commands that raced the runloop's end ([`crate::coverage`]).
+    /// The ordering classes of the commands that raced the runloop's end ([`crate::coverage`]);
+    /// empty unless the spec asked for coverage.
     pub coverage: crate::coverage::RunCoverage,
 }
 

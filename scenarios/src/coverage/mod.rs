@@ -149,9 +149,9 @@ pub enum Step {
 }
 
 /// The steps of a run, from its watched operations (in their order), each with its time.
-pub fn steps_of(watched: &[WatchedOp]) -> Vec<(Duration, Step)> {
+pub fn steps_of<'a>(watched: impl IntoIterator<Item = &'a WatchedOp>) -> Vec<(Duration, Step)> {
     watched
-        .iter()
+        .into_iter()
         .filter_map(|op| step_of(op).map(|step| (op.at, step)))
         .collect()
 }
@@ -318,12 +318,7 @@ impl RunCoverage {
         };
         let mut coverage = RunCoverage::default();
         for runloop in 0..queues.len().max(promises.len()) {
-            let own: Vec<WatchedOp> = watched
-                .iter()
-                .filter(|op| runloop_of(op) == runloop)
-                .cloned()
-                .collect();
-            let timed = steps_of(&own);
+            let timed = steps_of(watched.iter().filter(|op| runloop_of(op) == runloop));
             let reported_end = runloop_ended_at
                 .get(runloop)
                 .copied()

@@ -8,13 +8,21 @@ use crate::workload::{Milestone, Observations};
 
 use super::VirtualTime;
 
-/// Prints [`Observations`] for people.
-pub struct ObservationsReport<'a>(pub &'a Observations);
+/// Prints [`Observations`] for people; with `named`, the heading names the consumer (a run of
+/// several consumers prints one report each).
+pub struct ObservationsReport<'a> {
+    pub seen: &'a Observations,
+    pub named: bool,
+}
 
 impl fmt::Display for ObservationsReport<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let seen = self.0;
-        writeln!(f, "observed:")?;
+        let seen = self.seen;
+        if self.named {
+            writeln!(f, "observed by {}:", seen.consumer)?;
+        } else {
+            writeln!(f, "observed:")?;
+        }
         if seen.processed.is_empty() {
             writeln!(f, "  records processed: none")?;
         } else {

@@ -479,6 +479,7 @@ pub fn search(
     let template = RunSpec {
         strategy: plan.strategy.clone(),
         deadline: plan.deadline,
+        coverage: options.coverage,
         ..RunSpec::new(plan.scenario.clone(), plan.protocol, 0)
     };
     // Workers keep passing records only until the calling thread has kept one: which seed is

@@ -1,11 +1,15 @@
-//! What the `explain` tests share: running `hangsim`, and finding a committed fixture.
+//! What the command-line tests share: running `hangsim`, finding a committed fixture, and the
+//! historic windows whose fixtures must keep telling their story.
+
+// Each test binary uses part of this module.
+#![allow(dead_code)]
 
 use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::process::Command;
 
 /// Runs `hangsim` with `args`: its exit status, stdout and stderr.
-pub fn hangsim(args: &[&OsStr]) -> (i32, String, String) {
+pub fn hangsim<S: AsRef<OsStr>>(args: &[S]) -> (i32, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_hangsim"))
         .args(args)
         .output()
@@ -40,3 +44,14 @@ pub fn master_hang_fixture() -> PathBuf {
     fixture_starting_with("auth-crash.master.yields.hang-")
         .expect("a hang fixture of auth-crash under master in tests/fixtures")
 }
+
+/// The historic windows (DESIGN.md section 2): a protocol, and words its hang's `why:` line
+/// says when a fixture of that window is replayed.
+pub const HISTORIC_WINDOWS: [(&str, &str); 3] = [
+    (
+        "check-offer-drain",
+        "the runloop's last drain of command_queue, then",
+    ),
+    ("race-only", "runloop_done"),
+    ("master", "the instant the runloop ended"),
+];
