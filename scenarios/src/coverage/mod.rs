@@ -2,7 +2,8 @@
 //! of its critical steps, as one [`OrderingClass`]; and tallies of the classes a search reached.
 //!
 //! The steps come from the run's watched operations on `command_queue` and `runloop_done`
-//! (the runner always watches both: a few dozen operations a run, no recorded trace). Steps
+//! (the runner watches the second when `RunSpec::coverage` asks: a few dozen operations a run, no
+//! recorded trace). Steps
 //! at the same virtual instant keep the run's event order: a watched operation's place in
 //! the list is that order.
 //!
