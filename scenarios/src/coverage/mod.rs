@@ -1,11 +1,10 @@
 //! Interleaving coverage (issue 13): for every command that raced the runloop's end, the order
 //! of its critical steps, as one [`OrderingClass`]; and tallies of the classes a search reached.
 //!
-//! The steps come from the run's watched operations on `command_queue` and `runloop_done`
-//! (the runner watches the second when `RunSpec::coverage` asks: a few dozen operations a run, no
-//! recorded trace). Steps
-//! at the same virtual instant keep the run's event order: a watched operation's place in
-//! the list is that order.
+//! The steps come from the run's watched operations on `command_queue` and `runloop_done` (the
+//! runner watches the second when `RunSpec::coverage` asks: a few dozen operations a run, no
+//! recorded trace). Steps at the same virtual instant keep the run's event order: a watched
+//! operation's place in the list is that order.
 //!
 //! The steps: an offer (O, accepted or refused), a caller's check of `runloop_done` (K, which
 //! saw it done or not), the runloop's completion of `runloop_done` (F), its drains (D:
