@@ -64,6 +64,7 @@ by_name!(
             ExitKind::Failure,
             ExitKind::Die,
             ExitKind::Interrupt,
+            ExitKind::Killed,
         ]
         .into_iter()
         .find(|kind| exit_kind_name(*kind) == text)
@@ -88,7 +89,8 @@ by_name!(
     }
 );
 
-/// An exit kind's name, as reports print it (`success`, `failure`, `defect`, `interruption`).
+/// An exit kind's name, as reports print it (`success`, `failure`, `defect`, `interruption`,
+/// `killed`).
 fn exit_kind_name(kind: consumer::rt::ExitKind) -> &'static str {
     use consumer::rt::ExitKind;
     match kind {
@@ -96,6 +98,7 @@ fn exit_kind_name(kind: consumer::rt::ExitKind) -> &'static str {
         ExitKind::Failure => "failure",
         ExitKind::Die => "defect",
         ExitKind::Interrupt => "interruption",
+        ExitKind::Killed => "killed",
     }
 }
 

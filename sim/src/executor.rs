@@ -206,6 +206,15 @@ impl Runtime for SimCore {
         self.observer.borrow().events.is_some()
     }
 
+    /// A killed fiber's task leaves its slot for good: `next_task` and the ready checks skip
+    /// an empty slot, so its pending wake-ups come to nothing.
+    fn take_task(&self, fiber: FiberId) -> Option<LocalBoxFuture<()>> {
+        let mut tasks = self.tasks.borrow_mut();
+        // Fibers are spawned in id order, so the slots are sorted by fiber id.
+        let index = tasks.binary_search_by_key(&fiber, |slot| slot.fiber).ok()?;
+        tasks[index].future.take()
+    }
+
     fn observe(&self, event: &Event<'_>) {
         let mut observer = self.observer.borrow_mut();
         if observer.closed {

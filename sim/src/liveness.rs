@@ -3,7 +3,8 @@
 //! A hang is not quiescence: a periodic timer keeps a simulation busy while a caller waits
 //! forever. So the tracker keeps, from the runtime layer's events,
 //! - the obligations workloads open and close (a request awaiting its reply, a user-facing
-//!   call); one still open when a run ends is a hang;
+//!   call); one still open when a run ends is a hang; one whose fiber was killed with its
+//!   process is discharged (a dead process has no callers left);
 //! - a wait-for table: for every live fiber, the labelled object it waits on and whether an
 //!   interruption could end that wait;
 //! - each fiber's name, parent, interruption requests and exit.
@@ -44,6 +45,9 @@ struct ObligationRecord {
     fiber: FiberId,
     opened_at: Duration,
     closed: bool,
+    /// Closed because the fiber that opened it was killed with its process: discharged, not
+    /// met (a dead process has no callers left to answer).
+    discharged_by_kill: bool,
 }
 
 /// The wait-for table and the obligations of one run, fed with the runtime layer's events.
@@ -134,11 +138,29 @@ impl LivenessTracker {
                     fiber,
                     opened_at: now,
                     closed: false,
+                    discharged_by_kill: false,
                 });
             }
             Event::ObligationClosed { obligation } => {
                 if let Some(record) = self.obligations.get_mut(obligation.0 as usize - 1) {
                     record.closed = true;
+                }
+            }
+            Event::ProcessKilled { fibers, .. } => {
+                // Before the fibers' tasks are dropped: what their drops close afterwards is
+                // already discharged.
+                for record in self
+                    .obligations
+                    .iter_mut()
+                    .filter(|record| !record.closed && fibers.contains(&record.fiber))
+                {
+                    record.closed = true;
+                    record.discharged_by_kill = true;
+                }
+                for &fiber in fibers {
+                    if let Some(record) = self.fiber_mut(fiber) {
+                        record.wait = None;
+                    }
                 }
             }
             Event::Op { .. }
@@ -183,19 +205,27 @@ impl LivenessTracker {
             interruptible: wait.interruptible,
             since: wait.since,
         };
+        let obligation = |(index, record): (usize, &ObligationRecord)| OpenObligation {
+            id: index as u64 + 1,
+            kind: record.kind,
+            label: record.label.to_string(),
+            fiber: record.fiber.0,
+            fiber_name: self.fiber_name(record.fiber).to_string(),
+            opened_at: record.opened_at,
+        };
         let open_obligations = self
             .obligations
             .iter()
             .enumerate()
             .filter(|(_, record)| !record.closed)
-            .map(|(index, record)| OpenObligation {
-                id: index as u64 + 1,
-                kind: record.kind,
-                label: record.label.to_string(),
-                fiber: record.fiber.0,
-                fiber_name: self.fiber_name(record.fiber).to_string(),
-                opened_at: record.opened_at,
-            })
+            .map(obligation)
+            .collect();
+        let discharged_by_kill = self
+            .obligations
+            .iter()
+            .enumerate()
+            .filter(|(_, record)| record.discharged_by_kill)
+            .map(obligation)
             .collect();
         let waiting_fibers = self
             .fibers
@@ -243,6 +273,7 @@ impl LivenessTracker {
         LivenessSnapshot {
             at: now,
             open_obligations,
+            discharged_by_kill,
             waiting_fibers,
             live_fibers,
             ended_fibers,
@@ -296,6 +327,9 @@ pub struct LivenessSnapshot {
     /// Virtual time of the snapshot.
     pub at: Duration,
     pub open_obligations: Vec<OpenObligation>,
+    /// Obligations that were open when the fiber that opened them was killed with its process:
+    /// discharged, neither met nor a hang.
+    pub discharged_by_kill: Vec<OpenObligation>,
     pub waiting_fibers: Vec<WaitingFiber>,
     /// Fibers that had not terminated.
     pub live_fibers: usize,

@@ -126,6 +126,7 @@ impl Observer {
                 "an obligation closed"
             }
             Event::FiberEnded { .. } => "a fiber ended",
+            Event::ProcessKilled { .. } => "a process was killed",
             Event::Op { op, detail, .. } if detail == 1 && op == promise_ops::COMPLETE => {
                 "a promise completed"
             }
@@ -227,6 +228,21 @@ impl Observer {
                 hash.word(10);
                 hash.word(obligation.0);
             }
+            Event::ProcessKilled {
+                process,
+                name,
+                by,
+                fibers,
+            } => {
+                hash.word(11);
+                hash.word(process.0);
+                hash.text(name);
+                hash.word(by.0);
+                hash.word(fibers.len() as u64);
+                for fiber in fibers {
+                    hash.word(fiber.0);
+                }
+            }
             Event::Progress { .. } | Event::Note { .. } => {}
         }
     }
@@ -305,6 +321,25 @@ impl Observer {
             ),
             Event::ObligationClosed { obligation } => {
                 (None, format!("closed obligation #{}", obligation.0))
+            }
+            Event::ProcessKilled {
+                process,
+                name,
+                by,
+                fibers,
+            } => {
+                let ids: Vec<String> = fibers.iter().map(|fiber| fiber.to_string()).collect();
+                (
+                    Some(by.0),
+                    format!(
+                        "killed process `{name}` ({process}): {} ended without finalizers",
+                        if ids.is_empty() {
+                            "no fiber".to_string()
+                        } else {
+                            ids.join(", ")
+                        }
+                    ),
+                )
             }
             Event::Progress { fiber, what } => (Some(fiber.0), format!("progress: {what}")),
             Event::Note { fiber, what } => (Some(fiber.0), what.to_string()),

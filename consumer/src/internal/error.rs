@@ -63,5 +63,6 @@ pub(crate) fn or_die(cause: Cause<ConsumerError>) -> Cause<Infallible> {
         Cause::Fail(error) => Cause::Die(format!("{error}").into()),
         Cause::Die(text) => Cause::Die(text),
         Cause::Interrupt(by) => Cause::Interrupt(by),
+        Cause::Killed { by } => Cause::Killed { by },
     }
 }

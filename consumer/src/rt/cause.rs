@@ -23,6 +23,11 @@ pub enum Cause<E> {
     Die(Rc<str>),
     /// Interruption by the given fiber (ZIO `Cause.Interrupt`).
     Interrupt(FiberId),
+    /// The fiber's process was killed by fiber `by` ([`Rt::kill_process`](super::Rt::kill_process)):
+    /// the fiber stopped where it was, without finalizers. ZIO has no such cause, since a
+    /// process that dies takes its callers with it; only a fiber outside the process (the
+    /// simulation's driver, standing for the world around it) can see it, when it joins one.
+    Killed { by: FiberId },
 }
 
 /// The result of an effect or a fiber (ZIO `Exit[E, A]`).
@@ -54,6 +59,7 @@ impl<E> Cause<E> {
             Cause::Fail(error) => Cause::Fail(f(error)),
             Cause::Die(text) => Cause::Die(text),
             Cause::Interrupt(by) => Cause::Interrupt(by),
+            Cause::Killed { by } => Cause::Killed { by },
         }
     }
 
@@ -63,6 +69,7 @@ impl<E> Cause<E> {
             Cause::Fail(_) => ExitKind::Failure,
             Cause::Die(_) => ExitKind::Die,
             Cause::Interrupt(_) => ExitKind::Interrupt,
+            Cause::Killed { .. } => ExitKind::Killed,
         }
     }
 }
@@ -73,6 +80,7 @@ impl<E: fmt::Display> fmt::Display for Cause<E> {
             Cause::Fail(error) => write!(f, "failed: {error}"),
             Cause::Die(text) => write!(f, "died: {text}"),
             Cause::Interrupt(by) => write!(f, "interrupted by {by}"),
+            Cause::Killed { by } => write!(f, "killed with its process by {by}"),
         }
     }
 }
@@ -84,6 +92,8 @@ pub enum ExitKind {
     Failure,
     Die,
     Interrupt,
+    /// The fiber's process was killed: it never ended by itself.
+    Killed,
 }
 
 impl ExitKind {
@@ -108,6 +118,7 @@ impl fmt::Display for ExitKind {
             ExitKind::Failure => "failure",
             ExitKind::Die => "defect",
             ExitKind::Interrupt => "interruption",
+            ExitKind::Killed => "killed",
         })
     }
 }

@@ -29,6 +29,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use super::observe::{Event, ObjectRef};
+use super::process::ProcessId;
 use super::{label, Cause, Exit, ExitKind, Interrupted, LocalBoxFuture, Rt};
 
 /// A fiber's id, unique within one run; ids are given in fork order.
@@ -61,6 +62,12 @@ pub(crate) struct FiberCore {
     exit_waiters: WaiterList,
     /// Forked (non-daemon) children that may still be running.
     children: RefCell<Vec<Rc<FiberCore>>>,
+    /// The process the fiber belongs to now, if any (see [`process`](super::process)):
+    /// inherited at fork, changed only for the length of an [`Rt::in_process`] region.
+    pub(crate) process: Cell<Option<ProcessId>>,
+    /// Who killed the fiber's process, once somebody has: the fiber is done then, without an
+    /// exit of its own.
+    pub(crate) killed_by: Cell<Option<FiberId>>,
 }
 
 impl FiberCore {
@@ -80,6 +87,23 @@ impl FiberCore {
 
     pub(crate) fn is_done(&self) -> bool {
         self.done.get()
+    }
+
+    /// Ends the fiber as killed by `by` (its process died): done, with no exit of its own and
+    /// no children to wait for. Its task must already be out of the runtime; the fibers that
+    /// wait for its end are woken by [`FiberCore::wake_exit_waiters`].
+    pub(crate) fn mark_killed(&self, rt: &Rt, by: FiberId) {
+        self.killed_by.set(Some(by));
+        self.exit_kind.set(Some(ExitKind::Killed));
+        self.done.set(true);
+        self.end_rank.set(rt.next_end_rank());
+        self.children.borrow_mut().clear();
+        self.task_waker.borrow_mut().take();
+    }
+
+    /// Wakes every fiber waiting for this one to end.
+    pub(crate) fn wake_exit_waiters(&self) {
+        self.exit_waiters.wake_all();
     }
 
     /// Records an interruption request, passes it on to the children (ZIO 2's
@@ -315,19 +339,22 @@ impl<A: Clone, E: Clone> Fiber<A, E> {
         Ok(())
     }
 
-    /// The exit, if the fiber is done (ZIO `Fiber#poll`), without a scheduling point.
+    /// The exit, if the fiber is done (ZIO `Fiber#poll`), without a scheduling point. A fiber
+    /// whose process was killed ends with [`Cause::Killed`].
     pub fn exit_now(&self) -> Option<Exit<A, E>> {
-        if self.is_done() {
-            self.shared.exit.borrow().clone()
-        } else {
-            None
+        if !self.is_done() {
+            return None;
         }
+        if let Some(by) = self.shared.core.killed_by.get() {
+            return Some(Err(Cause::Killed { by }));
+        }
+        self.shared.exit.borrow().clone()
     }
 }
 
 /// How a new fiber relates to the fiber that forks it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Parentage {
+pub(crate) enum Parentage {
     /// A child of the current fiber: inherits its interruptibility and is interrupted when it
     /// ends (ZIO `fork`).
     Child,
@@ -376,11 +403,30 @@ impl Rt {
         E: Clone + 'static,
         F: Future<Output = Exit<A, E>> + 'static,
     {
+        self.start_fiber_in(name, parentage, None, effect)
+    }
+
+    /// Starts a fiber in `process`, or in its forker's process when `None`.
+    pub(crate) fn start_fiber_in<A, E, F>(
+        &self,
+        name: Rc<str>,
+        parentage: Parentage,
+        process: Option<ProcessId>,
+        effect: F,
+    ) -> Fiber<A, E>
+    where
+        A: Clone + 'static,
+        E: Clone + 'static,
+        F: Future<Output = Exit<A, E>> + 'static,
+    {
         let parent = match parentage {
             Parentage::Root => None,
             Parentage::Child | Parentage::Daemon => Some(self.current_core()),
         };
         let interruptible = parent.as_ref().is_none_or(|p| p.is_interruptible());
+        // A fiber belongs to its forker's process, daemon or not: a process's threads all die
+        // with it.
+        let process = process.or_else(|| parent.as_ref().and_then(|p| p.process.get()));
         let id = self.next_fiber_id();
         let mut digits = [0; 20];
         let object = self.object(
@@ -399,7 +445,12 @@ impl Rt {
             exit_kind: Cell::new(None),
             exit_waiters: WaiterList::default(),
             children: RefCell::new(Vec::new()),
+            process: Cell::new(process),
+            killed_by: Cell::new(None),
         });
+        if let Some(process) = process {
+            self.add_to_process(process, &core);
+        }
         let supervisor = match parentage {
             Parentage::Child => parent.clone(),
             Parentage::Daemon | Parentage::Root => None,

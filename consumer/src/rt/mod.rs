@@ -13,6 +13,8 @@
 //! - [`fiber`]: [`Fiber`], [`Rt::fork`], [`Rt::fork_daemon`], [`Rt::uninterruptible`],
 //!   [`Rt::interruptible`], and the interruption machinery.
 //! - [`race`] holds [`Rt::race_first`].
+//! - [`process`]: groups of fibers that die together ([`Rt::kill_process`]), the way an
+//!   operating-system process does.
 //! - [`promise`], [`queue`], [`hub`], [`reference`](mod@reference), [`scope`], [`schedule`]: the primitives.
 //! - [`observe`]: the events every operation reports, and liveness obligations.
 //!
@@ -29,6 +31,7 @@ pub mod fiber;
 pub mod hub;
 pub mod label;
 pub mod observe;
+pub mod process;
 pub mod promise;
 pub mod queue;
 pub mod race;
@@ -47,6 +50,7 @@ pub use cause::{Cause, Exit, ExitKind, Interrupted};
 pub use fiber::{Fiber, FiberId};
 pub use hub::{Hub, HubSubscription};
 pub use observe::{Event, ObjectId, ObjectRef, Obligation, ObligationId, ObligationKind};
+pub use process::{Process, ProcessId};
 pub use promise::Promise;
 pub use queue::{Queue, QueueError};
 pub use reference::Ref;
@@ -91,6 +95,12 @@ pub trait Runtime {
     fn records_notes(&self) -> bool {
         false
     }
+    /// Takes the task of `fiber` out for good, unpolled, for [`Rt::kill_process`]: the runtime
+    /// never polls it again and forgets its wake-ups. `None` when the task has ended, or when
+    /// the runtime cannot (a real runtime, whose kills are refused before they are made).
+    fn take_task(&self, _fiber: FiberId) -> Option<LocalBoxFuture<()>> {
+        None
+    }
 }
 
 /// The handle the consumer core holds: a [`Runtime`] plus fiber bookkeeping.
@@ -117,6 +127,8 @@ struct RtCore {
     releasables: RefCell<Vec<Weak<dyn Releasable>>>,
     /// What a workload asked to run at `release_all` (see [`Rt::at_release`]).
     release_hooks: RefCell<Vec<Box<dyn FnOnce()>>>,
+    /// The processes made so far (see [`process`]).
+    processes: process::ProcessTable,
 }
 
 /// A primitive whose contents can be dropped when its run is over. A run that never finished
@@ -141,6 +153,7 @@ impl Rt {
                 clock: RefCell::new(None),
                 releasables: RefCell::new(Vec::new()),
                 release_hooks: RefCell::new(Vec::new()),
+                processes: process::ProcessTable::default(),
             }),
         }
     }
@@ -186,6 +199,10 @@ impl Rt {
 
     pub(crate) fn leave(&self, previous: Option<Rc<FiberCore>>) {
         *self.core.current.borrow_mut() = previous;
+    }
+
+    pub(crate) fn processes(&self) -> &process::ProcessTable {
+        &self.core.processes
     }
 
     pub(crate) fn runtime(&self) -> &dyn Runtime {

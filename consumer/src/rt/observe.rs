@@ -4,7 +4,7 @@
 
 use std::rc::Rc;
 
-use super::{ExitKind, FiberId, Rt};
+use super::{ExitKind, FiberId, ProcessId, Rt};
 
 /// The id of a named object (promise, queue, fiber, timer...), unique within one run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -73,6 +73,15 @@ pub enum Event<'a> {
     FiberPanicked { fiber: FiberId, message: &'a str },
     /// `by` asked `fiber` to stop.
     InterruptRequested { fiber: FiberId, by: FiberId },
+    /// `by` killed process `process` (named `name`): `fibers`, in id order, are never polled
+    /// again and end as killed (a `FiberEnded` each follows); the obligations they opened are
+    /// discharged, not met and not owed.
+    ProcessKilled {
+        process: ProcessId,
+        name: &'a str,
+        by: FiberId,
+        fibers: &'a [FiberId],
+    },
     /// An operation on an object (offer, take, succeed...). `detail` is op-specific.
     Op {
         fiber: FiberId,
