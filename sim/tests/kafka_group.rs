@@ -875,3 +875,76 @@ fn a_cooperative_member_commits_from_on_revoked_in_its_new_generation() {
         ]
     );
 }
+
+/// A member whose process died keeps its partitions until its session times out: the survivor
+/// gets them only then, in a rebalance without the dead member (whose callbacks never run).
+/// The dead client's async commit already sent stays applied, and is never answered.
+#[test]
+fn a_dead_members_partitions_move_to_the_survivor_after_its_session_timeout() {
+    let log = Log::default();
+    let seen = log.clone();
+    run_ok(20, move |rt| async move {
+        let cluster = FakeCluster::new(&rt);
+        cluster.create_topic("t", 4);
+        let eager = RebalanceProtocol::EagerRange;
+        let a = cluster.client(
+            ClientConfig::group("g")
+                .with_protocol(eager)
+                .with_name("a")
+                .with_session_timeout(Duration::from_secs(10)),
+        );
+        a.subscribe(topics(&["t"]), Recorder::boxed("a", &log))
+            .await
+            .unwrap();
+        a.poll(MS).await.unwrap();
+        let (b, _) = member(&cluster, "b", eager, &log).await;
+        b.poll(MS).await.unwrap();
+        a.poll(MS).await.unwrap();
+        b.poll(MS).await.unwrap();
+        let mut offsets = Offsets::new();
+        offsets.insert(tp("t", 0), Offset(3));
+        let answered = Rc::new(RefCell::new(false));
+        let callback_answered = answered.clone();
+        a.commit_async(
+            offsets,
+            Box::new(move |_, _| *callback_answered.borrow_mut() = true),
+        )
+        .unwrap();
+        log.push("a dies");
+        cluster.process_died(&a);
+        rt.sleep(Duration::from_millis(9_990)).await.unwrap();
+        b.poll(MS).await.unwrap();
+        log.push(format!(
+            "before the session timeout: b owns {}, rebalancing: {}",
+            show(&b.assignment().unwrap()),
+            cluster.is_rebalancing("g")
+        ));
+        rt.sleep(10 * MS).await.unwrap();
+        b.poll(MS).await.unwrap();
+        log.push(format!(
+            "after it: b owns {}, members: {}",
+            show(&b.assignment().unwrap()),
+            cluster.members("g").len()
+        ));
+        log.push(format!(
+            "committed t-0: {:?}, a's callback ran: {}",
+            cluster.committed_offset("g", &tp("t", 0)),
+            answered.borrow()
+        ));
+    });
+    assert_eq!(
+        seen.lines(),
+        vec![
+            "a assigned {t-0,t-1,t-2,t-3}",
+            "a revoked {t-0,t-1,t-2,t-3}",
+            "a assigned {t-0,t-1}",
+            "b assigned {t-2,t-3}",
+            "a dies",
+            "before the session timeout: b owns {t-2,t-3}, rebalancing: false",
+            "b revoked {t-2,t-3}",
+            "b assigned {t-0,t-1,t-2,t-3}",
+            "after it: b owns {t-0,t-1,t-2,t-3}, members: 1",
+            "committed t-0: Some(Offset(3)), a's callback ran: false",
+        ]
+    );
+}

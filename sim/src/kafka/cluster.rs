@@ -372,6 +372,23 @@ impl FakeCluster {
         self.ring_all();
     }
 
+    /// The process of `client` died now: no call of it runs again, its heartbeats stop, so its
+    /// member (in every group) is removed once its `session.timeout.ms` has passed, and its
+    /// partitions then go to the others as a rebalance without it; no callback runs in the
+    /// dead process. What it holds of its user (listener, commit callbacks) is dropped now,
+    /// since nothing will ever call it. Its async commits already sent stay applied.
+    pub fn process_died(&self, client: &FakeConsumer) {
+        self.advance();
+        let now = self.inner.rt.now();
+        let timeout = client.config().session_timeout;
+        for group in self.inner.state.borrow_mut().groups.values_mut() {
+            group.client_died(client.id(), now, timeout);
+        }
+        client.release();
+        // A poll waiting for the next change computed its wake-up before this expiry existed.
+        self.ring_all();
+    }
+
     /// Changes READ access to `topic` now, for every client.
     pub fn set_read_access(&self, topic: &str, access: ReadAccess) {
         self.advance();

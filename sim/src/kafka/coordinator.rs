@@ -14,8 +14,9 @@
 //!   as balance allows; a partition that moves is first revoked by its owner in one generation
 //!   and assigned to its new owner in the next (a member that revoked something rejoins, which
 //!   starts the follow-up rebalance);
-//! - expulsion: a member whose session timed out, or a client that did not poll within its
-//!   `max.poll.interval`, is removed; its partitions are reassigned to the others and the client
+//! - expulsion: a member whose session timed out (a `session-timeout` fault, or a client whose
+//!   process died, `session.timeout.ms` after its death), or a client that did not poll within
+//!   its `max.poll.interval`, is removed; its partitions are reassigned to the others and the client
 //!   learns it on its next poll (`on_lost`), when it rejoins with a new member id;
 //! - committed offsets per group, and which commits the coordinator refuses
 //!   (`RebalanceInProgress` while the member has a rebalance to go through, `CommitFailed` once
@@ -79,6 +80,10 @@ pub struct Member {
     pub in_poll: bool,
     /// The client's `max.poll.interval`; `None` for peers.
     pub max_poll_interval: Option<Duration>,
+    /// When the session of a client whose process died expires: its heartbeats stopped, so the
+    /// coordinator removes it then, whatever its poll timer says (a dead process's heartbeat
+    /// thread cannot leave the group for an expired poll timer either).
+    pub session_expires_at: Option<Duration>,
 }
 
 /// What the coordinator says a client must do next in its poll, in Kafka's order.
@@ -162,6 +167,7 @@ impl Group {
                 last_poll: now,
                 in_poll: false,
                 max_poll_interval,
+                session_expires_at: None,
             },
         );
         self.start_rebalance(now, partitions);
@@ -417,17 +423,40 @@ impl Group {
         self.committed.get(partition).copied()
     }
 
-    /// The earliest time a client member's `max.poll.interval` runs out, with its member id.
+    /// The earliest time a client member is removed for silence, with its member id: its
+    /// `max.poll.interval` runs out, or the session of a dead client expires.
     pub fn next_poll_expiry(&self) -> Option<(Duration, Rc<str>)> {
         self.members
             .iter()
-            .filter(|(_, member)| !member.in_poll)
-            .filter_map(|(id, member)| {
-                member
+            .filter_map(|(id, member)| match member.session_expires_at {
+                Some(at) => Some((at, id.clone())),
+                None if member.in_poll => None,
+                None => member
                     .max_poll_interval
-                    .map(|interval| (member.last_poll + interval, id.clone()))
+                    .map(|interval| (member.last_poll + interval, id.clone())),
             })
             .min()
+    }
+
+    /// The client `client`'s process died at `now`: its member's session expires after
+    /// `session_timeout`. Returns whether it had a member.
+    pub fn client_died(
+        &mut self,
+        client: ClientId,
+        now: Duration,
+        session_timeout: Duration,
+    ) -> bool {
+        let member = self
+            .members
+            .values_mut()
+            .find(|member| member.kind == MemberKind::Client(client));
+        match member {
+            Some(member) => {
+                member.session_expires_at = Some(now + session_timeout);
+                true
+            }
+            None => false,
+        }
     }
 }
 

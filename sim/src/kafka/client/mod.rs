@@ -21,6 +21,12 @@
 //! - `unsubscribe` and `close` revoke (or report lost) and leave the group; after `close` every
 //!   call but `close` and `wakeup` fails with `IllegalState`;
 //! - `wakeup`: the current or next blocking call fails with `Wakeup`;
+//! - the client's process dying ([`FakeCluster::process_died`]): no call of it runs again, its
+//!   heartbeats stop, and the coordinator removes its member after `session.timeout.ms`; its
+//!   partitions then go to the others (no callback runs in a dead process). Its async commits
+//!   already sent were applied when sent (the model's broker receives a commit at once) and are
+//!   never answered; a `commit_sync` still waiting out a commit latency is applied only when
+//!   answered, so it is lost;
 //! - the faults of the cluster's [`FaultPlan`](super::FaultPlan) that concern this client (by
 //!   its name, or all clients): READ denials, call faults (also on the listener's callbacks, so
 //!   that the calling `poll`, `unsubscribe` or `close` rethrows), latencies, outages;
@@ -104,6 +110,11 @@ pub struct ClientConfig {
     pub max_poll_records: usize,
     /// `max.poll.interval.ms`: a client that does not poll for this long is expelled.
     pub max_poll_interval: Duration,
+    /// `session.timeout.ms`: how long after a client's process died (its heartbeats stopped,
+    /// [`FakeCluster::process_died`]) the coordinator removes its member. A live client's
+    /// heartbeats never stop in the model, so only a dead one's session expires this way (a
+    /// `session-timeout` fault expires every session at once).
+    pub session_timeout: Duration,
     pub assignment_source: AssignmentSource,
     /// The name faults target the client by (`client = "app-2"`); `client{id}` without one.
     pub name: Option<String>,
@@ -119,6 +130,7 @@ impl ClientConfig {
             auto_offset_reset: AutoOffsetReset::Earliest,
             max_poll_records: 500,
             max_poll_interval: Duration::from_secs(300),
+            session_timeout: Duration::from_secs(45),
             assignment_source: AssignmentSource::GroupCoordinator,
             name: None,
         }
@@ -156,6 +168,12 @@ impl ClientConfig {
     /// The same configuration with another `max.poll.interval`.
     pub fn with_max_poll_interval(mut self, interval: Duration) -> ClientConfig {
         self.max_poll_interval = interval;
+        self
+    }
+
+    /// The same configuration with another `session.timeout.ms`.
+    pub fn with_session_timeout(mut self, timeout: Duration) -> ClientConfig {
+        self.session_timeout = timeout;
         self
     }
 
