@@ -98,7 +98,8 @@ impl RealAction {
 /// timeouts), full peers (the real workload runs one consumer under test; passive peers are
 /// real second clients), consumptions other than `consume_with` and
 /// `run_with_graceful_shutdown` of one topic each, events after a trigger, user actions the real
-/// driver does not have (`close-consumer`, `add-subscription`, `commit-processed`), and denial
+/// driver does not have (`close-consumer`, `add-subscription`, `commit-processed`,
+/// `kill-consumer`), and denial
 /// modes other than "every poll throws" and librdkafka's own "once per partition" (the client,
 /// not the scenario, decides how a denial surfaces). Every topic gets the most partitions and
 /// records any topic of the file has, produced before the consumer starts; every handler takes

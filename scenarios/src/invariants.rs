@@ -160,7 +160,10 @@ pub fn check_at_least_once(seen: &[Observations]) -> Vec<Broken> {
     }
     // Per partition, the highest committed offset any member read at its end.
     let mut committed: BTreeMap<&str, (i64, &str)> = BTreeMap::new();
-    for consumer in seen.iter().filter(|consumer| consumer.finished) {
+    for consumer in seen
+        .iter()
+        .filter(|consumer| consumer.committed_offsets_read())
+    {
         for (tp, offset) in &consumer.committed {
             let entry = committed
                 .entry(tp)
@@ -260,7 +263,9 @@ pub fn check(graceful_applies: bool, seen: &Observations) -> Vec<Broken> {
                 Milestone::SubscriptionFinalized => Some(0),
                 Milestone::RunloopFinalized => Some(1),
                 Milestone::ConsumerFinalized => Some(2),
-                Milestone::RunloopExited { .. } | Milestone::ConsumptionEnded { .. } => None,
+                Milestone::RunloopExited { .. }
+                | Milestone::ConsumptionEnded { .. }
+                | Milestone::Killed => None,
             })
             .collect();
         if order.windows(2).any(|pair| pair[0] > pair[1]) {
@@ -292,6 +297,7 @@ pub fn check(graceful_applies: bool, seen: &Observations) -> Vec<Broken> {
     // `consume_with` returned successfully, and its last batch commit covers what it processed.
     let graceful = graceful_applies
         && seen.finished
+        && !seen.was_killed()
         && seen.interrupt_requests.is_empty()
         && !seen.consume_outcomes.is_empty()
         && seen

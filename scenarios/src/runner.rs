@@ -176,6 +176,18 @@ impl RunTimings {
             let lasts = ms(&event.for_ms).unwrap_or_default();
             longest = longest.max(at).max(ms(&event.ms).unwrap_or_default());
             last = last.max(at + lasts);
+            if event.kind == crate::scenario::spec::EventKind::KillConsumer {
+                // The group waits a whole session timeout for the dead consumer before its
+                // partitions move on: a legitimate wait, however quiet.
+                let session_timeout = crate::scenario::validate::target_consumer(file, event)
+                    .and_then(|target| ms(&target.session_timeout_ms))
+                    .unwrap_or_else(|| {
+                        // The fake client's default, Kafka's since 3.0.
+                        sim::kafka::ClientConfig::group(crate::scenario::GROUP).session_timeout
+                    });
+                longest = longest.max(session_timeout);
+                last = last.max(at + session_timeout);
+            }
             if let Some(every) = ms(&event.every_ms) {
                 // A repeated commit: one round per `every` until the final stop, each of which
                 // may wait its whole commit timeout.

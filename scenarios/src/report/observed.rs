@@ -55,7 +55,7 @@ impl fmt::Display for ObservationsReport<'_> {
                 first_failure.1
             )?;
         }
-        if seen.finished {
+        if seen.committed_offsets_read() {
             if seen.committed.is_empty() {
                 writeln!(f, "  committed offsets at the end: none")?;
             } else {
@@ -92,8 +92,16 @@ impl fmt::Display for ObservationsReport<'_> {
             }
         }
         for (at, _, milestone) in &seen.milestones {
-            if let Milestone::RunloopExited { exit, .. } = milestone {
-                writeln!(f, "  the runloop ended at {}: {exit}", VirtualTime(*at))?;
+            match milestone {
+                Milestone::RunloopExited { exit, .. } => {
+                    writeln!(f, "  the runloop ended at {}: {exit}", VirtualTime(*at))?
+                }
+                Milestone::Killed => writeln!(
+                    f,
+                    "  killed at {}: its process died (no finalizer ran; committed offsets read then)",
+                    VirtualTime(*at)
+                )?,
+                _ => {}
             }
         }
         Ok(())

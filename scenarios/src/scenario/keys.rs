@@ -64,6 +64,7 @@ pub const KEYS: &[Key] = &[
     key("consumer.commit_timeout_ms", "zio-kafka commitTimeout", "15000", Some(1..=600_000)),
     key("consumer.close_timeout_ms", "zio-kafka closeTimeout", "30000", Some(1..=600_000)),
     key("consumer.max_poll_interval_ms", "Kafka max.poll.interval.ms", "300000", Some(100..=3_600_000)),
+    key("consumer.session_timeout_ms", "Kafka session.timeout.ms: a killed consumer leaves its group this long after it died", "45000", Some(6_000..=1_800_000)),
     key("consumer.max_stream_pull_interval_ms", "zio-kafka maxStreamPullInterval", "max_poll_interval_ms", Some(100..=3_600_000)),
     key("consumer.max_rebalance_duration_ms", "zio-kafka maxRebalanceDuration (with rebalance_safe_commits)", "3/5 of max_poll_interval_ms", Some(1..=3_600_000)),
     key("consumer.rebalance_safe_commits", "zio-kafka rebalanceSafeCommits: revokes wait for the revoked streams' commits", "false", None),
@@ -224,6 +225,13 @@ pub const EVENT_USES: &[EventUse] = &[
         "the user interrupts a consumption's fiber",
         &["consumer", "consume"],
         &["consume"],
+    ),
+    event(
+        EventKind::KillConsumer,
+        "kill-consumer",
+        "a peer's process dies: its fibers stop without finalizers; the group drops it after its session timeout",
+        &["consumer"],
+        &["consumer"],
     ),
     event(
         EventKind::CommitProcessed,

@@ -46,6 +46,7 @@ pub fn resolve(file: &ScenarioFile, seed: u64) -> ScenarioFile {
             ("commit_timeout_ms", &mut consumer.commit_timeout_ms),
             ("close_timeout_ms", &mut consumer.close_timeout_ms),
             ("max_poll_interval_ms", &mut consumer.max_poll_interval_ms),
+            ("session_timeout_ms", &mut consumer.session_timeout_ms),
             (
                 "max_stream_pull_interval_ms",
                 &mut consumer.max_stream_pull_interval_ms,

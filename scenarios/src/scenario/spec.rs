@@ -131,6 +131,9 @@ pub struct ConsumerSpec {
     pub close_timeout_ms: Option<Draw<u64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_poll_interval_ms: Option<Draw<u64>>,
+    /// Kafka `session.timeout.ms`: how long after a `kill-consumer` the group removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_timeout_ms: Option<Draw<u64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_stream_pull_interval_ms: Option<Draw<u64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -259,6 +262,7 @@ pub enum EventKind {
     AddSubscription,
     InterruptConsume,
     CommitProcessed,
+    KillConsumer,
 }
 
 /// How a READ denial shows up in the client.

@@ -244,6 +244,7 @@ fn check_settings(at: &KeyPath, consumer: &ConsumerSpec) -> Result<(), Problem> 
         ("commit_timeout_ms", &consumer.commit_timeout_ms),
         ("close_timeout_ms", &consumer.close_timeout_ms),
         ("max_poll_interval_ms", &consumer.max_poll_interval_ms),
+        ("session_timeout_ms", &consumer.session_timeout_ms),
         (
             "max_stream_pull_interval_ms",
             &consumer.max_stream_pull_interval_ms,
@@ -383,6 +384,19 @@ fn check_event(
                 format!("no consumer is named {name:?}"),
             ));
         }
+    }
+    if event.kind == EventKind::KillConsumer
+        && file
+            .consumers
+            .first()
+            .is_some_and(|first| event.consumer.as_ref() == Some(&first.name))
+    {
+        // A killed consumer never shuts down: nothing of its protocol would be tested, and a
+        // run would pass for want of a shutdown.
+        return Err(Problem::new(
+            at.key("consumer"),
+            "kill-consumer kills a peer: the first consumer is the one under test, and a killed consumer never shuts down",
+        ));
     }
     if let Some(topic) = &event.topic {
         if !file.topics.iter().any(|known| &known.name == topic) {

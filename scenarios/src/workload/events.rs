@@ -230,41 +230,57 @@ async fn act(world: &World, event: &EventSpec) -> Exit<(), ()> {
         .iter()
         .position(|consumer| consumer.name == target.name)
         .expect("the target is a consumer of the file");
-    // A consumer not made yet, or closed already, does nothing.
+    if event.kind == EventKind::KillConsumer {
+        return super::instance::kill(world, index).await;
+    }
+    // A consumer not made yet, closed already or killed, does nothing.
     let Some(instance) = world.instances.borrow()[index].clone() else {
         return Ok(());
     };
-    let consume = event.consume.clone().unwrap_or_default();
-    let result = match event.kind {
-        EventKind::StopConsumption => instance.stop_consumption(world).await,
-        EventKind::CloseConsumer => instance.close(world).await,
-        EventKind::AddSubscription => {
-            instance.add_consumption(world, &consume);
-            Ok(())
-        }
-        EventKind::InterruptConsume => instance.interrupt(world, &consume).await,
-        EventKind::CommitProcessed => {
-            let every = event
-                .every_ms
-                .as_ref()
-                .map(|every| Duration::from_millis(every.value()));
-            let mut result = Ok(());
-            // Bounded: every round sleeps at least 1 ms, and rounds end at the final stop.
-            for _round in 0..1_000_000u32 {
-                result = instance.commit_processed(world).await;
-                match every {
-                    Some(every)
-                        if result.is_ok() && world.rt.now() + every < world.final_stop() =>
-                    {
-                        world.rt.sleep(every).await?;
-                    }
-                    _ => break,
-                }
-            }
-            result
-        }
-        _ => Ok(()),
+    let Some(process) = world.processes.borrow()[index]
+        .as_ref()
+        .map(|target| target.process.clone())
+    else {
+        return Ok(());
     };
+    let consume = event.consume.clone().unwrap_or_default();
+    // The user's call is made by the consumer's process: it dies with it.
+    let result = world
+        .rt
+        .in_process(&process, async {
+            match event.kind {
+                EventKind::StopConsumption => instance.stop_consumption(world).await,
+                EventKind::CloseConsumer => instance.close(world).await,
+                EventKind::AddSubscription => {
+                    instance.add_consumption(world, &consume);
+                    Ok(())
+                }
+                EventKind::InterruptConsume => instance.interrupt(world, &consume).await,
+                EventKind::CommitProcessed => {
+                    let every = event
+                        .every_ms
+                        .as_ref()
+                        .map(|every| Duration::from_millis(every.value()));
+                    let mut result = Ok(());
+                    // Bounded: every round sleeps at least 1 ms, and rounds end at the final stop.
+                    for _round in 0..1_000_000u32 {
+                        result = instance.commit_processed(world).await;
+                        match every {
+                            Some(every)
+                                if result.is_ok()
+                                    && world.rt.now() + every < world.final_stop() =>
+                            {
+                                world.rt.sleep(every).await?;
+                            }
+                            _ => break,
+                        }
+                    }
+                    result
+                }
+                _ => Ok(()),
+            }
+        })
+        .await;
     // A user action's failure is the consumer's business (it shows in the observations); only
     // an interruption of the event's own fiber ends it.
     match result {

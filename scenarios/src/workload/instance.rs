@@ -7,15 +7,23 @@ use std::time::Duration;
 
 use consumer::internal::RecordHandler;
 use consumer::kafka::{KafkaClient, Offset, Subscription, TopicPartition};
-use consumer::rt::{Cause, Exit, ExitKind, Fiber, ObligationKind, Schedule};
+use consumer::rt::{Cause, Exit, ExitKind, Fiber, ObligationKind, Process, Schedule};
 use consumer::{CommittableRecord, Consumer, ConsumerError, ConsumerSettings, Diagnostics};
-use sim::kafka::ClientConfig;
+use sim::kafka::{ClientConfig, FakeConsumer};
 
 use super::observations::{CommitOutcome, ConsumeOutcome, InterruptRequest, Milestone};
 use super::triggers::Happened;
 use super::World;
 use crate::scenario::spec::{ApiName, ConsumeSpec, ConsumerSpec, StartMode};
 use crate::scenario::GROUP;
+
+/// A consumer's process and, once made, its client: what a `kill-consumer` kills, and whose
+/// heartbeats it stops.
+#[derive(Clone)]
+pub struct ConsumerProcess {
+    pub process: Process,
+    pub client: Option<Rc<FakeConsumer>>,
+}
 
 /// A started consumption: its name, its topics and its fiber.
 type Started = (String, Vec<String>, Fiber<(), ConsumerError>);
@@ -98,29 +106,42 @@ fn label(world: &World, index: usize, what: &str) -> String {
     }
 }
 
-/// Starts consumer `index` of the file: it is made at its start time, runs its at-start
-/// consumptions until they all return, and is closed.
+/// Starts consumer `index` of the file, in a process of its own: it is made at its start time,
+/// runs its at-start consumptions until they all return, and is closed.
 pub fn start(world: &World, index: usize) -> Fiber<(), ()> {
     let world = world.clone();
     let name = label(&world, index, "consumer");
-    world.rt.clone().fork::<(), (), _>(name, async move {
-        let spec = world.file.consumers[index].clone();
-        let start = ms(&spec.start_at_ms).unwrap_or_default();
-        world.rt.sleep(start.saturating_sub(world.rt.now())).await?;
-        run(&world, index, &spec).await;
-        Ok(())
-    })
+    let process = world.rt.new_process(name.as_str());
+    world.processes.borrow_mut()[index] = Some(ConsumerProcess {
+        process: process.clone(),
+        client: None,
+    });
+    world
+        .rt
+        .clone()
+        .fork_in_process::<(), (), _>(&process, name, async move {
+            let spec = world.file.consumers[index].clone();
+            let start = ms(&spec.start_at_ms).unwrap_or_default();
+            world.rt.sleep(start.saturating_sub(world.rt.now())).await?;
+            run(&world, index, &spec).await;
+            Ok(())
+        })
 }
 
 async fn run(world: &World, index: usize, spec: &ConsumerSpec) {
     let rt = &world.rt;
     let settings = settings_of(spec, world);
     world.observations.borrow_mut()[index].commit_timeout = settings.commit_timeout;
-    let client = world.cluster.client(
-        ClientConfig::group(GROUP)
-            .with_name(&spec.name)
-            .with_max_poll_interval(settings.max_poll_interval),
-    );
+    let mut config = ClientConfig::group(GROUP)
+        .with_name(&spec.name)
+        .with_max_poll_interval(settings.max_poll_interval);
+    if let Some(timeout) = ms(&spec.session_timeout_ms) {
+        config = config.with_session_timeout(timeout);
+    }
+    let client = world.cluster.client(config);
+    if let Some(process) = world.processes.borrow_mut()[index].as_mut() {
+        process.client = Some(client.clone());
+    }
     let listening = world.clone();
     let offered = world.clone();
     let diagnostics = Diagnostics::with_listener(
@@ -181,6 +202,13 @@ async fn run(world: &World, index: usize, spec: &ConsumerSpec) {
         })
         .await;
     close.close();
+    read_offsets(world, index, Some(&client));
+    world.observations.borrow_mut()[index].finished = true;
+}
+
+/// Reads the group's committed offsets and `client`'s own highest commits into consumer
+/// `index`'s observations: when it finishes, or when it is killed.
+fn read_offsets(world: &World, index: usize, client: Option<&FakeConsumer>) {
     let mut all = world.observations.borrow_mut();
     let seen = &mut all[index];
     for topic in &world.file.topics {
@@ -191,10 +219,38 @@ async fn run(world: &World, index: usize, spec: &ConsumerSpec) {
             }
         }
     }
-    for (tp, offset) in client.highest_own_commits() {
+    for (tp, offset) in client
+        .map(|client| client.highest_own_commits())
+        .unwrap_or_default()
+    {
         seen.own_commits.insert(tp.to_string(), offset);
     }
-    seen.finished = true;
+}
+
+/// Kills consumer `index`'s process (`kill-consumer`), if it has started and not finished: its
+/// fibers, and the user calls on it, stop without finalizers; the consumer is gone for later
+/// events; its committed offsets are read now; its client stops heartbeating, so the group
+/// drops it after its session timeout.
+pub async fn kill(world: &World, index: usize) -> Exit<(), ()> {
+    let Some(target) = world.processes.borrow()[index].clone() else {
+        return Ok(());
+    };
+    if world.observations.borrow()[index].finished || world.rt.is_killed(&target.process) {
+        return Ok(());
+    }
+    world.rt.kill_process(&target.process).await?;
+    world.instances.borrow_mut()[index] = None;
+    let seq = world.next_seq();
+    world.observations.borrow_mut()[index].milestones.push((
+        world.rt.now(),
+        seq,
+        Milestone::Killed,
+    ));
+    read_offsets(world, index, target.client.as_deref());
+    if let Some(client) = &target.client {
+        world.cluster.process_died(client);
+    }
+    Ok(())
 }
 
 /// Notes a diagnostic event: a milestone for the invariants, a trigger for the events.

@@ -2,7 +2,8 @@
 //!
 //! - The cluster: the group with the file's assignor, the topics and their records, the fault
 //!   plan (written out, drawn by a swarm, and the timed fault events).
-//! - One [`instance`] per consumer: its client, settings, consumer scope and consumptions
+//! - One [`instance`] per consumer, in a process of its own (a `kill-consumer` kills it): its
+//!   client, settings, consumer scope and consumptions
 //!   (`consume_with`, `run_with_graceful_shutdown`, `plain_stream`, `partitioned_stream`), each
 //!   a user fiber with a user-call obligation, and a driver that stops consumption at the final
 //!   stop. The instance ends when its at-start consumptions have all returned.
@@ -46,6 +47,9 @@ pub struct World {
     pub observations: Rc<RefCell<Vec<Observations>>>,
     /// The consumers made so far, by index in the file.
     pub instances: Rc<RefCell<Vec<Option<instance::Instance>>>>,
+    /// Each consumer's process, from its start on (a `kill-consumer` kills it), and its client
+    /// once made (whose heartbeats the kill stops), by index in the file.
+    pub processes: Rc<RefCell<Vec<Option<instance::ConsumerProcess>>>>,
     pub triggers: triggers::Board,
     /// Orders what is observed: many things happen at one virtual instant.
     sequence: Rc<Cell<u64>>,
@@ -124,6 +128,7 @@ pub async fn workload(
         cluster,
         observations: sink,
         instances: Rc::new(RefCell::new(vec![None; file.consumers.len()])),
+        processes: Rc::new(RefCell::new(vec![None; file.consumers.len()])),
         triggers: triggers::Board::new(&rt, &file),
         sequence: Rc::new(Cell::new(0)),
     };
@@ -132,6 +137,7 @@ pub async fn workload(
     let releasing = world.clone();
     rt.at_release(move || {
         releasing.instances.borrow_mut().clear();
+        releasing.processes.borrow_mut().clear();
     });
     let event_fibers: Vec<Fiber<(), ()>> = events::start(&world);
     // A peer whose coin said no never starts: its observations stay empty and unfinished.

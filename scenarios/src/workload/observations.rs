@@ -55,6 +55,24 @@ pub enum Milestone {
         topics: Vec<String>,
         exit: ExitKind,
     },
+    /// The consumer's process was killed (`kill-consumer`): nothing of it ran after this, no
+    /// finalizer either. What it processed stays processed; its committed offsets were read
+    /// then.
+    Killed,
+}
+
+impl Observations {
+    /// Whether the consumer's process was killed.
+    pub fn was_killed(&self) -> bool {
+        self.milestones
+            .iter()
+            .any(|(_, _, milestone)| *milestone == Milestone::Killed)
+    }
+
+    /// Whether the committed offsets were read: when the consumer finished, or was killed.
+    pub fn committed_offsets_read(&self) -> bool {
+        self.finished || self.was_killed()
+    }
 }
 
 impl Milestone {
