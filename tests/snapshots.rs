@@ -48,7 +48,7 @@ fn list_output() {
           pull-timeout                     a slow handler exceeds the stream pull interval while another runs
           commit-after-crash               commits issued after the crash fail with CommitTimeout in time
           chaos                            every fault and user operation the world supports, drawn per seed
-          group-churn                      two or three consumers of one group; peers join, leave and time out while commits are in flight
+          group-churn                      two or three consumers of one group; peers join, leave, time out and crash while commits are in flight
         protocols:
           master                           zio-kafka before #1712: offer, then await the reply
           check-then-race                  #1711: check runloop_done, else race the reply against it; done before halting
