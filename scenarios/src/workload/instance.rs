@@ -11,7 +11,9 @@ use consumer::rt::{Cause, Exit, ExitKind, Fiber, ObligationKind, Process, Schedu
 use consumer::{CommittableRecord, Consumer, ConsumerError, ConsumerSettings, Diagnostics};
 use sim::kafka::{ClientConfig, FakeConsumer};
 
-use super::observations::{CommitOutcome, ConsumeOutcome, InterruptRequest, Milestone};
+use super::observations::{
+    CommitOutcome, ConsumeOutcome, ConsumptionSpan, Disturbance, InterruptRequest, Milestone,
+};
 use super::triggers::Happened;
 use super::World;
 use crate::scenario::spec::{ApiName, ConsumeSpec, ConsumerSpec, StartMode};
@@ -240,12 +242,37 @@ pub async fn kill(world: &World, index: usize) -> Exit<(), ()> {
     }
     world.rt.kill_process(&target.process).await?;
     world.instances.borrow_mut()[index] = None;
+    let now = world.rt.now();
     let seq = world.next_seq();
-    world.observations.borrow_mut()[index].milestones.push((
-        world.rt.now(),
-        seq,
-        Milestone::Killed,
-    ));
+    let session_timeout = target.client.as_ref().map_or_else(
+        || ClientConfig::group(GROUP).session_timeout,
+        |client| client.config().session_timeout,
+    );
+    {
+        let mut all = world.observations.borrow_mut();
+        let seen = &mut all[index];
+        seen.milestones.push((now, seq, Milestone::Killed));
+        // What the dead process was doing ends with it: its consumptions, and the user actions
+        // on it (whose fibers died in it, before they could say they were done).
+        for span in seen
+            .consumptions
+            .iter_mut()
+            .filter(|span| span.ended.is_none())
+        {
+            span.ended = Some(now);
+        }
+        for action in seen.disturbances.iter_mut().filter(|d| d.until.is_none()) {
+            action.until = Some(now);
+        }
+        // Until its session expires the dead member keeps its partitions and nobody consumes
+        // them: the group is disturbed (and then rebalances, which the coordinator records).
+        seen.disturbances.push(Disturbance {
+            from: now,
+            until: Some(now + session_timeout),
+            what: "kill-consumer".into(),
+            ends_consumptions: false,
+        });
+    }
     read_offsets(world, index, target.client.as_deref());
     if let Some(client) = &target.client {
         world.cluster.process_died(client);
@@ -269,6 +296,14 @@ fn note_diagnostic(world: &World, index: usize, at: Duration, event: &consumer::
             lost,
             ..
         } => {
+            world.observations.borrow_mut()[index]
+                .disturbances
+                .push(Disturbance {
+                    from: at,
+                    until: Some(at),
+                    what: "a rebalance".into(),
+                    ends_consumptions: false,
+                });
             world.triggers.report(index, Happened::RebalanceStarted);
             if !assigned.is_empty() {
                 world.triggers.report(index, Happened::PartitionsAssigned);
@@ -299,17 +334,30 @@ impl Instance {
                 let call = world2
                     .rt
                     .obligation(ObligationKind::UserCall, call_name.as_str());
+                let span = {
+                    let mut all = world2.observations.borrow_mut();
+                    let spans = &mut all[instance.index].consumptions;
+                    spans.push(ConsumptionSpan {
+                        topics: spec2.topics.clone(),
+                        started: world2.rt.now(),
+                        ended: None,
+                    });
+                    spans.len() - 1
+                };
                 let exit = instance.consume(&world2, &spec2).await;
                 let seq = world2.next_seq();
-                world2.observations.borrow_mut()[instance.index]
-                    .consume_outcomes
-                    .push(ConsumeOutcome {
+                {
+                    let mut all = world2.observations.borrow_mut();
+                    let seen = &mut all[instance.index];
+                    seen.consumptions[span].ended = Some(world2.rt.now());
+                    seen.consume_outcomes.push(ConsumeOutcome {
                         topic: spec2.topics.join("+"),
                         exit: ExitKind::of(&exit),
                         failure: exit.as_ref().err().map(|cause| cause.to_string()),
                         at: world2.rt.now(),
                         seq,
                     });
+                }
                 call.close();
                 exit
             });
