@@ -196,6 +196,16 @@ async fn run(world: &World, index: usize, spec: &ConsumerSpec) {
     for (tp, offset) in client.highest_own_commits() {
         seen.own_commits.insert(tp.to_string(), offset);
     }
+    // A rebalance lasts as long as the listener's calls: a revocation that waits for commits
+    // holds the member's partitions (or, once it was expelled, nobody's) all that time.
+    for (began, ended) in client.listener_calls() {
+        seen.disturbances.push(Disturbance {
+            from: began,
+            until: ended,
+            what: "a call of the rebalance listener".into(),
+            ends_consumptions: false,
+        });
+    }
     seen.finished = true;
 }
 
