@@ -20,9 +20,18 @@
 //! accepted run's [`RunRecord`]: its decisions are exactly the ones it ran, so it replays
 //! strictly. [`shrink`] checks that it does before returning it.
 //!
-//! Under `pct:D` every decision is PCT's own answer (a strict replay admits nothing else), so
-//! the schedule passes are skipped and scenario candidates take PCT's decisions after their
-//! prefix; the scenario passes still shrink such a fixture, and its log with it.
+//! Explicit schedules: under `pct:D` every decision is PCT's own answer (a strict replay admits
+//! nothing else), so no edited log of a PCT run replays strictly under `pct:D`. Such a fixture
+//! (and one under `yields:1`: see [`StrategyChoice::admits_default_decisions`]) is first
+//! re-expressed under the strategy `log` ([`sim::strategy::FromLog`]: the decisions are the
+//! log's, past its end the defaults, and every logged decision is admitted). The same decisions
+//! give the same run, since a strategy draws only from the scheduling stream, which nothing else
+//! reads; that is checked, not assumed: the fixture under `log` must replay strictly (same trace
+//! hash, signature and verdict). Then both kinds of passes shrink it as any other, and the
+//! shrunk fixture names strategy `log`, its provenance the original strategy
+//! ([`Provenance::original_strategy`]). When the check fails, the fixture keeps its strategy:
+//! the schedule passes are skipped and scenario candidates take its strategy's decisions after
+//! their prefix, as before `log` existed ([`Reexpression::Refused`]).
 //!
 //! Deterministic: candidates are generated and tried in a fixed order, runs are pure functions
 //! of their inputs, and no clock is read here.
@@ -183,6 +192,41 @@ pub struct ShrinkOutcome {
     pub rounds: usize,
     /// Whether the run budget ended the shrink (else a whole round made no progress).
     pub budget_spent: bool,
+    /// Whether the schedule was re-expressed under `log` first.
+    pub reexpression: Reexpression,
+}
+
+/// Whether the shrinker re-expressed the fixture's schedule under the strategy `log` before
+/// shrinking it (see the module's documentation).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reexpression {
+    /// The fixture's strategy admits default decisions: its schedule is shrunk under it.
+    NotNeeded,
+    /// The fixture's decisions, under `log`, replayed its run exactly; the shrunk fixture names
+    /// `log`.
+    UnderLog { original: StrategyChoice },
+    /// Under `log` the decisions did not replay the run (how, in words): the fixture keeps
+    /// `original`, and only the scenario passes run.
+    Refused {
+        original: StrategyChoice,
+        mismatch: String,
+    },
+}
+
+impl fmt::Display for Reexpression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reexpression::NotNeeded => f.write_str("shrunk under the fixture's own strategy"),
+            Reexpression::UnderLog { original } => write!(
+                f,
+                "re-expressed under `log` (its {original} decisions replay the same run), then shrunk toward default decisions"
+            ),
+            Reexpression::Refused { original, mismatch } => write!(
+                f,
+                "kept under {original}, scenario passes only: under `log` its decisions did not replay the same run ({mismatch})"
+            ),
+        }
+    }
 }
 
 impl fmt::Display for ShrinkOutcome {
@@ -198,6 +242,7 @@ impl fmt::Display for ShrinkOutcome {
                 "stopped: a whole round made no progress"
             }
         )?;
+        writeln!(f, "schedule: {}", self.reexpression)?;
         if self.steps.is_empty() {
             writeln!(
                 f,
@@ -223,6 +268,8 @@ struct Target {
 
 /// The runs of candidates, within the budget.
 struct Candidates<'f> {
+    /// The fixture being shrunk, under the strategy its candidates run with (`log` when it was
+    /// re-expressed).
     original: &'f Fixture,
     target: Target,
     max_runs: usize,
@@ -230,11 +277,10 @@ struct Candidates<'f> {
 }
 
 impl Candidates<'_> {
-    /// Whether the fixture's strategy admits default decisions in place of its own: every
-    /// strategy but PCT, whose every decision is a function of its priorities (a strict replay
-    /// admits no other), so that no changed log of a PCT run replays strictly.
+    /// Whether the strategy candidates run under admits default decisions in place of its own
+    /// (not PCT, unless re-expressed under `log`), so that an edited log replays strictly.
     fn defaults_admitted(&self) -> bool {
-        !matches!(self.original.strategy, StrategyChoice::Pct(_))
+        self.original.strategy.admits_default_decisions()
     }
 
     fn spent(&self) -> bool {
@@ -289,8 +335,9 @@ pub fn shrink(original: &Fixture, options: &ShrinkOptions) -> Result<ShrinkOutco
         return Err("it does not fail (verdict pass): there is no failure to keep".into());
     }
     let before = Sizes::of(&first.record);
+    let (working, reexpression) = reexpress(original);
     let mut candidates = Candidates {
-        original,
+        original: &working,
         target: Target {
             signature: first.record.signature.clone(),
             kind: first.record.verdict.kind(),
@@ -312,11 +359,17 @@ pub fn shrink(original: &Fixture, options: &ShrinkOptions) -> Result<ShrinkOutco
             break;
         }
     }
+    let original_strategy = match &reexpression {
+        Reexpression::UnderLog { original } => Some(original.to_string()),
+        // A fixture shrunk again keeps the strategy its first original had.
+        _ => original.provenance.original_strategy.clone(),
+    };
     let fixture = Fixture::from_record(
         &best.record,
         Provenance {
             found_by: "shrink".into(),
             shrunk_from: Some(options.origin.clone()),
+            original_strategy,
             ..original.provenance.clone()
         },
     );
@@ -336,7 +389,34 @@ pub fn shrink(original: &Fixture, options: &ShrinkOptions) -> Result<ShrinkOutco
         runs: candidates.runs,
         rounds,
         budget_spent: candidates.spent(),
+        reexpression,
     })
+}
+
+/// The fixture to shrink: `original` itself when its strategy admits default decisions, else
+/// `original` under `log` when that replays the same run exactly (one strict replay, not counted
+/// as a candidate run), else `original` itself again, with the reason.
+fn reexpress(original: &Fixture) -> (Fixture, Reexpression) {
+    if original.strategy.admits_default_decisions() {
+        return (original.clone(), Reexpression::NotNeeded);
+    }
+    let explicit = Fixture {
+        strategy: StrategyChoice::Log,
+        ..original.clone()
+    };
+    let replay = replay_fixture(&explicit);
+    if replay.matched() {
+        let reexpression = Reexpression::UnderLog {
+            original: original.strategy.clone(),
+        };
+        return (explicit, reexpression);
+    }
+    let differences: Vec<String> = replay.mismatches.iter().map(|m| m.to_string()).collect();
+    let reexpression = Reexpression::Refused {
+        original: original.strategy.clone(),
+        mismatch: differences.join("; "),
+    };
+    (original.clone(), reexpression)
 }
 
 /// One pass over the scenario candidates; after an accepted one the candidates are generated
@@ -388,7 +468,7 @@ fn schedule_round(
     if !candidates.defaults_admitted() {
         return false;
     }
-    let mut progress = false;
+    let mut progress = bisect_default_tail(candidates, best, steps);
     let count = schedule_passes::non_default_positions(best.record.decisions.decisions()).len();
     for size in schedule_passes::chunk_sizes(count) {
         let mut from = 0;
@@ -430,6 +510,41 @@ fn schedule_round(
             index += 1;
         }
     }
+}
+
+/// Bisects for the fewest leading non-default decisions that, with every later decision
+/// default, still fail the same way: a few runs (about log2 of the count) that cut most of a
+/// long schedule whose failure was decided early, such as a PCT run's, where the chunk passes
+/// below would need about two runs per non-default decision. Bisection assumes that keeping
+/// more of the prefix never loses the failure; where that is false it only finds less.
+fn bisect_default_tail(
+    candidates: &mut Candidates,
+    best: &mut Best,
+    steps: &mut BTreeMap<StepKind, usize>,
+) -> bool {
+    let mut progress = false;
+    // `kept_fails`: a count of leading non-default decisions known to fail (the whole log);
+    // `lowest`: no smaller count than this is left to try.
+    let mut lowest = 0;
+    let mut kept_fails =
+        schedule_passes::non_default_positions(best.record.decisions.decisions()).len();
+    while lowest < kept_fails && !candidates.spent() {
+        let middle = lowest + (kept_fails - lowest) / 2;
+        let current = best.record.decisions.decisions().to_vec();
+        let Some(shorter) = schedule_passes::zero_chunk(&current, middle, usize::MAX) else {
+            break;
+        };
+        if try_schedule(StepKind::ZeroDecisions, &shorter, candidates, best, steps) {
+            progress = true;
+            // The accepted run took its own path: count its leading non-default decisions.
+            kept_fails = schedule_passes::non_default_positions(best.record.decisions.decisions())
+                .len()
+                .min(middle);
+        } else {
+            lowest = middle + 1;
+        }
+    }
+    progress
 }
 
 /// Runs a changed decision log (with default decisions after it) on the best scenario; accepts
