@@ -205,6 +205,7 @@ fn a_pct_schedule_is_shrunk_under_log() {
     assert!(outcome.steps.keys().any(|kind| matches!(
         kind,
         StepKind::ZeroDecisions
+            | StepKind::OneDecision
             | StepKind::LowerDecision
             | StepKind::DeleteDecisions
             | StepKind::SortDecisions

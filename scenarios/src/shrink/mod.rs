@@ -80,6 +80,7 @@ pub enum StepKind {
     ShorterDelay,
     LowerValue,
     ZeroDecisions,
+    OneDecision,
     LowerDecision,
     DeleteDecisions,
     SortDecisions,
@@ -102,6 +103,7 @@ impl StepKind {
             StepKind::ShorterDelay => "shorter delay or earlier time",
             StepKind::LowerValue => "value toward its low end",
             StepKind::ZeroDecisions => "made a chunk of scheduling decisions default",
+            StepKind::OneDecision => "replaced the schedule by one non-default decision",
             StepKind::LowerDecision => "lowered a pick",
             StepKind::DeleteDecisions => "deleted default decisions before a forced one",
             StepKind::SortDecisions => "sorted a window of decisions",
@@ -274,6 +276,9 @@ struct Candidates<'f> {
     target: Target,
     max_runs: usize,
     runs: usize,
+    /// Whether [`one_non_default_decision`] has run (it runs once: it costs up to a run per
+    /// decision).
+    one_decision_tried: bool,
 }
 
 impl Candidates<'_> {
@@ -287,14 +292,21 @@ impl Candidates<'_> {
         self.runs >= self.max_runs
     }
 
-    /// The candidate's run, when it fails the same way and replays strictly; `None` otherwise
-    /// (and once the budget is spent).
-    fn try_run(&mut self, scenario: &Arc<ScenarioFile>, log: Vec<u32>) -> Option<RunRecord> {
+    /// How many decisions the run of `scenario` with every decision default takes (one run of
+    /// the budget; `None` once it is spent), whether it fails or not.
+    fn decisions_of_default_run(&mut self, scenario: &Arc<ScenarioFile>) -> Option<usize> {
         if self.spent() {
             return None;
         }
         self.runs += 1;
-        let spec = RunSpec {
+        // A default tail, not an empty log: past its log a `yields:P` run draws its own yields.
+        let spec = self.spec(scenario, schedule_passes::with_default_tail(&[]));
+        Some(run_one(&spec).decisions.len())
+    }
+
+    /// The run of `scenario` from `log` under the candidates' strategy.
+    fn spec(&self, scenario: &Arc<ScenarioFile>, log: Vec<u32>) -> RunSpec {
+        RunSpec {
             resolved: Some(scenario.clone()),
             replay: Some(DecisionLog::from_decisions(log)),
             strategy: self.original.strategy.clone(),
@@ -304,8 +316,17 @@ impl Candidates<'_> {
                 self.original.protocol,
                 self.original.seed,
             )
-        };
-        let record = run_one(&spec);
+        }
+    }
+
+    /// The candidate's run, when it fails the same way and replays strictly; `None` otherwise
+    /// (and once the budget is spent).
+    fn try_run(&mut self, scenario: &Arc<ScenarioFile>, log: Vec<u32>) -> Option<RunRecord> {
+        if self.spent() {
+            return None;
+        }
+        self.runs += 1;
+        let record = run_one(&self.spec(scenario, log));
         let same = record.signature == self.target.signature
             && record.verdict.kind() == self.target.kind
             && record.strategy_disagreement.is_none();
@@ -344,6 +365,7 @@ pub fn shrink(original: &Fixture, options: &ShrinkOptions) -> Result<ShrinkOutco
         },
         max_runs: options.max_runs,
         runs: 0,
+        one_decision_tried: false,
     };
     let mut best = Best {
         scenario: original.resolved.clone(),
@@ -355,7 +377,12 @@ pub fn shrink(original: &Fixture, options: &ShrinkOptions) -> Result<ShrinkOutco
         rounds += 1;
         let scenario_progress = scenario_round(&mut candidates, &mut best, &mut steps);
         let schedule_progress = schedule_round(&mut candidates, &mut best, &mut steps);
-        if !scenario_progress && !schedule_progress {
+        // Once the passes converge, one costlier try, once: a schedule with a single
+        // non-default decision; rounds go on after it if it found one.
+        if !scenario_progress
+            && !schedule_progress
+            && !one_non_default_decision(&mut candidates, &mut best, &mut steps)
+        {
             break;
         }
     }
@@ -545,6 +572,45 @@ fn bisect_default_tail(
         }
     }
     progress
+}
+
+/// Tries the schedules with a single non-default decision (a 1: a forced yield, or the second
+/// oldest ready fiber) at each position of the all-default run, latest first. A long schedule
+/// whose decisions matter only together (a PCT run's priorities put many fibers out of age
+/// order) loses its failure to every chunk the passes below zero, yet the race it shows often
+/// needs one preemption at the right place: this finds it in at most as many runs as the
+/// default run takes decisions. Latest first, because the hang is the run's end and the race
+/// that causes it comes late. It runs once the other passes have converged (so that a budget
+/// they need is never spent here: on a drain race, which needs many decisions, it finds
+/// nothing), once, and only on a schedule re-expressed under `log`
+/// (a `yields` schedule's forced yields are independent draws, which the chunk passes remove
+/// well, and this pass would spend their budget), and not when the log has at most one
+/// non-default decision.
+fn one_non_default_decision(
+    candidates: &mut Candidates,
+    best: &mut Best,
+    steps: &mut BTreeMap<StepKind, usize>,
+) -> bool {
+    let explicit = candidates.original.strategy == StrategyChoice::Log;
+    let count = schedule_passes::non_default_positions(best.record.decisions.decisions()).len();
+    if candidates.one_decision_tried || !explicit || count <= 1 {
+        return false;
+    }
+    candidates.one_decision_tried = true;
+    let Some(default_length) = candidates.decisions_of_default_run(&best.scenario) else {
+        return false;
+    };
+    for at in (0..default_length).rev() {
+        if candidates.spent() {
+            return false;
+        }
+        let mut log = vec![0; at + 1];
+        log[at] = 1;
+        if try_schedule(StepKind::OneDecision, &log, candidates, best, steps) {
+            return true;
+        }
+    }
+    false
 }
 
 /// Runs a changed decision log (with default decisions after it) on the best scenario; accepts
