@@ -411,3 +411,33 @@ fn print_table(bench_args: &BenchArgs, strategies: &[StrategyChoice], rows: &[Ro
         outln!("{}", line.join("  "));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scenarios::coverage::OrderingClass;
+
+    /// The median of per-window counts is the lower middle one, a window that never got there
+    /// counting as the largest; it is `None` only when more than half the windows are.
+    #[test]
+    fn lower_median_of_windows() {
+        assert_eq!(lower_median(vec![Some(5), None, Some(1)]), Some(5));
+        assert_eq!(lower_median(vec![Some(9), Some(3), None, None]), Some(9));
+        assert_eq!(lower_median(vec![None, Some(3), None]), None);
+        assert_eq!(lower_median(vec![Some(7)]), Some(7));
+    }
+
+    /// Seeds to cover count from the window's first run to the run that completes the set, and
+    /// a window that never completes it is `None`.
+    #[test]
+    fn seeds_to_cover_counts_to_the_run_that_completes_the_set() {
+        let one = RunCoverage::of_classes(&[OrderingClass::InLastChunk]);
+        let other = RunCoverage::of_classes(&[OrderingClass::AfterLastDrain]);
+        let both = one.union(other);
+        let runs = [RunCoverage::default(), one, one, other, both];
+        assert_eq!(seeds_to_cover(&runs, both), Some(4));
+        assert_eq!(seeds_to_cover(&runs, one), Some(2));
+        assert_eq!(seeds_to_cover(&runs[..3], both), None);
+        assert_eq!(seeds_to_cover(&[], RunCoverage::default()), None);
+    }
+}
