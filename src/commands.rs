@@ -111,7 +111,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub observations: bool,
     /// The run's virtual deadline, in seconds (default: derived from the run's settings). A
-    /// run still progressing at its deadline is a timeout, not a hang; a fixture written with
+    /// run that still progresses after its deadline is a timeout, not a hang; a fixture written with
     /// `--write-fixture` records it.
     #[arg(long, value_parser = args::deadline, value_name = "SECONDS")]
     pub deadline: Option<std::time::Duration>,
@@ -206,6 +206,10 @@ pub fn run(run_args: RunArgs) -> ExitCode {
                     }
                 );
             }
+        }
+        let settlement = scenarios::invariants::settlement(&record.resolved, &record.observations);
+        if settlement != scenarios::invariants::Settlement::NotAsked {
+            outln!("settled-at-least-once: {settlement}");
         }
     }
     if run_args.trace {

@@ -59,8 +59,8 @@ pub struct SearchArgs {
     #[arg(long, value_name = "DURATION", value_parser = args::duration)]
     pub time_budget: Option<Duration>,
     /// Every run's virtual deadline, in seconds (default: derived from each run's settings:
-    /// its last action, its handling time and a quiet window). A run still progressing at its
-    /// deadline is a timeout, not a hang; a longer deadline lets it finish.
+    /// its last action, its handling time and a quiet window). A run that still progresses
+    /// after its deadline is a timeout, not a hang; a longer deadline lets it finish.
     #[arg(long, value_parser = args::deadline, value_name = "SECONDS")]
     pub deadline: Option<Duration>,
     /// Which runs are run twice to check that they reproduce.

@@ -69,6 +69,7 @@ fn list_output() {
           no-records-after-end             no records are offered to a partition stream after it ended
           committed-offsets-processed      no consumer commits an offset beyond the highest record it processed itself
           at-least-once                    every record below the group's committed offset was processed by some consumer of the group (none skipped)
+          settled-at-least-once            once the group has been undisturbed for run.settle_ms before the final stop (faults over, no rebalance, no user action) with a consumption of the topic live throughout, every record produced before then was processed by some consumer
           graceful-end-commits-everything  after consumption ends gracefully (every consume_with succeeded), every processed record is committed
           commit-answers-in-time           every commit returns within the commit timeout
         ordering classes (search --coverage):

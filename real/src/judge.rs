@@ -104,6 +104,12 @@ pub fn observations(seen: &RealObservations) -> Observations {
         stop_requested_seq: seen.stop_requested_seq,
         finished: seen.finished,
         consumer: "app-1".into(),
+        // A real run keeps no consumption spans, rebalance times or triggered faults, so the
+        // settled form of at-least-once (`run.settle_ms`) never applies to it.
+        consumptions: Vec::new(),
+        disturbances: Vec::new(),
+        group_rebalances: Vec::new(),
+        faults_added: Default::default(),
     }
 }
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::scenario::spec::{EventKind, ScenarioFile};
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::workload::observations::write_ranges;
 use crate::workload::{Milestone, Observations, OffsetSet};
@@ -27,6 +28,7 @@ pub enum Invariant {
     NoRecordsAfterEnd,
     CommittedOffsetsProcessed,
     AtLeastOnce,
+    SettledAtLeastOnce,
     GracefulEndCommitsEverything,
     CommitAnswersInTime,
 }
@@ -34,12 +36,13 @@ pub enum Invariant {
 impl Invariant {
     /// Every invariant, in the order [`check`] reports them (the first broken one decides the
     /// verdict).
-    pub const ALL: [Invariant; 7] = [
+    pub const ALL: [Invariant; 8] = [
         Invariant::CrashCauseReturned,
         Invariant::FinalizerOrder,
         Invariant::NoRecordsAfterEnd,
         Invariant::CommittedOffsetsProcessed,
         Invariant::AtLeastOnce,
+        Invariant::SettledAtLeastOnce,
         Invariant::GracefulEndCommitsEverything,
         Invariant::CommitAnswersInTime,
     ];
@@ -52,6 +55,7 @@ impl Invariant {
             Invariant::NoRecordsAfterEnd => "no-records-after-end",
             Invariant::CommittedOffsetsProcessed => "committed-offsets-processed",
             Invariant::AtLeastOnce => "at-least-once",
+            Invariant::SettledAtLeastOnce => "settled-at-least-once",
             Invariant::GracefulEndCommitsEverything => "graceful-end-commits-everything",
             Invariant::CommitAnswersInTime => "commit-answers-in-time",
         }
@@ -70,6 +74,9 @@ impl Invariant {
             }
             Invariant::AtLeastOnce => {
                 "every record below the group's committed offset was processed by some consumer of the group (none skipped)"
+            }
+            Invariant::SettledAtLeastOnce => {
+                "once the group has been undisturbed for run.settle_ms before the final stop (faults over, no rebalance, no user action) with a consumption of the topic live throughout, every record produced before then was processed by some consumer"
             }
             Invariant::GracefulEndCommitsEverything => {
                 "after consumption ends gracefully (every consume_with succeeded), every processed record is committed"
@@ -140,6 +147,7 @@ pub fn check_all(file: &ScenarioFile, seen: &[Observations]) -> Vec<Broken> {
         }
     }
     broken.extend(check_at_least_once(seen));
+    broken.extend(check_settled_at_least_once(file, seen));
     // The verdict names the first broken invariant of ALL's order.
     broken.sort_by_key(|found| found.invariant);
     broken
@@ -186,6 +194,219 @@ pub fn check_at_least_once(seen: &[Observations]) -> Vec<Broken> {
         }
     }
     broken
+}
+
+/// Whether a run's group settled before its final stop, for [`check_settled_at_least_once`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Settlement {
+    /// The scenario does not set `run.settle_ms`.
+    NotAsked,
+    /// The group was disturbed within the settle time before the final stop: why.
+    Unsettled(String),
+    /// Undisturbed from `settled_from` to the final stop; the faults were over by `calm_from`.
+    Settled {
+        settled_from: Duration,
+        final_stop: Duration,
+        calm_from: Duration,
+    },
+}
+
+impl fmt::Display for Settlement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Settlement::NotAsked => f.write_str("not checked: the scenario sets no run.settle_ms"),
+            Settlement::Unsettled(why) => write!(f, "not checked: {why}"),
+            Settlement::Settled {
+                settled_from,
+                final_stop,
+                calm_from,
+            } => write!(
+                f,
+                "checked: the group was undisturbed from {} to the final stop at {} ({})",
+                seconds(*settled_from),
+                seconds(*final_stop),
+                faults_over(*calm_from)
+            ),
+        }
+    }
+}
+
+/// Whether the group of a run settled for `run.settle_ms` before its final stop (see
+/// [`check_settled_at_least_once`]), and if not, the first reason found.
+pub fn settlement(file: &ScenarioFile, seen: &[Observations]) -> Settlement {
+    let Some(settle_ms) = file.run.settle_ms else {
+        return Settlement::NotAsked;
+    };
+    let final_stop = crate::workload::final_stop(file);
+    let settled_from = final_stop.saturating_sub(Duration::from_millis(settle_ms));
+    let window = format!("{} to {}", seconds(settled_from), seconds(final_stop));
+    let mut plan = crate::workload::events::timed_fault_plan(file);
+    for consumer in seen {
+        plan.extend(&consumer.faults_added);
+    }
+    let Some(calm_from) = plan.calm_from() else {
+        return Settlement::Unsettled("a fault never ends".into());
+    };
+    if calm_from > settled_from {
+        return Settlement::Unsettled(format!(
+            "the faults were over only at {}, after {}",
+            seconds(calm_from),
+            seconds(settled_from)
+        ));
+    }
+    // The earliest disturbance that lasted into the settle time: the likeliest cause of the
+    // others.
+    let earliest = seen
+        .iter()
+        .flat_map(|consumer| {
+            consumer
+                .disturbances
+                .iter()
+                .filter(|disturbance| {
+                    disturbance.overlaps(&consumer.consumptions, settled_from, final_stop)
+                })
+                .map(move |disturbance| (disturbance, consumer.consumer.as_str()))
+        })
+        .min_by_key(|(disturbance, _)| disturbance.from);
+    if let Some((disturbance, consumer)) = earliest {
+        return Settlement::Unsettled(format!(
+            "{} of {consumer} (from {}) lasted into {window}",
+            disturbance.what,
+            seconds(disturbance.from)
+        ));
+    }
+    if let Some((started, _)) = seen
+        .iter()
+        .flat_map(|consumer| consumer.group_rebalances.iter())
+        .find(|&&(started, completed)| {
+            started < final_stop && completed.is_none_or(|completed| completed >= settled_from)
+        })
+    {
+        return Settlement::Unsettled(format!(
+            "a rebalance of the group (from {}) lasted into {window}",
+            seconds(*started)
+        ));
+    }
+    if has_passive_member(&plan, settled_from) {
+        return Settlement::Unsettled(format!(
+            "a passive member was in the group at {}",
+            seconds(settled_from)
+        ));
+    }
+    Settlement::Settled {
+        settled_from,
+        final_stop,
+        calm_from,
+    }
+}
+
+/// At-least-once in its liveness form (issue 10: "when the faults have ended and the group has
+/// settled, every record produced was processed by some consumer of the group"), for a scenario
+/// that sets `run.settle_ms`. The group has settled when, for the last `settle_ms` before the
+/// final stop, no fault was in effect (the resolved plan's and the triggered faults',
+/// [`sim::kafka::FaultPlan::calm_from`]), no rebalance was in progress at the coordinator and
+/// none was reported by a member, and no user action aimed at a member was under way. Then, for every topic that some consumption consumed
+/// throughout that time (started before it, not ended before the final stop), every record
+/// produced before it began must have been processed by some member: the settle time is the
+/// scenario author's bound on catching up after the last disturbance. A topic whose every
+/// consumption ended before (a crash returned to its caller, a user stop) is not held to it:
+/// such an end is reported, not silent. A fault that never ends means the group never settled,
+/// and a group with a passive member (which takes partitions and never consumes) never
+/// processes everything, so neither is held to it.
+pub fn check_settled_at_least_once(file: &ScenarioFile, seen: &[Observations]) -> Vec<Broken> {
+    let Settlement::Settled {
+        settled_from,
+        final_stop,
+        calm_from,
+    } = settlement(file, seen)
+    else {
+        return Vec::new();
+    };
+    let mut group_processed: BTreeMap<&str, OffsetSet> = BTreeMap::new();
+    for consumer in seen {
+        for (tp, offsets) in &consumer.processed {
+            group_processed.entry(tp).or_default().extend(offsets);
+        }
+    }
+    let empty = OffsetSet::default();
+    let mut broken = Vec::new();
+    for topic in &file.topics {
+        let live: Vec<&str> = seen
+            .iter()
+            .filter(|consumer| {
+                consumer.consumptions.iter().any(|span| {
+                    span.topics.contains(&topic.name)
+                        && span.started <= settled_from
+                        && span.ended.is_none_or(|ended| ended >= final_stop)
+                })
+            })
+            .map(|consumer| consumer.consumer.as_str())
+            .collect();
+        if live.is_empty() {
+            continue;
+        }
+        let records = topic.records_per_partition.value();
+        let every_ms = topic.produce_every_ms.value();
+        let settled_ms = settled_from.as_millis() as u64;
+        // Record n of a partition is produced at n * every_ms.
+        let owed = match every_ms {
+            0 if settled_ms > 0 => records,
+            0 => 0,
+            every => records.min(settled_ms.div_ceil(every)),
+        };
+        for partition in 0..topic.partitions.value() {
+            let tp = format!("{}-{partition}", topic.name);
+            let processed = group_processed.get(tp.as_str()).unwrap_or(&empty);
+            let missing = processed.missing_below(owed as i64);
+            if !missing.is_empty() {
+                broken.push(Broken {
+                    invariant: Invariant::SettledAtLeastOnce,
+                    detail: format!(
+                        "{tp}: the group was undisturbed from {} to the final stop at {} ({}), and {} consumed {} throughout, but no consumer processed {} of the {owed} records produced before then",
+                        seconds(settled_from),
+                        seconds(final_stop),
+                        faults_over(calm_from),
+                        live.join(", "),
+                        topic.name,
+                        Ranges(&missing)
+                    ),
+                });
+            }
+        }
+    }
+    broken
+}
+
+/// Whether a passive member (`peer-join`) is in the group at `at`: it takes partitions and never
+/// consumes them, so a group with one never processes everything, by design of the model.
+fn has_passive_member(plan: &sim::kafka::FaultPlan, at: Duration) -> bool {
+    let mut changes: Vec<&sim::kafka::PeerChange> = plan.peer_changes.iter().collect();
+    changes.sort_by_key(|change| change.at_ms);
+    let mut present: Vec<&str> = Vec::new();
+    for change in changes
+        .into_iter()
+        .filter(|change| Duration::from_millis(change.at_ms) <= at)
+    {
+        present.retain(|peer| *peer != change.peer);
+        if change.action == sim::kafka::PeerAction::Join {
+            present.push(&change.peer);
+        }
+    }
+    !present.is_empty()
+}
+
+/// When the faults were over, in words.
+fn faults_over(calm_from: Duration) -> String {
+    if calm_from.is_zero() {
+        "no fault".into()
+    } else {
+        format!("faults over by {}", seconds(calm_from))
+    }
+}
+
+/// A virtual time as `12.500 s`.
+fn seconds(at: Duration) -> String {
+    format!("{:.3} s", at.as_secs_f64())
 }
 
 /// Inclusive offset ranges, as `0..=4, 7`.

@@ -3,7 +3,7 @@
 //! A run is (scenario resolved for its seed, protocol, seed, strategy) and ends in one [`Verdict`]:
 //! `Pass`; `Hang` (proven: nothing but background loops could ever run again, or a whole quiet
 //! window passed without progress, or the workload ended with an obligation open); `Timeout`
-//! (the deadline stopped a run that was still progressing: slow, not proven stuck); `Violation`
+//! (the run still progressed after its deadline: slow, not proven stuck); `Violation`
 //! of a named [`Invariant`]; `Panic` of the system under test (never of the search); or
 //! `Nondeterminism` (the same run twice gave two traces). DESIGN 3.4 "Hang versus Timeout".
 

@@ -12,6 +12,8 @@
 //! few nanoseconds per task run), so an extra wake-up would shift the time stamps, and so the
 //! trace hash, of every run, passing ones too. A run whose next timer lies beyond the window's
 //! end stops when the clock gets there, before anything then runs.
+//! The one timer it sets is the deadline's, replaced at the deadline by the end of the grace
+//! after it ([`Executor::past_deadline`]); only runs that reach their deadline see either.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -277,7 +279,12 @@ pub(crate) struct Executor {
     /// The run's handle, to release what a hanging run leaves behind when it ends.
     rt: Rt,
     config: RunConfig,
+    /// The deadline's timer, then (in the grace after the deadline) the end of the quiet window
+    /// since the last progress.
     deadline_timer: Pin<Box<madsim::time::Sleep>>,
+    /// How many times the run had progressed when it reached its deadline: set once the
+    /// deadline passed (see [`Executor::past_deadline`]).
+    marks_at_deadline: Option<u64>,
     steps: u64,
 }
 
@@ -319,6 +326,7 @@ impl Executor {
             rt: rt.clone(),
             core,
             config,
+            marks_at_deadline: None,
             steps: 0,
         };
         executor.await
@@ -398,6 +406,33 @@ impl Executor {
         self.core.now.get() >= last_progress.saturating_add(window)
     }
 
+    /// What a run at or past its deadline comes to (DESIGN 3.4). Without a quiet window, the
+    /// deadline stops it: a timeout. With one, the deadline starts a grace: the run goes on
+    /// until it progresses again (it was still working when it was stopped: a timeout) or a
+    /// whole quiet window has passed since its last progress (a hang, as before the deadline).
+    /// Without the grace, a hang whose quiet window, begun shortly before the deadline, ends
+    /// after it would be called a timeout. The grace lasts at most one quiet window, so a run
+    /// never goes past its deadline plus its quiet window. `None`: go on.
+    fn past_deadline(&mut self) -> Option<Outcome> {
+        let Some(window) = self.config.quiet_window else {
+            return Some(Outcome::DeadlineReached);
+        };
+        if self.quiet_window_elapsed() {
+            return Some(Outcome::QuietWindowElapsed);
+        }
+        let progress = self.core.observer.borrow().progress;
+        match self.marks_at_deadline {
+            Some(marks) => (progress.marks > marks).then_some(Outcome::DeadlineReached),
+            None => {
+                self.marks_at_deadline = Some(progress.marks);
+                let grace_ends = progress.last_at.saturating_add(window);
+                let until_then = grace_ends.saturating_sub(self.core.now.get());
+                self.deadline_timer = Box::pin(madsim::time::sleep(until_then));
+                None
+            }
+        }
+    }
+
     fn finish(&mut self, outcome: Outcome) -> RunResult {
         let now = virtual_now();
         let (decisions, replay_divergence, strategy_disagreement) =
@@ -455,7 +490,9 @@ impl Future for Executor {
                 return Poll::Ready(self.finish(Outcome::StepLimitReached));
             }
             if self.core.now.get() >= self.config.deadline {
-                return Poll::Ready(self.finish(Outcome::DeadlineReached));
+                if let Some(outcome) = self.past_deadline() {
+                    return Poll::Ready(self.finish(outcome));
+                }
             }
             self.collect_woken();
             if let Some(task) = self.next_task() {
@@ -479,7 +516,16 @@ impl Future for Executor {
                 }
             }
             if self.deadline_timer.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(self.finish(Outcome::DeadlineReached));
+                self.core.now.set(virtual_now());
+                let in_grace = self.marks_at_deadline.is_some();
+                match self.past_deadline() {
+                    Some(outcome) => return Poll::Ready(self.finish(outcome)),
+                    // The grace timer fired, yet its window has not ended: a clock that went
+                    // back, which madsim's never does; stop rather than spin.
+                    None if in_grace => return Poll::Ready(self.finish(Outcome::DeadlineReached)),
+                    // The grace began: its timer is set, wait for it or for a fiber.
+                    None => continue,
+                }
             }
             return Poll::Pending;
         }

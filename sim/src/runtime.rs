@@ -6,11 +6,12 @@
 //! fiber runs next is asked of the run's [`SchedulingStrategy`] and recorded in its
 //! [`DecisionLog`] (madsim's own random pick among its tasks cannot be recorded, and a fixture
 //! must replay from its log). The run ends when the root fiber terminates, when the virtual
-//! deadline passes, when no fiber can ever run again (nothing ready, no timer pending: what
-//! madsim reports as "all tasks will block forever"), when nothing but background loops could
-//! ever run again (a run proven stuck), when a whole quiet window passed without progress, or
-//! when the step limit is reached. The last three are checked where the executor would
-//! otherwise move the clock on, so a stuck run stops at the instant it is known to be stuck.
+//! deadline passes (with a quiet window: when the run progresses again after it), when no fiber
+//! can ever run again (nothing ready, no timer pending: what madsim reports as "all tasks will
+//! block forever"), when nothing but background loops could ever run again (a run proven
+//! stuck), when a whole quiet window passed without progress, or when the step limit is
+//! reached. The last three are checked where the executor would otherwise move the clock on,
+//! so a stuck run stops at the instant it is known to be stuck.
 //! A panic of the workload ends its fiber with a defect and is reported; it never unwinds
 //! into the caller.
 //!
@@ -41,7 +42,9 @@ use crate::trace::TraceRecord;
 pub struct RunConfig {
     /// Fixes everything: madsim's clock and timers, the workload's random draws, the strategy.
     pub seed: u64,
-    /// The run stops at this virtual time if it has not ended before.
+    /// The run stops at this virtual time if it has not ended before; with a quiet window, it
+    /// goes on after it until it progresses again (a timeout) or the quiet window since its
+    /// last progress ends (stuck), so at most a quiet window longer.
     pub deadline: Duration,
     /// How fibers are scheduled.
     pub strategy: StrategyChoice,
@@ -137,7 +140,8 @@ pub struct WatchedOp {
 pub enum Outcome {
     /// The root fiber terminated.
     Completed,
-    /// The virtual deadline passed with the root fiber still running.
+    /// The virtual deadline passed with the root fiber still running, and the run progressed
+    /// again after it (or it has no quiet window): slow, not proven stuck.
     DeadlineReached,
     /// No fiber was ready and no timer pending: nothing could ever run again.
     BlockedForever,
@@ -245,8 +249,8 @@ impl RunResult {
         }
     }
 
-    /// Whether the deadline stopped the run while it was still progressing (within its quiet
-    /// window, if it had one): a slow run, not a proven hang.
+    /// Whether the deadline stopped the run while it was still progressing (it progressed
+    /// again after the deadline, if it had a quiet window): a slow run, not a proven hang.
     pub fn timed_out(&self) -> bool {
         self.outcome == Outcome::DeadlineReached
     }
@@ -257,7 +261,7 @@ impl RunResult {
         let mut out = match self.outcome {
             Outcome::Completed => format!("the workload completed at {at}\n"),
             Outcome::DeadlineReached => {
-                format!("the deadline passed at {at} with the workload still running\n")
+                format!("the deadline passed and the workload still progressed after it, at {at}\n")
             }
             Outcome::BlockedForever => {
                 format!(
@@ -328,9 +332,11 @@ where
         })
         .build();
     let node_id = node.id();
-    // The executor ends itself at the deadline; the backstop only guards against a bug in the
-    // executor, and is far enough never to race it.
-    let backstop = config.deadline + Duration::from_secs(1);
+    // The executor ends itself at the deadline, or at the end of the grace after it (at most a
+    // quiet window); the backstop only guards against a bug in the executor, and is far enough
+    // never to race it.
+    let backstop =
+        config.deadline + config.quiet_window.unwrap_or_default() + Duration::from_secs(1);
     let finished = in_simulation(|| {
         runtime.block_on(async move {
             let backstop = madsim::time::sleep(backstop);

@@ -1,6 +1,7 @@
 //! The rule that tells a hang from a slow run (DESIGN 3.4), on the simulated runtime alone: a
 //! run is stopped stuck when nothing but background loops could ever run again, or when a whole
-//! quiet window passed without progress; a run still progressing at its deadline is not.
+//! quiet window passed without progress; a run that still progresses after its deadline is not, and one that went quiet before it
+//! gets the rest of its quiet window.
 
 use std::time::Duration;
 
@@ -125,7 +126,8 @@ fn the_quiet_window_stops_a_run_before_a_late_timer_runs() {
 }
 
 /// A slow run that keeps progressing (one record every 400 ms, a window of 1 s) is never
-/// stopped by its quiet window: the deadline stops it, a timeout, with its progress counted.
+/// stopped by its quiet window: it is a timeout, stopped at its first progress after the
+/// deadline, with its progress counted.
 #[test]
 fn a_run_still_progressing_at_its_deadline_is_a_timeout() {
     let config = RunConfig::new(5)
@@ -147,8 +149,79 @@ fn a_run_still_progressing_at_its_deadline_is_a_timeout() {
         result.report()
     );
     assert!(result.timed_out() && !result.is_hang());
-    assert_eq!(result.progress.marks, 20);
-    assert!(result.progress.last_at >= Duration::from_millis(8_000));
+    assert_eq!(result.progress.marks, 21);
+    assert!(
+        result.elapsed >= Duration::from_millis(8_400)
+            && result.elapsed < Duration::from_millis(8_401),
+        "stopped at {:?}",
+        result.elapsed
+    );
+}
+
+/// A run that went quiet shortly before its deadline is not cut short by it: the deadline
+/// starts a grace that ends with the quiet window since the last progress, and the run is a
+/// hang (here: progress until 9 s, a deadline at 10 s, a window of 5 s: stuck at 14 s).
+#[test]
+fn a_hang_whose_quiet_window_ends_after_the_deadline_is_a_hang() {
+    let config = RunConfig::new(7)
+        .with_deadline(Duration::from_secs(10))
+        .with_quiet_window(Duration::from_secs(5));
+    let result = run(&config, |rt| async move {
+        fork_ticker(&rt, Duration::from_millis(700), false);
+        for _ in 0..9 {
+            rt.sleep(Duration::from_secs(1)).await.unwrap();
+            rt.progress("a record reached its handler");
+        }
+        wait_forever_on_a_request(&rt).await;
+    });
+    assert_eq!(
+        result.outcome,
+        Outcome::QuietWindowElapsed,
+        "{}",
+        result.report()
+    );
+    assert!(result.is_hang() && !result.timed_out());
+    assert_eq!(result.progress.marks, 9);
+    assert!(
+        result.elapsed >= Duration::from_secs(14) && result.elapsed < Duration::from_millis(14_701),
+        "stopped at {:?}",
+        result.elapsed
+    );
+}
+
+/// The grace after the deadline ends at the first progress: a run that was quiet for a while
+/// before its deadline (longer than nothing, shorter than its window) and then progresses
+/// again is a timeout, stopped at that progress.
+#[test]
+fn progress_during_the_grace_is_a_timeout() {
+    let config = RunConfig::new(8)
+        .with_deadline(Duration::from_secs(10))
+        .with_quiet_window(Duration::from_secs(5));
+    let result = run(&config, |rt| async move {
+        let call = rt.obligation(ObligationKind::UserCall, "consume_with:topic0");
+        for _ in 0..3 {
+            rt.sleep(Duration::from_secs(3)).await.unwrap();
+            rt.progress("a record reached its handler");
+        }
+        // Quiet across the deadline, then progress 4 s later, within the window.
+        rt.sleep(Duration::from_secs(4)).await.unwrap();
+        rt.progress("a commit completed");
+        rt.sleep(Duration::from_secs(100)).await.unwrap();
+        call.close();
+    });
+    assert_eq!(
+        result.outcome,
+        Outcome::DeadlineReached,
+        "{}",
+        result.report()
+    );
+    assert!(result.timed_out());
+    assert_eq!(result.progress.last, "a commit completed");
+    assert!(
+        result.elapsed >= Duration::from_secs(13) && result.elapsed < Duration::from_millis(13_001),
+        "stopped at {:?}",
+        result.elapsed
+    );
 }
 
 /// Closing an obligation, ending a fiber and completing a promise are progress too; waiting,

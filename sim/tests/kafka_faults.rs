@@ -661,3 +661,59 @@ fn same_seed_and_plan_give_the_same_client_results() {
     }
     assert!(distinct.len() > 1, "different seeds give different runs");
 }
+
+/// When a plan's faults are over: denials lifted (for all, or the client's own), outages and
+/// latencies ended, peer changes past; `None` while some fault never ends.
+#[test]
+fn a_plan_is_calm_once_every_fault_has_ended() {
+    use sim::kafka::{AclChange, AuthenticationOutage, CallFault, ClientCall, FaultTimes};
+    let acl = |at_ms: u64, access: ReadAccess, client: Option<&str>| AclChange {
+        at_ms,
+        topic: "t".into(),
+        access,
+        client: client.map(String::from),
+    };
+    let denied = ReadAccess::DeniedEveryPollThrows;
+    assert_eq!(FaultPlan::calm().calm_from(), Some(Duration::ZERO));
+    let mut plan = FaultPlan {
+        acl_changes: vec![acl(5_000, denied, None)],
+        ..FaultPlan::default()
+    };
+    assert_eq!(plan.calm_from(), None, "a denial never lifted");
+    plan.acl_changes.push(acl(9_000, ReadAccess::Allowed, None));
+    assert_eq!(plan.calm_from(), Some(Duration::from_secs(9)));
+    // A client's own denial is not lifted by allowing another client.
+    plan.acl_changes.push(acl(10_000, denied, Some("app-2")));
+    plan.acl_changes
+        .push(acl(11_000, ReadAccess::Allowed, Some("app-1")));
+    assert_eq!(plan.calm_from(), None);
+    plan.acl_changes
+        .push(acl(12_000, ReadAccess::Allowed, Some("app-2")));
+    assert_eq!(plan.calm_from(), Some(Duration::from_secs(12)));
+    // An outage without an end never ends; one with an end ends then.
+    let mut outage = AuthenticationOutage {
+        from_ms: 1_000,
+        until_ms: None,
+        client: None,
+    };
+    plan.authentication_outages.push(outage.clone());
+    assert_eq!(plan.calm_from(), None);
+    outage.until_ms = Some(20_000);
+    plan.authentication_outages = vec![outage];
+    assert_eq!(plan.calm_from(), Some(Duration::from_secs(20)));
+    // A call that always fails never ends; one that fails once counts from its start.
+    let mut fault = CallFault {
+        call: ClientCall::CommitSync,
+        error: sim::kafka::InjectedError::RebalanceInProgress,
+        from_ms: 25_000,
+        times: FaultTimes::Once,
+        client: None,
+    };
+    plan.call_faults.push(fault.clone());
+    assert_eq!(plan.calm_from(), Some(Duration::from_secs(25)));
+    fault.times = FaultTimes::Always;
+    let mut always = FaultPlan::default();
+    always.call_faults.push(fault);
+    plan.extend(&always);
+    assert_eq!(plan.calm_from(), None);
+}

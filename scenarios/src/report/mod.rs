@@ -308,9 +308,9 @@ impl fmt::Display for RunEnding {
                 let seconds = self.at.0.as_secs_f64().max(1e-9);
                 write!(
                     f,
-                    "the deadline passed at {at} with the workload still progressing (last: \
-                     {last}; {} progress marks, {:.1} per virtual second); not proven stuck: \
-                     a longer --deadline may let it finish",
+                    "the deadline passed and the workload still progressed after it, at {at} \
+                     (last: {last}; {} progress marks, {:.1} per virtual second); not proven \
+                     stuck: a longer --deadline may let it finish",
                     self.progress_marks,
                     self.progress_marks as f64 / seconds
                 )

@@ -58,6 +58,10 @@ pub struct RunSection {
     /// When the driver finally stops consumption of every consumer (default 30 s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub final_stop_ms: Option<Draw<u64>>,
+    /// How long the group must have been undisturbed before the final stop for the
+    /// `settled-at-least-once` invariant to apply (`None`: it does not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settle_ms: Option<u64>,
 }
 
 /// One topic and what is produced to it.

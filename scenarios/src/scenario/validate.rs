@@ -28,6 +28,7 @@ pub fn check(file: &ScenarioFile) -> Result<Vec<String>, Problem> {
     bound_plain(&run.key("deadline_s"), file.run.deadline_s)?;
     bound_plain(&run.key("quiet_window_s"), file.run.quiet_window_s)?;
     bound(&run.key("final_stop_ms"), &file.run.final_stop_ms)?;
+    bound_plain(&run.key("settle_ms"), file.run.settle_ms)?;
     check_topics(file)?;
     check_shape(
         &KeyPath::root("group").key("rebalance_protocol"),

@@ -9,7 +9,7 @@ use sim::kafka::{
     InjectedError, PeerAction, PeerChange, PollLatency, ReadAccess, SessionTimeout,
 };
 
-use super::World;
+use super::{Disturbance, World};
 use crate::scenario::spec::{DenyMode, ErrorName, EventKind, EventSpec, ScenarioFile};
 use crate::scenario::validate::target_consumer;
 use crate::scenario::GROUP;
@@ -219,6 +219,9 @@ async fn act(world: &World, event: &EventSpec) -> Exit<(), ()> {
             world.rt.now().as_millis() as u64,
         );
         world.cluster.apply_faults(&plan);
+        if let Some(first) = world.observations.borrow_mut().first_mut() {
+            first.faults_added.extend(&plan);
+        }
         return Ok(());
     }
     let Some(target) = target_consumer(&world.file, event) else {
@@ -234,6 +237,24 @@ async fn act(world: &World, event: &EventSpec) -> Exit<(), ()> {
     let Some(instance) = world.instances.borrow()[index].clone() else {
         return Ok(());
     };
+    // A user action disturbs the group from when it starts until it is done (closing a
+    // consumer may take as long as its revocation waits); a commit does not.
+    let disturbance = (event.kind != EventKind::CommitProcessed).then(|| {
+        let mut all = world.observations.borrow_mut();
+        let list = &mut all[index].disturbances;
+        list.push(Disturbance {
+            from: world.rt.now(),
+            until: None,
+            what: crate::scenario::keys::event_use(event.kind)
+                .name
+                .to_string(),
+            ends_consumptions: matches!(
+                event.kind,
+                EventKind::CloseConsumer | EventKind::StopConsumption | EventKind::InterruptConsume
+            ),
+        });
+        list.len() - 1
+    });
     let consume = event.consume.clone().unwrap_or_default();
     let result = match event.kind {
         EventKind::StopConsumption => instance.stop_consumption(world).await,
@@ -265,6 +286,9 @@ async fn act(world: &World, event: &EventSpec) -> Exit<(), ()> {
         }
         _ => Ok(()),
     };
+    if let Some(at) = disturbance {
+        world.observations.borrow_mut()[index].disturbances[at].until = Some(world.rt.now());
+    }
     // A user action's failure is the consumer's business (it shows in the observations); only
     // an interruption of the event's own fiber ends it.
     match result {

@@ -11,7 +11,9 @@ use consumer::rt::{Cause, Exit, ExitKind, Fiber, ObligationKind, Schedule};
 use consumer::{CommittableRecord, Consumer, ConsumerError, ConsumerSettings, Diagnostics};
 use sim::kafka::ClientConfig;
 
-use super::observations::{CommitOutcome, ConsumeOutcome, InterruptRequest, Milestone};
+use super::observations::{
+    CommitOutcome, ConsumeOutcome, ConsumptionSpan, Disturbance, InterruptRequest, Milestone,
+};
 use super::triggers::Happened;
 use super::World;
 use crate::scenario::spec::{ApiName, ConsumeSpec, ConsumerSpec, StartMode};
@@ -213,6 +215,14 @@ fn note_diagnostic(world: &World, index: usize, at: Duration, event: &consumer::
             lost,
             ..
         } => {
+            world.observations.borrow_mut()[index]
+                .disturbances
+                .push(Disturbance {
+                    from: at,
+                    until: Some(at),
+                    what: "a rebalance".into(),
+                    ends_consumptions: false,
+                });
             world.triggers.report(index, Happened::RebalanceStarted);
             if !assigned.is_empty() {
                 world.triggers.report(index, Happened::PartitionsAssigned);
@@ -243,17 +253,30 @@ impl Instance {
                 let call = world2
                     .rt
                     .obligation(ObligationKind::UserCall, call_name.as_str());
+                let span = {
+                    let mut all = world2.observations.borrow_mut();
+                    let spans = &mut all[instance.index].consumptions;
+                    spans.push(ConsumptionSpan {
+                        topics: spec2.topics.clone(),
+                        started: world2.rt.now(),
+                        ended: None,
+                    });
+                    spans.len() - 1
+                };
                 let exit = instance.consume(&world2, &spec2).await;
                 let seq = world2.next_seq();
-                world2.observations.borrow_mut()[instance.index]
-                    .consume_outcomes
-                    .push(ConsumeOutcome {
+                {
+                    let mut all = world2.observations.borrow_mut();
+                    let seen = &mut all[instance.index];
+                    seen.consumptions[span].ended = Some(world2.rt.now());
+                    seen.consume_outcomes.push(ConsumeOutcome {
                         topic: spec2.topics.join("+"),
                         exit: ExitKind::of(&exit),
                         failure: exit.as_ref().err().map(|cause| cause.to_string()),
                         at: world2.rt.now(),
                         seq,
                     });
+                }
                 call.close();
                 exit
             });

@@ -29,7 +29,8 @@ use sim::kafka::{FakeCluster, RebalanceProtocol};
 use crate::scenario::spec::{RebalanceProtocolName, ScenarioFile};
 use crate::scenario::GROUP;
 pub use observations::{
-    CommitOutcome, ConsumeOutcome, InterruptRequest, Milestone, Observations, OffsetSet,
+    CommitOutcome, ConsumeOutcome, ConsumptionSpan, Disturbance, InterruptRequest, Milestone,
+    Observations, OffsetSet,
 };
 
 /// When the driver stops consumption if nothing else has ended it, unless the file says.
@@ -141,6 +142,9 @@ pub async fn workload(
         .collect();
     for fiber in &consumers {
         let _ = fiber.join().await;
+    }
+    if let Some(first) = world.observations.borrow_mut().first_mut() {
+        first.group_rebalances = world.cluster.rebalance_history(GROUP);
     }
     // Events still waiting (for a time after every consumer closed, or a trigger that never
     // fired) will not happen.

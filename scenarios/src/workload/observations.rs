@@ -197,6 +197,55 @@ pub fn write_ranges(f: &mut std::fmt::Formatter<'_>, ranges: &[(i64, i64)]) -> s
     Ok(())
 }
 
+/// One consumption of a consumer: its topics, when it started and, if it did, when it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumptionSpan {
+    pub topics: Vec<String>,
+    pub started: Duration,
+    pub ended: Option<Duration>,
+}
+
+/// Something that disturbed the group, from `from` until `until` (`None`: it never ended).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Disturbance {
+    pub from: Duration,
+    pub until: Option<Duration>,
+    pub what: String,
+    /// Whether it ends the consumer's consumptions (closing it, stopping or interrupting a
+    /// consumption): such an action returns at once, and it lasts until they have ended.
+    pub ends_consumptions: bool,
+}
+
+impl Disturbance {
+    /// Whether it lasted into `[start, end)`, the consumer's `consumptions` being the ones an
+    /// action that ends them waits for.
+    pub fn overlaps(
+        &self,
+        consumptions: &[ConsumptionSpan],
+        start: Duration,
+        end: Duration,
+    ) -> bool {
+        self.from < end
+            && self
+                .lasted_until(consumptions)
+                .is_none_or(|until| until >= start)
+    }
+
+    /// When it was over: for an action that ends consumptions, once every consumption running
+    /// when it began had ended (`None`: one never did).
+    pub fn lasted_until(&self, consumptions: &[ConsumptionSpan]) -> Option<Duration> {
+        let mut until = self.until?;
+        if self.ends_consumptions {
+            for span in consumptions.iter().filter(|span| {
+                span.started <= self.from && span.ended.is_none_or(|ended| ended > self.from)
+            }) {
+                until = until.max(span.ended?);
+            }
+        }
+        Some(until)
+    }
+}
+
 /// What a workload saw, for the invariants and the report. The workload writes it as things
 /// happen, so a run cut short keeps everything it observed until then.
 #[derive(Clone, Debug, Default)]
@@ -226,6 +275,20 @@ pub struct Observations {
     pub finished: bool,
     /// The consumer these are of.
     pub consumer: String,
+    /// Its consumptions, in the order they started.
+    pub consumptions: Vec<ConsumptionSpan>,
+    /// What disturbed the group: this consumer's rebalances (when its runloop reported one)
+    /// and the user actions aimed at it (closing it, stopping, adding or interrupting a
+    /// consumption), from when they began until they were done.
+    pub disturbances: Vec<Disturbance>,
+    /// The group's latest rebalances as its coordinator saw them (started, completed), read
+    /// when the workload ended; kept in the first consumer's observations, as they are the
+    /// group's.
+    pub group_rebalances: Vec<(Duration, Option<Duration>)>,
+    /// Faults that events added while the run went on (triggered faults), with their times in
+    /// the plan; kept in the first consumer's observations, as they are the group's. The
+    /// faults known at the start are the resolved scenario's.
+    pub faults_added: sim::kafka::FaultPlan,
 }
 
 #[cfg(test)]
@@ -250,6 +313,47 @@ mod tests {
         joined.extend(&OffsetSet::of([4, 7]));
         assert_eq!(joined.to_string(), "0..=4, 7");
         assert!(OffsetSet::default().missing_below(0).is_empty());
+    }
+
+    /// An action that ends consumptions lasts until the ones running when it began have ended
+    /// (one that never ended: for ever); a rebalance lasts its instant; overlap is judged on
+    /// that span.
+    #[test]
+    fn a_disturbance_lasts_until_the_consumptions_it_ends_have_ended() {
+        let secs = Duration::from_secs;
+        let span = |started: u64, ended: Option<u64>| ConsumptionSpan {
+            topics: vec!["t".into()],
+            started: secs(started),
+            ended: ended.map(secs),
+        };
+        let close = Disturbance {
+            from: secs(10),
+            until: Some(secs(10)),
+            what: "close-consumer".into(),
+            ends_consumptions: true,
+        };
+        // Started after the close: not waited for.
+        let spans = [span(0, Some(40)), span(12, Some(50))];
+        assert_eq!(close.lasted_until(&spans), Some(secs(40)));
+        assert!(close.overlaps(&spans, secs(22), secs(30)));
+        assert!(!close.overlaps(&[span(0, Some(15))], secs(22), secs(30)));
+        assert_eq!(close.lasted_until(&[span(0, None)]), None);
+        assert!(close.overlaps(&[span(0, None)], secs(22), secs(30)));
+        let rebalance = Disturbance {
+            ends_consumptions: false,
+            what: "a rebalance".into(),
+            ..close
+        };
+        assert_eq!(rebalance.lasted_until(&spans), Some(secs(10)));
+        assert!(!rebalance.overlaps(&spans, secs(22), secs(30)));
+        assert!(rebalance.overlaps(&spans, secs(10), secs(30)));
+        // A disturbance from the final stop on is not inside the settle time.
+        let late = Disturbance {
+            from: secs(30),
+            until: Some(secs(31)),
+            ..rebalance
+        };
+        assert!(!late.overlaps(&spans, secs(22), secs(30)));
     }
 
     /// The runloop's exit milestone marks the defect of offering records to an ended stream,

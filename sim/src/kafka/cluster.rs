@@ -506,6 +506,18 @@ impl FakeCluster {
         state.groups.get(group)?.committed(partition)
     }
 
+    /// The latest rebalances of `group` (see [`crate::kafka::coordinator::Group::rebalance_history`]):
+    /// when each started and, if it did, completed. Read as the group stands, without applying
+    /// the timeline's changes due by now, so that reading it changes nothing in a run.
+    pub fn rebalance_history(&self, group: &str) -> Vec<(Duration, Option<Duration>)> {
+        let state = self.inner.state.borrow();
+        state
+            .groups
+            .get(group)
+            .map(|group| group.rebalance_history.clone())
+            .unwrap_or_default()
+    }
+
     /// The members of `group`, by member id.
     pub fn members(&self, group: &str) -> Vec<MemberView> {
         self.advance();

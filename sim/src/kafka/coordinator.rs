@@ -33,6 +33,10 @@ use std::time::Duration;
 
 use consumer::kafka::{KafkaError, Offset, Offsets, TopicPartition};
 
+/// How many of a group's latest rebalances it remembers (see [`Group::rebalance_history`]): what
+/// happened near the end of a run is what is asked, and memory stays flat however long a run is.
+pub const REBALANCE_HISTORY: usize = 64;
+
 /// The rebalance protocol of a group (Kafka's `partition.assignment.strategy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum RebalanceProtocol {
@@ -113,6 +117,8 @@ pub struct Group {
     next_member: u64,
     /// Rebalances completed so far.
     pub rebalances_completed: u64,
+    /// The last [`REBALANCE_HISTORY`] rebalances: when each started and, once it did, completed.
+    pub rebalance_history: Vec<(Duration, Option<Duration>)>,
     /// The topics peers read: the clients' topics when the group last had clients.
     peer_topics: BTreeSet<Rc<str>>,
 }
@@ -128,6 +134,7 @@ impl Group {
             committed: Offsets::new(),
             next_member: 0,
             rebalances_completed: 0,
+            rebalance_history: Vec::new(),
             peer_topics: BTreeSet::new(),
         }
     }
@@ -220,6 +227,10 @@ impl Group {
     pub fn start_rebalance(&mut self, now: Duration, partitions: &BTreeMap<Rc<str>, i32>) {
         if self.rebalance_started.is_none() {
             self.rebalance_started = Some(now);
+            if self.rebalance_history.len() == REBALANCE_HISTORY {
+                self.rebalance_history.remove(0);
+            }
+            self.rebalance_history.push((now, None));
             for member in self.members.values_mut() {
                 member.rejoined = false;
             }
@@ -316,6 +327,9 @@ impl Group {
             return;
         }
         self.rebalance_started = None;
+        if let Some((_, completed)) = self.rebalance_history.last_mut() {
+            *completed = Some(now);
+        }
         self.generation += 1;
         self.rebalances_completed += 1;
         let generation = self.generation;

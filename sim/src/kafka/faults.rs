@@ -330,6 +330,70 @@ impl FaultPlan {
         self.storm_end_ms.is_none_or(|end| at_ms < end)
     }
 
+    /// Adds every fault of `other` to this plan (its storm end is left as it is).
+    pub fn extend(&mut self, other: &FaultPlan) {
+        self.acl_changes.extend(other.acl_changes.iter().cloned());
+        self.authentication_outages
+            .extend(other.authentication_outages.iter().cloned());
+        self.call_faults.extend(other.call_faults.iter().cloned());
+        self.poll_latency.extend(other.poll_latency.iter().cloned());
+        self.call_latency.extend(other.call_latency.iter().cloned());
+        self.peer_changes.extend(other.peer_changes.iter().cloned());
+        self.session_timeouts
+            .extend(other.session_timeouts.iter().cloned());
+    }
+
+    /// From when on no fault of the plan is in effect any more: every denial lifted, every
+    /// outage and latency over, every peer change and session timeout past; `None` when some
+    /// fault never ends (a denial never lifted, an outage or a latency without an end, a call
+    /// that fails `Always`). A call fault that fails the next `n` calls is counted at its
+    /// start: when its calls come is the consumer's doing, and what a failed call does (a
+    /// failed consumption, a retried commit) shows in what the consumer observed.
+    pub fn calm_from(&self) -> Option<Duration> {
+        let mut calm_ms: u64 = 0;
+        // Denials in force, as the cluster applies them: a client's own denial, else the one
+        // for all; allowing a topic for all lifts every denial of it.
+        let mut changes: Vec<&AclChange> = self.acl_changes.iter().collect();
+        changes.sort_by_key(|change| change.at_ms);
+        let mut denied: Vec<(&str, Option<&str>)> = Vec::new();
+        for change in changes {
+            let key = (change.topic.as_str(), change.client.as_deref());
+            calm_ms = calm_ms.max(change.at_ms);
+            if change.access == ReadAccess::Allowed {
+                denied.retain(|&(topic, client)| {
+                    topic != key.0 || (key.1.is_some() && client != key.1)
+                });
+            } else if !denied.contains(&key) {
+                denied.push(key);
+            }
+        }
+        if !denied.is_empty() {
+            return None;
+        }
+        for outage in &self.authentication_outages {
+            calm_ms = calm_ms.max(outage.until_ms?);
+        }
+        for fault in &self.call_faults {
+            if fault.times == FaultTimes::Always {
+                return None;
+            }
+            calm_ms = calm_ms.max(fault.from_ms);
+        }
+        for latency in &self.poll_latency {
+            calm_ms = calm_ms.max(latency.until_ms?);
+        }
+        for latency in &self.call_latency {
+            calm_ms = calm_ms.max(latency.until_ms?);
+        }
+        for change in &self.peer_changes {
+            calm_ms = calm_ms.max(change.at_ms);
+        }
+        for timeout in &self.session_timeouts {
+            calm_ms = calm_ms.max(timeout.at_ms);
+        }
+        Some(Duration::from_millis(calm_ms))
+    }
+
     /// The number of faults in the plan.
     pub fn fault_count(&self) -> usize {
         self.acl_changes.len()
