@@ -183,6 +183,11 @@ pub fn known_strategies() -> Vec<(&'static str, &'static str)> {
             "pct:3",
             "PCT: random fiber priorities with D-1 priority change points",
         ),
+        (
+            "log",
+            "log",
+            "decisions from the fixture's log; past its end, no forced yield and the oldest ready fiber (what shrink writes for PCT)",
+        ),
     ]
     .into_iter()
     .filter(|(_, example, _)| example.parse::<StrategyChoice>().is_ok())

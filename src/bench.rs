@@ -11,9 +11,16 @@
 //!   is `w*S..(w+1)*S`) of how many seeds it takes to the first `Hang`; `>S` when a window has
 //!   none. The median is the lower one, so that it is always a measured window.
 //! - Memory: resident memory after the first seeds and after many, hanging protocols included.
-//! - Interleaving coverage: the ordering classes ([`scenarios::coverage`]) that any strategy
-//!   reached in the first window, and per strategy the seeds from the first until it had seen
-//!   every one of them (`>S` when it missed one).
+//! - Interleaving coverage: the reachable ordering classes ([`scenarios::coverage`]), that is
+//!   the union of the classes any strategy reached in any window, and per strategy the median
+//!   over the same windows of the seeds from the window's first until it had seen every
+//!   reachable class (`>S` when a window missed one; the lower median, as above). A class that
+//!   only one window reached makes the other windows `>S`: the column answers "how long until
+//!   the search has seen every ordering it can reach", not only those its own window reached.
+//!
+//! One pass over each window serves both columns: every run is classified (the runner then
+//! also watches `promise:runloop_done`, which only observes), and the first hang is read off
+//! the same runs.
 //!
 //! Every option scales the work down, so that a test can run a tiny bench.
 //!
@@ -99,9 +106,10 @@ struct Row {
     to_first_hang: Vec<Option<u64>>,
     memory_first_kib: Option<u64>,
     memory_last_kib: Option<u64>,
-    /// The ordering classes some strategy reached in the first window.
+    /// The ordering classes some strategy reached in some window.
     reachable: RunCoverage,
-    /// Per strategy: seeds until every reachable class was seen, `None` if not in the window.
+    /// Per strategy: the median over windows of the seeds until every reachable class was
+    /// seen, `None` for more than a window.
     to_full_coverage: Vec<Option<u64>>,
 }
 
@@ -137,8 +145,13 @@ pub fn bench(bench_args: BenchArgs) -> ExitCode {
     } else {
         bench_args.strategies.clone()
     };
+    if let Some(fixed) = strategies.iter().find(|strategy| !strategy.searchable()) {
+        return crate::bad_input(&format!(
+            "strategy {fixed} gives every seed the same schedule, so a bench of it means nothing (use yields, yields:P, random or pct:D)"
+        ));
+    }
     outln!(
-        "bench: {} (throughput: median of {} measurements of {} seeds per job count; seeds to the first hang: median over {} windows of {} seeds; memory after {} and {} seeds; classes: the ordering classes any strategy reached in the first window, and per strategy the seeds until it saw them all)",
+        "bench: {} (throughput: median of {} measurements of {} seeds per job count; seeds to the first hang: median over {} windows of {} seeds; memory after {} and {} seeds; classes: the ordering classes any strategy reached in any window, and per strategy the median over the windows of the seeds until it saw them all)",
         bench_args.scenario.0,
         bench_args.throughput_repeats,
         bench_args.throughput_seeds,
@@ -158,44 +171,44 @@ pub fn bench(bench_args: BenchArgs) -> ExitCode {
             two_jobs.push(two);
             speedup.push(two / one.max(1e-9));
         }
-        let to_first_hang = strategies
+        // Per strategy, per window: the window's runs (first hang, classes of every seed).
+        let windows: Vec<Vec<WindowRuns>> = strategies
             .iter()
             .map(|strategy| {
                 let template = RunSpec {
                     strategy: strategy.clone(),
                     ..template.clone()
                 };
-                let mut found: Vec<Option<u64>> = (0..bench_args.windows)
+                (0..bench_args.windows)
                     .map(|window| {
-                        seeds_to_first_hang(
+                        window_runs(
                             &template,
                             window * bench_args.window_size,
                             bench_args.window_size,
                             bench_args.jobs,
                         )
                     })
-                    .collect();
-                found.sort_by_key(|seeds| seeds.unwrap_or(u64::MAX));
-                found[(found.len() - 1) / 2]
+                    .collect()
             })
             .collect();
-        let coverages: Vec<Vec<RunCoverage>> = strategies
+        let to_first_hang = windows
             .iter()
-            .map(|strategy| {
-                let template = RunSpec {
-                    strategy: strategy.clone(),
-                    ..template.clone()
-                };
-                coverages_in_order(&template, bench_args.window_size, bench_args.jobs)
-            })
+            .map(|runs| lower_median(runs.iter().map(|window| window.first_hang).collect()))
             .collect();
-        let reachable = coverages
+        let reachable = windows
             .iter()
             .flatten()
+            .flat_map(|window| &window.coverages)
             .fold(RunCoverage::default(), |all, run| all.union(*run));
-        let to_full_coverage = coverages
+        let to_full_coverage = windows
             .iter()
-            .map(|runs| seeds_to_cover(runs, reachable))
+            .map(|runs| {
+                lower_median(
+                    runs.iter()
+                        .map(|window| seeds_to_cover(&window.coverages, reachable))
+                        .collect(),
+                )
+            })
             .collect();
         let (memory_first_kib, memory_last_kib) =
             memory(&template, bench_args.memory_first, bench_args.memory_seeds);
@@ -261,38 +274,45 @@ fn throughput(template: &RunSpec, seeds: u64, jobs: u32) -> f64 {
     ran as f64 / started.elapsed().as_secs_f64().max(1e-9)
 }
 
-/// How many seeds from `start` it takes to the first hang, within `size` seeds.
-fn seeds_to_first_hang(template: &RunSpec, start: u64, size: u64, jobs: u32) -> Option<u64> {
-    let mut first = None;
-    verdicts_in_order(template, start, start + size, jobs, |index, verdict| {
-        if verdict == Verdict::Hang {
-            first = Some(index + 1);
-            Flow::Stop
-        } else {
-            Flow::Continue
-        }
-    });
-    first
+/// One strategy's runs of one window of seeds.
+struct WindowRuns {
+    /// How many seeds from the window's first it took to the first hang, if one hung.
+    first_hang: Option<u64>,
+    /// The ordering classes of every seed of the window, in seed order.
+    coverages: Vec<RunCoverage>,
 }
 
-/// The ordering classes of the seeds `0..seeds`, in seed order.
-fn coverages_in_order(template: &RunSpec, seeds: u64, jobs: u32) -> Vec<RunCoverage> {
+/// Runs the `size` seeds from `start` with their ordering classes classified.
+fn window_runs(template: &RunSpec, start: u64, size: u64, jobs: u32) -> WindowRuns {
     let template = RunSpec {
         coverage: true,
         ..template.clone()
     };
-    let mut coverages = Vec::with_capacity(seeds as usize);
+    let mut window = WindowRuns {
+        first_hang: None,
+        coverages: Vec::with_capacity(size as usize),
+    };
     runs_in_order(
         &template,
-        (0, seeds),
+        (start, start + size),
         jobs,
-        |record| record.coverage,
-        |_, coverage| {
-            coverages.push(coverage);
+        |record| (record.verdict == Verdict::Hang, record.coverage),
+        |index, (hung, coverage)| {
+            if hung && window.first_hang.is_none() {
+                window.first_hang = Some(index + 1);
+            }
+            window.coverages.push(coverage);
             Flow::Continue
         },
     );
-    coverages
+    window
+}
+
+/// The lower median of per-window seed counts, `None` (more than a window) counting as the
+/// largest: always a measured window's count.
+fn lower_median(mut per_window: Vec<Option<u64>>) -> Option<u64> {
+    per_window.sort_by_key(|seeds| seeds.unwrap_or(u64::MAX));
+    per_window[(per_window.len() - 1) / 2]
 }
 
 /// How many runs from the first it takes until every class of `reachable` was seen.
@@ -389,5 +409,35 @@ fn print_table(bench_args: &BenchArgs, strategies: &[StrategyChoice], rows: &[Ro
             })
             .collect();
         outln!("{}", line.join("  "));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scenarios::coverage::OrderingClass;
+
+    /// The median of per-window counts is the lower middle one, a window that never got there
+    /// counting as the largest; it is `None` only when more than half the windows are.
+    #[test]
+    fn lower_median_of_windows() {
+        assert_eq!(lower_median(vec![Some(5), None, Some(1)]), Some(5));
+        assert_eq!(lower_median(vec![Some(9), Some(3), None, None]), Some(9));
+        assert_eq!(lower_median(vec![None, Some(3), None]), None);
+        assert_eq!(lower_median(vec![Some(7)]), Some(7));
+    }
+
+    /// Seeds to cover count from the window's first run to the run that completes the set, and
+    /// a window that never completes it is `None`.
+    #[test]
+    fn seeds_to_cover_counts_to_the_run_that_completes_the_set() {
+        let one = RunCoverage::of_classes(&[OrderingClass::InLastChunk]);
+        let other = RunCoverage::of_classes(&[OrderingClass::AfterLastDrain]);
+        let both = one.union(other);
+        let runs = [RunCoverage::default(), one, one, other, both];
+        assert_eq!(seeds_to_cover(&runs, both), Some(4));
+        assert_eq!(seeds_to_cover(&runs, one), Some(2));
+        assert_eq!(seeds_to_cover(&runs[..3], both), None);
+        assert_eq!(seeds_to_cover(&[], RunCoverage::default()), None);
     }
 }

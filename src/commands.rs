@@ -96,7 +96,7 @@ pub struct RunArgs {
     /// The seed: it fixes the scenario's parameters, the faults and the schedule.
     #[arg(long)]
     pub seed: u64,
-    /// The scheduling strategy: yields, yields:P, random or pct:D (`hangsim list` says what
+    /// The scheduling strategy: yields, yields:P, random, pct:D or log (`hangsim list` says what
     /// each is).
     #[arg(long, value_parser = args::strategy, default_value = "yields")]
     pub strategy: StrategyChoice,
@@ -222,6 +222,7 @@ pub fn run(run_args: RunArgs) -> ExitCode {
             date: run_args.date.unwrap_or_else(args::today_utc),
             source: None,
             shrunk_from: None,
+            original_strategy: None,
         };
         let fixture = Fixture::from_record(&record, provenance);
         if let Err(error) = write_fixture(path, &fixture) {

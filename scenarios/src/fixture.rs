@@ -34,6 +34,7 @@
 //! date = "2025-01-31"             # given by the caller; never read inside a simulation
 //! source = "catalogue"            # optional: where the scenario came from (catalogue or file, overrides)
 //! shrunk_from = "x.toml, trace_hash 0x..."  # optional: the fixture `hangsim shrink` reduced
+//! original_strategy = "pct:3"     # optional: that fixture's strategy, when this one names `log`
 //!
 //! [scenario]                      # the scenario file as resolved for the seed (crate::scenario)
 //!
@@ -124,6 +125,10 @@ pub struct Provenance {
     /// The fixture this one was shrunk from (`hangsim shrink`): its file name and trace hash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shrunk_from: Option<String>,
+    /// The strategy of the run `hangsim shrink` started from, when the shrunk fixture names
+    /// another: a PCT run's schedule is shrunk, and written, under `log`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_strategy: Option<String>,
 }
 
 /// One kept run: everything needed to run it again and to know whether it still ends the same.
@@ -517,6 +522,7 @@ mod tests {
                 date: "2000-01-01".into(),
                 source: None,
                 shrunk_from: None,
+                original_strategy: None,
             },
         )
     }

@@ -409,3 +409,44 @@ where
         Err((first.trace_hash, second.trace_hash))
     }
 }
+
+/// A `pct:3` or `random` run replayed from its log under `log` is the same run, and `log`
+/// admits every decision of it, where `yields:0` (which answers the same defaults) refuses a
+/// non-default one: the shrinker's re-expression of a PCT schedule rests on this.
+#[test]
+fn log_replays_pct_and_random_runs_and_admits_their_decisions() {
+    for name in ["random", "pct:3"] {
+        let mut refused_by_calm_yields = 0;
+        for seed in 0..12 {
+            let config = RunConfig::new(seed).with_strategy(strategy(name));
+            let original = run(&config, |rt| Box::pin(busy_workload(rt)) as BoxedWorkload);
+            let under_log = run(
+                &RunConfig::new(seed)
+                    .with_strategy(StrategyChoice::Log)
+                    .replaying(original.decisions.clone()),
+                busy_workload,
+            );
+            assert!(!under_log.replay_diverged(), "{name}, seed {seed}");
+            assert_eq!(
+                under_log.trace_hash, original.trace_hash,
+                "{name}, seed {seed}"
+            );
+            assert_eq!(
+                under_log.decisions, original.decisions,
+                "{name}, seed {seed}"
+            );
+            assert_eq!(under_log.strategy_disagreement, None, "{name}, seed {seed}");
+            let under_calm_yields = run(
+                &RunConfig::new(seed)
+                    .with_strategy(StrategyChoice::Yields(0.0))
+                    .replaying(original.decisions.clone()),
+                busy_workload,
+            );
+            refused_by_calm_yields += under_calm_yields.strategy_disagreement.is_some() as u32;
+        }
+        assert!(
+            refused_by_calm_yields >= 6,
+            "{name}: yields:0 refused only {refused_by_calm_yields} of 12 logs"
+        );
+    }
+}

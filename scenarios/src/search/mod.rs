@@ -392,6 +392,12 @@ pub fn search(
     // Wall time, for the time budget and the summary's rate only: it decides how far a search
     // gets, never what a seed finds (no run reads it).
     let started = Instant::now();
+    if !plan.strategy.searchable() {
+        return Err(format!(
+            "strategy {} gives every seed the same schedule, so a search of it means nothing; it replays fixtures (use yields, yields:P, random or pct:D to search)",
+            plan.strategy
+        ));
+    }
     let seed_plan = plan.seed_plan();
     if seed_plan.len == 0 {
         return Err(format!(
@@ -475,6 +481,7 @@ pub fn search(
         date: options.date.clone(),
         source: None,
         shrunk_from: None,
+        original_strategy: None,
     };
     let template = RunSpec {
         strategy: plan.strategy.clone(),

@@ -20,9 +20,18 @@
 //! accepted run's [`RunRecord`]: its decisions are exactly the ones it ran, so it replays
 //! strictly. [`shrink`] checks that it does before returning it.
 //!
-//! Under `pct:D` every decision is PCT's own answer (a strict replay admits nothing else), so
-//! the schedule passes are skipped and scenario candidates take PCT's decisions after their
-//! prefix; the scenario passes still shrink such a fixture, and its log with it.
+//! Explicit schedules: under `pct:D` every decision is PCT's own answer (a strict replay admits
+//! nothing else), so no edited log of a PCT run replays strictly under `pct:D`. Such a fixture
+//! (and one under `yields:1`: see [`StrategyChoice::admits_default_decisions`]) is first
+//! re-expressed under the strategy `log` ([`sim::strategy::FromLog`]: the decisions are the
+//! log's, past its end the defaults, and every logged decision is admitted). The same decisions
+//! give the same run, since a strategy draws only from the scheduling stream, which nothing else
+//! reads; that is checked, not assumed: the fixture under `log` must replay strictly (same trace
+//! hash, signature and verdict). Then both kinds of passes shrink it as any other, and the
+//! shrunk fixture names strategy `log`, its provenance the original strategy
+//! ([`Provenance::original_strategy`]). When the check fails, the fixture keeps its strategy:
+//! the schedule passes are skipped and scenario candidates take its strategy's decisions after
+//! their prefix, as before `log` existed ([`Reexpression::Refused`]).
 //!
 //! Deterministic: candidates are generated and tried in a fixed order, runs are pure functions
 //! of their inputs, and no clock is read here.
@@ -71,6 +80,7 @@ pub enum StepKind {
     ShorterDelay,
     LowerValue,
     ZeroDecisions,
+    OneDecision,
     LowerDecision,
     DeleteDecisions,
     SortDecisions,
@@ -93,6 +103,7 @@ impl StepKind {
             StepKind::ShorterDelay => "shorter delay or earlier time",
             StepKind::LowerValue => "value toward its low end",
             StepKind::ZeroDecisions => "made a chunk of scheduling decisions default",
+            StepKind::OneDecision => "replaced the schedule by one non-default decision",
             StepKind::LowerDecision => "lowered a pick",
             StepKind::DeleteDecisions => "deleted default decisions before a forced one",
             StepKind::SortDecisions => "sorted a window of decisions",
@@ -183,6 +194,41 @@ pub struct ShrinkOutcome {
     pub rounds: usize,
     /// Whether the run budget ended the shrink (else a whole round made no progress).
     pub budget_spent: bool,
+    /// Whether the schedule was re-expressed under `log` first.
+    pub reexpression: Reexpression,
+}
+
+/// Whether the shrinker re-expressed the fixture's schedule under the strategy `log` before
+/// shrinking it (see the module's documentation).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reexpression {
+    /// The fixture's strategy admits default decisions: its schedule is shrunk under it.
+    NotNeeded,
+    /// The fixture's decisions, under `log`, replayed its run exactly; the shrunk fixture names
+    /// `log`.
+    UnderLog { original: StrategyChoice },
+    /// Under `log` the decisions did not replay the run (how, in words): the fixture keeps
+    /// `original`, and only the scenario passes run.
+    Refused {
+        original: StrategyChoice,
+        mismatch: String,
+    },
+}
+
+impl fmt::Display for Reexpression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reexpression::NotNeeded => f.write_str("shrunk under the fixture's own strategy"),
+            Reexpression::UnderLog { original } => write!(
+                f,
+                "re-expressed under `log` (its {original} decisions replay the same run), then shrunk toward default decisions"
+            ),
+            Reexpression::Refused { original, mismatch } => write!(
+                f,
+                "kept under {original}, scenario passes only: under `log` its decisions did not replay the same run ({mismatch})"
+            ),
+        }
+    }
 }
 
 impl fmt::Display for ShrinkOutcome {
@@ -198,6 +244,7 @@ impl fmt::Display for ShrinkOutcome {
                 "stopped: a whole round made no progress"
             }
         )?;
+        writeln!(f, "schedule: {}", self.reexpression)?;
         if self.steps.is_empty() {
             writeln!(
                 f,
@@ -223,32 +270,43 @@ struct Target {
 
 /// The runs of candidates, within the budget.
 struct Candidates<'f> {
+    /// The fixture being shrunk, under the strategy its candidates run with (`log` when it was
+    /// re-expressed).
     original: &'f Fixture,
     target: Target,
     max_runs: usize,
     runs: usize,
+    /// Whether [`one_non_default_decision`] has run (it runs once: it costs up to a run per
+    /// decision).
+    one_decision_tried: bool,
 }
 
 impl Candidates<'_> {
-    /// Whether the fixture's strategy admits default decisions in place of its own: every
-    /// strategy but PCT, whose every decision is a function of its priorities (a strict replay
-    /// admits no other), so that no changed log of a PCT run replays strictly.
+    /// Whether the strategy candidates run under admits default decisions in place of its own
+    /// (not PCT, unless re-expressed under `log`), so that an edited log replays strictly.
     fn defaults_admitted(&self) -> bool {
-        !matches!(self.original.strategy, StrategyChoice::Pct(_))
+        self.original.strategy.admits_default_decisions()
     }
 
     fn spent(&self) -> bool {
         self.runs >= self.max_runs
     }
 
-    /// The candidate's run, when it fails the same way and replays strictly; `None` otherwise
-    /// (and once the budget is spent).
-    fn try_run(&mut self, scenario: &Arc<ScenarioFile>, log: Vec<u32>) -> Option<RunRecord> {
+    /// How many decisions the run of `scenario` with every decision default takes (one run of
+    /// the budget; `None` once it is spent), whether it fails or not.
+    fn decisions_of_default_run(&mut self, scenario: &Arc<ScenarioFile>) -> Option<usize> {
         if self.spent() {
             return None;
         }
         self.runs += 1;
-        let spec = RunSpec {
+        // A default tail, not an empty log: past its log a `yields:P` run draws its own yields.
+        let spec = self.spec(scenario, schedule_passes::with_default_tail(&[]));
+        Some(run_one(&spec).decisions.len())
+    }
+
+    /// The run of `scenario` from `log` under the candidates' strategy.
+    fn spec(&self, scenario: &Arc<ScenarioFile>, log: Vec<u32>) -> RunSpec {
+        RunSpec {
             resolved: Some(scenario.clone()),
             replay: Some(DecisionLog::from_decisions(log)),
             strategy: self.original.strategy.clone(),
@@ -258,8 +316,17 @@ impl Candidates<'_> {
                 self.original.protocol,
                 self.original.seed,
             )
-        };
-        let record = run_one(&spec);
+        }
+    }
+
+    /// The candidate's run, when it fails the same way and replays strictly; `None` otherwise
+    /// (and once the budget is spent).
+    fn try_run(&mut self, scenario: &Arc<ScenarioFile>, log: Vec<u32>) -> Option<RunRecord> {
+        if self.spent() {
+            return None;
+        }
+        self.runs += 1;
+        let record = run_one(&self.spec(scenario, log));
         let same = record.signature == self.target.signature
             && record.verdict.kind() == self.target.kind
             && record.strategy_disagreement.is_none();
@@ -289,14 +356,16 @@ pub fn shrink(original: &Fixture, options: &ShrinkOptions) -> Result<ShrinkOutco
         return Err("it does not fail (verdict pass): there is no failure to keep".into());
     }
     let before = Sizes::of(&first.record);
+    let (working, reexpression) = reexpress(original);
     let mut candidates = Candidates {
-        original,
+        original: &working,
         target: Target {
             signature: first.record.signature.clone(),
             kind: first.record.verdict.kind(),
         },
         max_runs: options.max_runs,
         runs: 0,
+        one_decision_tried: false,
     };
     let mut best = Best {
         scenario: original.resolved.clone(),
@@ -308,15 +377,26 @@ pub fn shrink(original: &Fixture, options: &ShrinkOptions) -> Result<ShrinkOutco
         rounds += 1;
         let scenario_progress = scenario_round(&mut candidates, &mut best, &mut steps);
         let schedule_progress = schedule_round(&mut candidates, &mut best, &mut steps);
-        if !scenario_progress && !schedule_progress {
+        // Once the passes converge, one costlier try, once: a schedule with a single
+        // non-default decision; rounds go on after it if it found one.
+        if !scenario_progress
+            && !schedule_progress
+            && !one_non_default_decision(&mut candidates, &mut best, &mut steps)
+        {
             break;
         }
     }
+    let original_strategy = match &reexpression {
+        Reexpression::UnderLog { original } => Some(original.to_string()),
+        // A fixture shrunk again keeps the strategy its first original had.
+        _ => original.provenance.original_strategy.clone(),
+    };
     let fixture = Fixture::from_record(
         &best.record,
         Provenance {
             found_by: "shrink".into(),
             shrunk_from: Some(options.origin.clone()),
+            original_strategy,
             ..original.provenance.clone()
         },
     );
@@ -336,7 +416,34 @@ pub fn shrink(original: &Fixture, options: &ShrinkOptions) -> Result<ShrinkOutco
         runs: candidates.runs,
         rounds,
         budget_spent: candidates.spent(),
+        reexpression,
     })
+}
+
+/// The fixture to shrink: `original` itself when its strategy admits default decisions, else
+/// `original` under `log` when that replays the same run exactly (one strict replay, not counted
+/// as a candidate run), else `original` itself again, with the reason.
+fn reexpress(original: &Fixture) -> (Fixture, Reexpression) {
+    if original.strategy.admits_default_decisions() {
+        return (original.clone(), Reexpression::NotNeeded);
+    }
+    let explicit = Fixture {
+        strategy: StrategyChoice::Log,
+        ..original.clone()
+    };
+    let replay = replay_fixture(&explicit);
+    if replay.matched() {
+        let reexpression = Reexpression::UnderLog {
+            original: original.strategy.clone(),
+        };
+        return (explicit, reexpression);
+    }
+    let differences: Vec<String> = replay.mismatches.iter().map(|m| m.to_string()).collect();
+    let reexpression = Reexpression::Refused {
+        original: original.strategy.clone(),
+        mismatch: differences.join("; "),
+    };
+    (original.clone(), reexpression)
 }
 
 /// One pass over the scenario candidates; after an accepted one the candidates are generated
@@ -388,7 +495,7 @@ fn schedule_round(
     if !candidates.defaults_admitted() {
         return false;
     }
-    let mut progress = false;
+    let mut progress = bisect_default_tail(candidates, best, steps);
     let count = schedule_passes::non_default_positions(best.record.decisions.decisions()).len();
     for size in schedule_passes::chunk_sizes(count) {
         let mut from = 0;
@@ -430,6 +537,88 @@ fn schedule_round(
             index += 1;
         }
     }
+}
+
+/// Bisects for the fewest leading non-default decisions that, with every later decision
+/// default, still fail the same way: a few runs (about log2 of the count) that cut most of a
+/// long schedule whose failure was decided early, such as a PCT run's, where the chunk passes
+/// below would need about two runs per non-default decision. Bisection assumes that keeping
+/// more of the prefix never loses the failure; where that is false it only finds less.
+///
+/// Only on a schedule re-expressed under `log`: on `yields` schedules it was measured to lead
+/// the chunk passes to a worse end (a group-churn fixture kept 498 of 11,700 forced yields
+/// instead of none, `scripts/shrink-all.sh`), and it gains a little on PCT's drain races
+/// (1,931 non-default decisions left over all 71 `pct:3` fixtures, against 2,019 without it).
+fn bisect_default_tail(
+    candidates: &mut Candidates,
+    best: &mut Best,
+    steps: &mut BTreeMap<StepKind, usize>,
+) -> bool {
+    if candidates.original.strategy != StrategyChoice::Log {
+        return false;
+    }
+    let mut progress = false;
+    // `kept_fails`: a count of leading non-default decisions known to fail (the whole log);
+    // `lowest`: no smaller count than this is left to try.
+    let mut lowest = 0;
+    let mut kept_fails =
+        schedule_passes::non_default_positions(best.record.decisions.decisions()).len();
+    while lowest < kept_fails && !candidates.spent() {
+        let middle = lowest + (kept_fails - lowest) / 2;
+        let current = best.record.decisions.decisions().to_vec();
+        let Some(shorter) = schedule_passes::zero_chunk(&current, middle, usize::MAX) else {
+            break;
+        };
+        if try_schedule(StepKind::ZeroDecisions, &shorter, candidates, best, steps) {
+            progress = true;
+            // The accepted run took its own path: count its leading non-default decisions.
+            kept_fails = schedule_passes::non_default_positions(best.record.decisions.decisions())
+                .len()
+                .min(middle);
+        } else {
+            lowest = middle + 1;
+        }
+    }
+    progress
+}
+
+/// Tries the schedules with a single non-default decision (a 1: a forced yield, or the second
+/// oldest ready fiber) at each position of the all-default run, latest first. A long schedule
+/// whose decisions matter only together (a PCT run's priorities put many fibers out of age
+/// order) loses its failure to every chunk the passes below zero, yet the race it shows often
+/// needs one preemption at the right place: this finds it in at most as many runs as the
+/// default run takes decisions. Latest first, because the hang is the run's end and the race
+/// that causes it comes late. It runs once the other passes have converged (so that a budget
+/// they need is never spent here: on a drain race, which needs many decisions, it finds
+/// nothing), once, and only on a schedule re-expressed under `log`
+/// (a `yields` schedule's forced yields are independent draws, which the chunk passes remove
+/// well, and this pass would spend their budget), and not when the log has at most one
+/// non-default decision.
+fn one_non_default_decision(
+    candidates: &mut Candidates,
+    best: &mut Best,
+    steps: &mut BTreeMap<StepKind, usize>,
+) -> bool {
+    let explicit = candidates.original.strategy == StrategyChoice::Log;
+    let count = schedule_passes::non_default_positions(best.record.decisions.decisions()).len();
+    if candidates.one_decision_tried || !explicit || count <= 1 {
+        return false;
+    }
+    candidates.one_decision_tried = true;
+    let Some(default_length) = candidates.decisions_of_default_run(&best.scenario) else {
+        return false;
+    };
+    for at in (0..default_length).rev() {
+        if candidates.spent() {
+            return false;
+        }
+        let mut log = vec![0; at + 1];
+        log[at] = 1;
+        if try_schedule(StepKind::OneDecision, &log, candidates, best, steps) {
+            return true;
+        }
+    }
+    false
 }
 
 /// Runs a changed decision log (with default decisions after it) on the best scenario; accepts

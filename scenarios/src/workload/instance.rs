@@ -204,13 +204,18 @@ async fn run(world: &World, index: usize, spec: &ConsumerSpec) {
         })
         .await;
     close.close();
-    read_offsets(world, index, Some(&client));
+    read_offsets(world, index, Some(&client), None);
     world.observations.borrow_mut()[index].finished = true;
 }
 
-/// Reads the group's committed offsets and `client`'s own highest commits into consumer
-/// `index`'s observations: when it finishes, or when it is killed.
-fn read_offsets(world: &World, index: usize, client: Option<&FakeConsumer>) {
+/// Reads the group's committed offsets, `client`'s own highest commits and its listener calls
+/// into consumer `index`'s observations: when it finishes, or when it is killed (`died_at`).
+fn read_offsets(
+    world: &World,
+    index: usize,
+    client: Option<&FakeConsumer>,
+    died_at: Option<Duration>,
+) {
     let mut all = world.observations.borrow_mut();
     let seen = &mut all[index];
     for topic in &world.file.topics {
@@ -226,6 +231,20 @@ fn read_offsets(world: &World, index: usize, client: Option<&FakeConsumer>) {
         .unwrap_or_default()
     {
         seen.own_commits.insert(tp.to_string(), offset);
+    }
+    // A rebalance lasts as long as the listener's calls: a revocation that waits for commits
+    // holds the member's partitions (or, once it was expelled, nobody's) all that time. A call
+    // under way when the consumer's process died ended with it.
+    for (began, ended) in client
+        .map(|client| client.listener_calls())
+        .unwrap_or_default()
+    {
+        seen.disturbances.push(Disturbance {
+            from: began,
+            until: ended.or(died_at),
+            what: "a call of the rebalance listener".into(),
+            ends_consumptions: false,
+        });
     }
 }
 
@@ -273,7 +292,7 @@ pub async fn kill(world: &World, index: usize) -> Exit<(), ()> {
             ends_consumptions: false,
         });
     }
-    read_offsets(world, index, target.client.as_deref());
+    read_offsets(world, index, target.client.as_deref(), Some(now));
     if let Some(client) = &target.client {
         world.cluster.process_died(client);
     }

@@ -25,12 +25,17 @@
 //!   always runs, and `D - 1` priority change points demote the running fiber. A bug that needs
 //!   `D` ordering constraints is found with probability at least `1 / (n * k^(D-1))` per run
 //!   (`n` fibers, `k` steps).
+//! - `log` ([`FromLog`]): decisions come from the fixture's log; past its end, default ones (no
+//!   forced yield, the oldest ready fiber). Every logged decision is admitted, so any log that
+//!   fits replays strictly: the strategy of an explicit schedule, which `hangsim shrink` writes
+//!   when it has edited a schedule its original strategy could not have taken (a PCT run's).
+//!   One fixed schedule for every seed: searches refuse it ([`StrategyChoice::searchable`]).
 //!
 //! Deliberately left out: strategies that learn across runs (coverage feedback, or shuttle's
 //! PCT, which sizes its change points from the previous run's length). Every run here is a pure
 //! function of its seed, so a search can run seeds in any order, on any number of jobs.
 //!
-//! Map: [`forced_yields`], [`random_pick`] and [`pct`] hold one strategy each; [`decision_log`]
+//! Map: [`forced_yields`], [`random_pick`], [`pct`] and [`from_log`] hold one strategy each; [`decision_log`]
 //! holds the [`DecisionLog`] and the source that takes decisions from a strategy or replays them
 //! from a log; this file holds the oracle's trait and [`StrategyChoice`], which names them.
 
@@ -43,12 +48,14 @@ use rand_core::RngCore;
 
 pub mod decision_log;
 pub mod forced_yields;
+pub mod from_log;
 pub mod pct;
 pub mod random_pick;
 
 pub(crate) use decision_log::DecisionSource;
 pub use decision_log::{DecisionLog, ReplayDivergence, StrategyDisagreement, MAX_DECISIONS};
 pub use forced_yields::ForcedYields;
+pub use from_log::FromLog;
 pub use pct::{Pct, MAX_PCT_DEPTH, PCT_LENGTH_ESTIMATE_LOG2};
 pub use random_pick::RandomPick;
 
@@ -122,6 +129,9 @@ pub enum StrategyChoice {
     Random,
     /// `pct:D`: PCT at depth `D`, from 1 to [`MAX_PCT_DEPTH`] ([`Pct`]).
     Pct(u32),
+    /// `log`: the decisions are the run's decision log (a fixture's); past its end, or with no
+    /// log, the defaults ([`FromLog`]).
+    Log,
 }
 
 impl StrategyChoice {
@@ -134,7 +144,28 @@ impl StrategyChoice {
             StrategyChoice::Yields(probability) => Box::new(ForcedYields::new(*probability)),
             StrategyChoice::Random => Box::new(RandomPick::new(swarm_yield_probability(rng))),
             StrategyChoice::Pct(depth) => Box::new(Pct::new(*depth, rng)),
+            StrategyChoice::Log => Box::new(FromLog),
         }
+    }
+
+    /// Whether a log edited toward the default decisions (no forced yield, the oldest ready
+    /// fiber) still replays strictly under this strategy, that is whether it admits a default
+    /// decision wherever a default was possible. Not so for PCT, whose every answer is a
+    /// function of its priorities, nor for `yields:1`, which always yields: the shrinker
+    /// re-expresses their fixtures under `log` before it edits their schedule.
+    pub fn admits_default_decisions(&self) -> bool {
+        match self {
+            // The swarm's probabilities are all below 1 (`SWARM_YIELD_PROBABILITIES`).
+            StrategyChoice::SwarmYields | StrategyChoice::Random | StrategyChoice::Log => true,
+            StrategyChoice::Yields(probability) => *probability < 1.0,
+            StrategyChoice::Pct(_) => false,
+        }
+    }
+
+    /// Whether a search over seeds under this strategy searches anything: `log` gives every seed
+    /// the same schedule (its log's, or the defaults), so `search` and `bench` refuse it.
+    pub fn searchable(&self) -> bool {
+        !matches!(self, StrategyChoice::Log)
     }
 }
 
@@ -145,6 +176,7 @@ impl fmt::Display for StrategyChoice {
             StrategyChoice::Yields(probability) => write!(f, "yields:{probability}"),
             StrategyChoice::Random => f.write_str("random"),
             StrategyChoice::Pct(depth) => write!(f, "pct:{depth}"),
+            StrategyChoice::Log => f.write_str("log"),
         }
     }
 }
@@ -170,6 +202,7 @@ impl FromStr for StrategyChoice {
         match text.split_once(':') {
             None if text == "yields" => Ok(StrategyChoice::SwarmYields),
             None if text == "random" => Ok(StrategyChoice::Random),
+            None if text == "log" => Ok(StrategyChoice::Log),
             None if text == "pct" => Err(format!(
                 "strategy \"pct\" needs a depth: `pct:D` with D from 1 to {MAX_PCT_DEPTH}"
             )),
@@ -186,7 +219,7 @@ impl FromStr for StrategyChoice {
                 )),
             },
             _ => Err(format!(
-                "unknown strategy {text:?}: expected `yields`, `yields:P`, `random` or `pct:D`"
+                "unknown strategy {text:?}: expected `yields`, `yields:P`, `random`, `pct:D` or `log`"
             )),
         }
     }
@@ -220,6 +253,7 @@ mod tests {
             ("pct:1", StrategyChoice::Pct(1)),
             ("pct:3", StrategyChoice::Pct(3)),
             ("pct:10", StrategyChoice::Pct(10)),
+            ("log", StrategyChoice::Log),
         ];
         for (name, choice) in named {
             assert_eq!(
@@ -243,6 +277,7 @@ mod tests {
             ("pct:", "bad PCT depth"),
             ("pct", "needs a depth"),
             ("random:0.5", "unknown strategy \"random:0.5\""),
+            ("log:3", "unknown strategy \"log:3\""),
             ("Random", "unknown strategy"),
             ("yields:x", "bad yield probability"),
             ("", "unknown strategy"),
@@ -253,7 +288,7 @@ mod tests {
             assert!(!error.contains('\n'), "{name:?} gave more than one line");
         }
         let unknown = "telepathy".parse::<StrategyChoice>().unwrap_err();
-        for listed in ["`yields`", "`yields:P`", "`random`", "`pct:D`"] {
+        for listed in ["`yields`", "`yields:P`", "`random`", "`pct:D`", "`log`"] {
             assert!(
                 unknown.contains(listed),
                 "{unknown:?} does not list {listed}"
@@ -263,5 +298,22 @@ mod tests {
             .parse::<StrategyChoice>()
             .unwrap_err()
             .contains("from 1 to 10"));
+    }
+
+    /// Only PCT and `yields:1` refuse default decisions, and only `log` is not searchable.
+    #[test]
+    fn which_strategies_admit_defaults_and_searches() {
+        let admit = ["yields", "yields:0", "yields:0.6", "random", "log"];
+        let refuse = ["yields:1", "pct:1", "pct:3"];
+        for name in admit {
+            let choice: StrategyChoice = name.parse().unwrap();
+            assert!(choice.admits_default_decisions(), "{name}");
+            assert!(choice.searchable() == (name != "log"), "{name}");
+        }
+        for name in refuse {
+            let choice: StrategyChoice = name.parse().unwrap();
+            assert!(!choice.admits_default_decisions(), "{name}");
+            assert!(choice.searchable(), "{name}");
+        }
     }
 }

@@ -196,6 +196,10 @@ struct CompletedCommit {
     callback: CommitCallback,
 }
 
+/// How many of its latest rebalance-listener calls a client remembers: what happened near the
+/// end of a run is what is asked, and memory stays flat however long a run is.
+pub const LISTENER_CALLS_KEPT: usize = 64;
+
 #[derive(Default)]
 struct ClientState {
     closed: bool,
@@ -216,6 +220,9 @@ struct ClientState {
     /// The highest offset this client stored in its group per partition, for the invariant
     /// that no member commits beyond what it processed.
     highest_own_commits: BTreeMap<TopicPartition, i64>,
+    /// The latest [`LISTENER_CALLS_KEPT`] calls of the rebalance listener: when each began and,
+    /// once it returned, when it ended.
+    listener_calls: Vec<(Duration, Option<Duration>)>,
     /// Which assigned partition the next fetch starts with, for fairness.
     fetch_rotation: usize,
     /// MockConsumer parity.
@@ -532,7 +539,18 @@ impl FakeConsumer {
         outcome: KafkaFuture<'_, ()>,
         first_error: &mut Option<KafkaError>,
     ) {
+        let call = {
+            let mut state = self.state.borrow_mut();
+            if state.listener_calls.len() == LISTENER_CALLS_KEPT {
+                state.listener_calls.remove(0);
+            }
+            state.listener_calls.push((self.cluster.rt().now(), None));
+            state.listener_calls.len() - 1
+        };
         let outcome = outcome.await;
+        if let Some((_, ended)) = self.state.borrow_mut().listener_calls.get_mut(call) {
+            *ended = Some(self.cluster.rt().now());
+        }
         let injected = self.cluster.take_call_fault(&self.name, kind);
         self.cluster.rt().note(|| {
             let result = match (&outcome, &injected) {
@@ -701,6 +719,13 @@ impl FakeConsumer {
                 .or_insert(offset.0);
             *highest = (*highest).max(offset.0);
         }
+    }
+
+    /// The latest calls of the client's rebalance listener (at most [`LISTENER_CALLS_KEPT`]):
+    /// when each began and, if it returned, when. A call in progress is a rebalance the client
+    /// has not finished, however long its listener waits (for commits, say).
+    pub fn listener_calls(&self) -> Vec<(Duration, Option<Duration>)> {
+        self.state.borrow().listener_calls.clone()
     }
 
     /// The highest offset this client committed per partition (accepted by the group's
