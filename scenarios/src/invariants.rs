@@ -153,6 +153,17 @@ pub fn check_all(file: &ScenarioFile, seen: &[Observations]) -> Vec<Broken> {
     broken
 }
 
+/// The offsets some member of the group processed, per partition.
+fn processed_by_the_group(seen: &[Observations]) -> BTreeMap<&str, OffsetSet> {
+    let mut group_processed: BTreeMap<&str, OffsetSet> = BTreeMap::new();
+    for consumer in seen {
+        for (tp, offsets) in &consumer.processed {
+            group_processed.entry(tp).or_default().extend(offsets);
+        }
+    }
+    group_processed
+}
+
 /// At-least-once across the group: a record below a committed offset of the group is never read
 /// again by anyone, so it must have been processed by some member. The committed offsets are
 /// read when each consumer finishes (Kafka's last write wins, so they can move back, never
@@ -160,12 +171,7 @@ pub fn check_all(file: &ScenarioFile, seen: &[Observations]) -> Vec<Broken> {
 /// end of the run. Records above the committed offset are not lost: the next consumer of the
 /// group reads them again.
 pub fn check_at_least_once(seen: &[Observations]) -> Vec<Broken> {
-    let mut group_processed: BTreeMap<&str, OffsetSet> = BTreeMap::new();
-    for consumer in seen {
-        for (tp, offsets) in &consumer.processed {
-            group_processed.entry(tp).or_default().extend(offsets);
-        }
-    }
+    let group_processed = processed_by_the_group(seen);
     // Per partition, the highest committed offset any member read at its end.
     let mut committed: BTreeMap<&str, (i64, &str)> = BTreeMap::new();
     for consumer in seen
@@ -325,12 +331,7 @@ pub fn check_settled_at_least_once(file: &ScenarioFile, seen: &[Observations]) -
     else {
         return Vec::new();
     };
-    let mut group_processed: BTreeMap<&str, OffsetSet> = BTreeMap::new();
-    for consumer in seen {
-        for (tp, offsets) in &consumer.processed {
-            group_processed.entry(tp).or_default().extend(offsets);
-        }
-    }
+    let group_processed = processed_by_the_group(seen);
     let empty = OffsetSet::default();
     let mut broken = Vec::new();
     for topic in &file.topics {

@@ -7,32 +7,14 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use consumer::rt::{Cause, ObligationKind, Promise, Rt};
-use sim::{run, Outcome, RunConfig, StrategyChoice};
+use consumer::rt::{Cause, ObligationKind, Promise};
+use sim::{run, Outcome};
 
 const MS: Duration = Duration::from_millis(1);
 
-/// A log the workload writes to and the test reads: `(virtual millis, text)` lines.
-#[derive(Clone, Default)]
-struct Log(Rc<RefCell<Vec<(u128, String)>>>);
+mod support;
 
-impl Log {
-    fn write(&self, rt: &Rt, text: impl Into<String>) {
-        self.0
-            .borrow_mut()
-            .push((rt.now().as_millis(), text.into()));
-    }
-
-    fn lines(&self) -> Vec<(u128, String)> {
-        self.0.borrow().clone()
-    }
-}
-
-fn calm(seed: u64) -> RunConfig {
-    RunConfig::new(seed)
-        .with_strategy(StrategyChoice::Yields(0.0))
-        .with_deadline(Duration::from_secs(60))
-}
+use support::{calm, Log};
 
 /// A killed process's fibers run no finalizer (scope, uninterruptible region, code after a
 /// wait), its children and daemons die with it, and the fibers outside go on.

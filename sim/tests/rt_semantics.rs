@@ -6,30 +6,12 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use consumer::rt::{Cause, ExitKind, Interrupted, Promise, Queue, QueueError, Rt, Scope};
+use consumer::rt::{Cause, ExitKind, Interrupted, Promise, Queue, QueueError, Scope};
 use sim::{run, Outcome, RunConfig, RunResult, StrategyChoice};
 
-/// A log the workload writes to and the test reads: `(virtual millis, text)` lines.
-#[derive(Clone, Default)]
-struct Log(Rc<RefCell<Vec<(u128, String)>>>);
+mod support;
 
-impl Log {
-    fn write(&self, rt: &Rt, text: impl Into<String>) {
-        self.0
-            .borrow_mut()
-            .push((rt.now().as_millis(), text.into()));
-    }
-
-    fn lines(&self) -> Vec<(u128, String)> {
-        self.0.borrow().clone()
-    }
-}
-
-fn calm(seed: u64) -> RunConfig {
-    RunConfig::new(seed)
-        .with_strategy(StrategyChoice::Yields(0.0))
-        .with_deadline(Duration::from_secs(60))
-}
+use support::{calm, Log};
 
 fn assert_completed(result: &RunResult) {
     assert!(
