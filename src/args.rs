@@ -188,6 +188,11 @@ pub fn known_strategies() -> Vec<(&'static str, &'static str)> {
             "log",
             "decisions from the fixture's log; past its end, no forced yield and the oldest ready fiber (what shrink writes for PCT)",
         ),
+        (
+            "schedule",
+            "schedule",
+            "decisions from the fixture's schedule keyed by fiber (\"at 2.418s, after runloop step 6, caller runs\"); elsewhere the defaults (what shrink writes when decisions are left)",
+        ),
     ]
     .into_iter()
     .filter(|(_, example, _)| example.parse::<StrategyChoice>().is_ok())

@@ -96,8 +96,9 @@ pub struct RunArgs {
     /// The seed: it fixes the scenario's parameters, the faults and the schedule.
     #[arg(long)]
     pub seed: u64,
-    /// The scheduling strategy: yields, yields:P, random, pct:D or log (`hangsim list` says what
-    /// each is).
+    /// The scheduling strategy: yields, yields:P, random, pct:D, log or schedule (`hangsim list`
+    /// says what each is; log and schedule take their decisions from fixtures, so here every
+    /// decision is the default).
     #[arg(long, value_parser = args::strategy, default_value = "yields")]
     pub strategy: StrategyChoice,
     /// Print every event of the run, stamped with virtual time.

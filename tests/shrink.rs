@@ -9,7 +9,7 @@ mod cli_support;
 use cli_support::{hangsim, HISTORIC_WINDOWS};
 
 use scenarios::fixture::{read_fixture, replay_fixture, Fixture};
-use scenarios::shrink::{shrink, Reexpression, ShrinkOptions, ShrinkOutcome, StepKind};
+use scenarios::shrink::{shrink, KeyedPhase, Reexpression, ShrinkOptions, ShrinkOutcome, StepKind};
 use sim::StrategyChoice;
 
 /// A small chaos hang under `yields` with seven forced yields: both the scenario passes and the
@@ -22,10 +22,15 @@ const SMALL_HANG: &str =
 const SMALL_PCT_HANG: &str =
     "auth-crash.master.pct-3.hang-addsubscription-n-promise-addsubscr-9cc55959.toml";
 
-/// At least one committed shrunk fixture of a PCT run has at most this fraction of its
-/// original's non-default decisions (measured: see BENCHMARKS.md's shrink table; master's
-/// window keeps none of 534, check-offer-drain's most of its 675).
+/// Every committed shrunk fixture of a PCT run has at most this fraction of its original's
+/// non-default decisions (measured: see BENCHMARKS.md's shrink table; master's window keeps
+/// none of 534, check-offer-drain's drain race 18 schedule entries of 675).
 const MIN_DECISION_SHRINK_FACTOR: usize = 10;
+
+/// check-offer-drain's drain race under `pct:3`: 675 non-default decisions among 250 fibers,
+/// which the log passes cannot shrink far (a change to one decision shifts the others).
+const DRAIN_RACE: &str =
+    "commit-after-crash.check-offer-drain.pct-3.hang-removesubscription-n-promise-remove-ec022b42.toml";
 
 /// Enough candidate runs to accept some steps, few enough for a debug build.
 const FEW_RUNS: usize = 40;
@@ -53,14 +58,27 @@ fn shrink_named(name: &str, max_runs: usize) -> (Fixture, ShrinkOutcome) {
     (original, outcome)
 }
 
-/// The decisions of a log other than the default (0: no forced yield, the oldest ready fiber).
+/// The decisions of a log other than the default (0: no forced yield, the oldest ready fiber);
+/// under strategy `schedule`, its entries.
 fn non_default(fixture: &Fixture) -> usize {
+    if let Some(schedule) = &fixture.schedule {
+        return schedule.len();
+    }
     fixture
         .decisions
         .decisions()
         .iter()
         .filter(|&&decision| decision != 0)
         .count()
+}
+
+/// The strategy a shrunk PCT fixture names: `schedule` when decisions were left and keyed by
+/// fiber, else `log`.
+fn expected_strategy(outcome: &ShrinkOutcome) -> StrategyChoice {
+    match outcome.keyed {
+        KeyedPhase::Shrunk { .. } => StrategyChoice::Schedule,
+        _ => StrategyChoice::Log,
+    }
 }
 
 /// The same fixture and budget give byte-identical shrunk fixtures, in one process and across
@@ -140,20 +158,64 @@ fn shrinking_keeps_the_signature_and_never_grows() {
     );
 }
 
-/// A `pct:3` fixture is shrunk twice to the same bytes, under `log`.
+/// A `pct:3` fixture is shrunk twice to the same bytes, under `log` or, when decisions are
+/// left, as a schedule keyed by fiber; and so is the drain race, whose schedule is keyed.
 #[test]
 fn shrinking_a_pct_fixture_is_deterministic() {
-    let (_, first) = shrink_named(SMALL_PCT_HANG, FEW_RUNS);
-    let (_, second) = shrink_named(SMALL_PCT_HANG, FEW_RUNS);
+    for (name, runs) in [(SMALL_PCT_HANG, FEW_RUNS), (DRAIN_RACE, 200)] {
+        let (_, first) = shrink_named(name, runs);
+        let (_, second) = shrink_named(name, runs);
+        assert_eq!(
+            first.fixture.to_toml().unwrap(),
+            second.fixture.to_toml().unwrap(),
+            "{name}"
+        );
+        assert_eq!(first.fixture.strategy, expected_strategy(&first), "{name}");
+    }
+}
+
+/// check-offer-drain's drain race, which the log passes leave with hundreds of non-default
+/// decisions, is keyed by fiber and shrunk to a schedule of a few named entries (at most a
+/// tenth of PCT's): it names `schedule` and `pct:3` as its original strategy, replays strictly
+/// with the same signature, and its file carries one entry per line.
+#[test]
+fn a_drain_race_is_shrunk_as_a_schedule_keyed_by_fiber() {
+    let (original, outcome) = shrink_named(DRAIN_RACE, 400);
+    let KeyedPhase::Shrunk { before, after } = outcome.keyed else {
+        panic!("not keyed: {}", outcome.keyed);
+    };
+    assert!(after < before, "{before} → {after}");
+    let shrunk = &outcome.fixture;
+    assert_eq!(shrunk.strategy, StrategyChoice::Schedule);
     assert_eq!(
-        first.fixture.to_toml().unwrap(),
-        second.fixture.to_toml().unwrap()
+        shrunk.provenance.original_strategy.as_deref(),
+        Some("pct:3")
     );
-    assert_eq!(first.fixture.strategy, StrategyChoice::Log);
+    assert_eq!(non_default(shrunk), after);
+    assert!(
+        non_default(shrunk) * MIN_DECISION_SHRINK_FACTOR <= non_default(&original),
+        "{} entries, the original {} non-default decisions",
+        non_default(shrunk),
+        non_default(&original)
+    );
+    assert!(outcome.steps.contains_key(&StepKind::DeleteEntries));
+    let replay = replay_fixture(shrunk);
+    assert!(replay.matched(), "{:?}", replay.mismatches);
+    assert_eq!(replay.record.signature, original.signature);
+    let text = shrunk.to_toml().unwrap();
+    assert!(text.contains("strategy = \"schedule\""), "{text}");
+    assert_eq!(
+        text.lines()
+            .filter(|line| line.starts_with("    \"at "))
+            .count(),
+        after
+    );
+    assert!(outcome.to_string().contains("keyed by fiber: "));
 }
 
 /// A `pct:3` fixture's schedule is re-expressed under `log` and shrunk: the shrunk fixture names
-/// `log` and the original strategy, replays strictly with the same signature and as many `why:`
+/// `log` (or `schedule`, when decisions were left and keyed) and the original strategy, replays
+/// strictly with the same signature and as many `why:`
 /// lines (one per stuck command; their wording may change with the schedule), and
 /// has fewer non-default decisions than PCT's schedule had.
 #[test]
@@ -167,7 +229,7 @@ fn a_pct_schedule_is_shrunk_under_log() {
         }
     );
     let shrunk = &outcome.fixture;
-    assert_eq!(shrunk.strategy, StrategyChoice::Log);
+    assert_eq!(shrunk.strategy, expected_strategy(&outcome));
     assert_eq!(
         shrunk.provenance.original_strategy.as_deref(),
         Some("pct:3")
@@ -209,54 +271,60 @@ fn a_pct_schedule_is_shrunk_under_log() {
             | StepKind::LowerDecision
             | StepKind::DeleteDecisions
             | StepKind::SortDecisions
+            | StepKind::DeleteEntries
     )));
 }
 
-/// `search` and `bench` refuse `log` (one fixed schedule for every seed) with one `error:`
-/// line and exit 2; `run` takes it (every decision the default) and says so in its report.
+/// `search` and `bench` refuse `log` and `schedule` (one fixed schedule for every seed) with
+/// one `error:` line and exit 2; `run` takes `log` (every decision the default) and says so in
+/// its report.
 #[test]
 fn log_is_refused_by_search_and_bench_and_taken_by_run() {
-    let refusals: [&[&str]; 2] = [
-        &[
-            "search",
-            "--scenario",
-            "auth-crash",
-            "--protocol",
-            "master",
-            "--seeds",
-            "0..3",
-            "--strategy",
-            "log",
-        ],
-        &[
-            "bench",
-            "--protocol",
-            "master",
-            "--strategy",
-            "log",
-            "--windows",
-            "1",
-            "--window-size",
-            "1",
-            "--throughput-seeds",
-            "1",
-            "--throughput-repeats",
-            "1",
-            "--memory-first",
-            "1",
-            "--memory-seeds",
-            "1",
-        ],
-    ];
-    for arguments in refusals {
-        let (status, stdout, stderr) = hangsim(arguments);
-        assert_eq!(status, 2, "{arguments:?}: {stdout}{stderr}");
-        assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(stderr.starts_with("error: "), "{stderr}");
-        assert!(
-            stderr.contains("strategy log gives every seed the same schedule"),
-            "{stderr}"
-        );
+    for strategy in ["log", "schedule"] {
+        let refusals: [&[&str]; 2] = [
+            &[
+                "search",
+                "--scenario",
+                "auth-crash",
+                "--protocol",
+                "master",
+                "--seeds",
+                "0..3",
+                "--strategy",
+                strategy,
+            ],
+            &[
+                "bench",
+                "--protocol",
+                "master",
+                "--strategy",
+                strategy,
+                "--windows",
+                "1",
+                "--window-size",
+                "1",
+                "--throughput-seeds",
+                "1",
+                "--throughput-repeats",
+                "1",
+                "--memory-first",
+                "1",
+                "--memory-seeds",
+                "1",
+            ],
+        ];
+        for arguments in refusals {
+            let (status, stdout, stderr) = hangsim(arguments);
+            assert_eq!(status, 2, "{arguments:?}: {stdout}{stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            assert!(stderr.starts_with("error: "), "{stderr}");
+            assert!(
+                stderr.contains(&format!(
+                    "strategy {strategy} gives every seed the same schedule"
+                )),
+                "{stderr}"
+            );
+        }
     }
     let (status, stdout, stderr) = hangsim(&[
         "run",
@@ -271,7 +339,7 @@ fn log_is_refused_by_search_and_bench_and_taken_by_run() {
         "--no-scenario",
     ]);
     assert_eq!(status, 0, "{stdout}{stderr}");
-    assert!(stdout.contains("log"), "{stdout}");
+    assert!(stdout.contains("(log scheduling)"), "{stdout}");
 }
 
 /// A fixture that passes, one that fails differently on replay and a malformed one are each
@@ -355,10 +423,18 @@ fn the_shrunk_historic_fixtures_replay_and_tell_their_window() {
         );
         let original = fixture(original);
         if matches!(original.strategy, StrategyChoice::Pct(_)) {
-            // A PCT schedule is shrunk as an explicit one: fewer non-default decisions are
-            // left, and for at least one window a small fraction of them.
+            // A PCT schedule is shrunk as an explicit one (a log, or a schedule keyed by fiber
+            // when decisions are left): a small fraction of its non-default decisions is left.
             explicit += 1;
-            assert_eq!(shrunk.strategy, StrategyChoice::Log, "{}", path.display());
+            assert!(
+                matches!(
+                    shrunk.strategy,
+                    StrategyChoice::Log | StrategyChoice::Schedule
+                ),
+                "{}: {}",
+                path.display(),
+                shrunk.strategy
+            );
             assert_eq!(
                 shrunk.provenance.original_strategy,
                 Some(original.strategy.to_string()),
@@ -392,9 +468,9 @@ fn the_shrunk_historic_fixtures_replay_and_tell_their_window() {
         );
     }
     assert!(explicit > 0, "no shrunk fixture of a PCT run");
-    assert!(
-        far_fewer > 0,
-        "no shrunk PCT schedule kept under 1/{MIN_DECISION_SHRINK_FACTOR} of its non-default decisions"
+    assert_eq!(
+        far_fewer, explicit,
+        "a shrunk PCT schedule keeps more than 1/{MIN_DECISION_SHRINK_FACTOR} of its non-default decisions"
     );
     for (protocol, words) in HISTORIC_WINDOWS {
         assert!(

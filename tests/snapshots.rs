@@ -63,6 +63,7 @@ fn list_output() {
           random                           a random ready fiber at every choice, plus forced yields
           pct:D                            PCT: random fiber priorities with D-1 priority change points
           log                              decisions from the fixture's log; past its end, no forced yield and the oldest ready fiber (what shrink writes for PCT)
+          schedule                         decisions from the fixture's schedule keyed by fiber ("at 2.418s, after runloop step 6, caller runs"); elsewhere the defaults (what shrink writes when decisions are left)
         invariants:
           crash-cause-returned             a consume_with that returns after a runloop crash fails (with the crash's cause, or a failure of the same consumption at that moment)
           finalizer-order                  finalizers run in the order subscriptions, runloop, consumer

@@ -148,6 +148,8 @@ pub fn run_real(config: &RealRunConfig, stop: &AtomicBool) -> Result<RealRun, St
             decisions: DecisionLog::default(),
             replay_divergence: None,
             strategy_disagreement: None,
+            fiber_schedule: None,
+            schedule_divergence: None,
             liveness: watchdog.liveness.snapshot(now),
             elapsed: now,
             steps: 0,

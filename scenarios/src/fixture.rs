@@ -20,7 +20,12 @@
 //! strategy = "yields"
 //! signature = "hang:..."          # the failure signature ("pass" for a passing run)
 //! trace_hash = "0x0123456789abcdef"
-//! decisions = "0*41 1 0*7 2"      # sim::DecisionLog::encode, run-length encoded
+//! decisions = "0*41 1 0*7 2"      # sim::DecisionLog::encode, run-length encoded; or, under
+//!                                 # strategy "schedule", instead of it, one entry per line:
+//! schedule = [                    # sim::FiberSchedule (see sim::ScheduleEntry's line form)
+//!     "at 2.418000100s, runloop gives way at step 6",
+//!     "at 2.418000100s, after consume_with step 0 (stop 2), consume_with:topic1 runs",
+//! ]
 //! deadline_secs = 600             # optional: the run's virtual deadline when the user chose
 //!                                 # it (`--deadline`); without it, the derived one
 //!
@@ -35,6 +40,7 @@
 //! source = "catalogue"            # optional: where the scenario came from (catalogue or file, overrides)
 //! shrunk_from = "x.toml, trace_hash 0x..."  # optional: the fixture `hangsim shrink` reduced
 //! original_strategy = "pct:3"     # optional: that fixture's strategy, when this one names `log`
+//!                                 # or `schedule`
 //!
 //! [scenario]                      # the scenario file as resolved for the seed (crate::scenario)
 //!
@@ -53,7 +59,10 @@ use std::time::Duration;
 
 use consumer::ShutdownProtocol;
 use serde::{Deserialize, Serialize};
-use sim::{DecisionLog, ReplayDivergence, StrategyChoice, StrategyDisagreement};
+use sim::{
+    DecisionLog, FiberSchedule, ReplayDivergence, ScheduleDivergence, StrategyChoice,
+    StrategyDisagreement,
+};
 
 use crate::atomic::write_atomically;
 use std::sync::Arc;
@@ -141,7 +150,10 @@ pub struct Fixture {
     pub strategy: StrategyChoice,
     /// The scenario as resolved for the seed.
     pub resolved: Arc<ScenarioFile>,
+    /// The decision log (empty under strategy `schedule`, whose decisions are `schedule`'s).
     pub decisions: DecisionLog,
+    /// Under strategy `schedule`: the schedule keyed by fiber the run follows.
+    pub schedule: Option<FiberSchedule>,
     pub expected: ExpectedVerdict,
     pub trace_hash: u64,
     pub signature: String,
@@ -167,11 +179,17 @@ struct FixtureFile {
     strategy: StrategyChoice,
     signature: String,
     trace_hash: String,
-    decisions: String,
+    /// Every strategy but `schedule`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    decisions: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     deadline_secs: Option<u64>,
     expected: ExpectedVerdict,
     provenance: Provenance,
+    /// Strategy `schedule` only: one line per entry ([`sim::ScheduleEntry`]'s form). Written
+    /// by [`Fixture::to_toml`] itself, one entry per line of the file.
+    #[serde(default, skip_serializing)]
+    schedule: Option<Vec<String>>,
     #[serde(rename = "scenario_resolved")]
     resolved: ScenarioFile,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -187,7 +205,13 @@ impl Fixture {
             seed: record.spec.seed,
             strategy: record.spec.strategy.clone(),
             resolved: record.resolved.clone(),
-            decisions: record.decisions.clone(),
+            decisions: if record.spec.strategy == StrategyChoice::Schedule {
+                DecisionLog::default()
+            } else {
+                record.decisions.clone()
+            },
+            schedule: (record.spec.strategy == StrategyChoice::Schedule)
+                .then(|| record.fiber_schedule.clone().unwrap_or_default()),
             expected: ExpectedVerdict::of(&record.verdict),
             trace_hash: record.trace_hash,
             signature: record.signature.clone(),
@@ -202,11 +226,13 @@ impl Fixture {
         }
     }
 
-    /// The run this fixture replays: its parameters, and its decision log.
+    /// The run this fixture replays: its parameters, and its decision log or schedule.
     pub fn spec(&self) -> RunSpec {
+        let schedule = self.schedule.clone().map(Arc::new);
         RunSpec {
             resolved: Some(self.resolved.clone()),
-            replay: Some(self.decisions.clone()),
+            replay: schedule.is_none().then(|| self.decisions.clone()),
+            schedule,
             strategy: self.strategy.clone(),
             deadline: self.deadline,
             ..RunSpec::new(
@@ -227,18 +253,43 @@ impl Fixture {
             strategy: self.strategy.clone(),
             signature: self.signature.clone(),
             trace_hash: format!("{:#018x}", self.trace_hash),
-            decisions: self.decisions.encode(),
+            decisions: self.schedule.is_none().then(|| self.decisions.encode()),
+            schedule: None,
             deadline_secs: self.deadline.map(|deadline| deadline.as_secs()),
             expected: self.expected.clone(),
             provenance: self.provenance.clone(),
             resolved: (*self.resolved).clone(),
             report: self.report.clone(),
         };
-        let body = toml::to_string(&file)
+        let mut body = toml::to_string(&file)
             .map_err(|error| format!("cannot write the fixture as TOML: {error}"))?;
+        if let Some(schedule) = &self.schedule {
+            // One entry per line (the serializer writes an array on one line); with the other
+            // top-level keys, before the first table.
+            let mut array = String::from("schedule = [\n");
+            for line in schedule.to_lines() {
+                array.push_str(&format!("    {},\n", toml::Value::String(line)));
+            }
+            array.push_str("]\n\n");
+            let first_table = body
+                .lines()
+                .scan(0, |offset, line| {
+                    let start = *offset;
+                    *offset += line.len() + 1;
+                    Some((start, line))
+                })
+                .find(|(_, line)| line.starts_with('['))
+                .map_or(body.len(), |(start, _)| start);
+            body.insert_str(first_table, &array);
+        }
+        let source = if self.schedule.is_some() {
+            "schedule"
+        } else {
+            "decision log"
+        };
         Ok(format!(
             "# A hangsim fixture (format {FORMAT_VERSION}): `cargo test` and `hangsim replay` run it again\n\
-             # from its decision log and check its verdict and trace hash.\n{body}"
+             # from its {source} and check its verdict and trace hash.\n{body}"
         ))
     }
 
@@ -275,7 +326,24 @@ impl Fixture {
             }
         }
         let file: FixtureFile = toml::from_str(text).map_err(|error| one_line(&error, text))?;
-        let decisions = DecisionLog::decode(&file.decisions)?;
+        let (decisions, schedule) =
+            match (&file.strategy, &file.decisions, &file.schedule) {
+                (StrategyChoice::Schedule, None, Some(entries)) => (
+                    DecisionLog::default(),
+                    Some(FiberSchedule::from_lines(entries)?),
+                ),
+                (StrategyChoice::Schedule, _, _) => return Err(
+                    "strategy \"schedule\" takes its decisions from `schedule`, and no `decisions`"
+                        .into(),
+                ),
+                (_, Some(decisions), None) => (DecisionLog::decode(decisions)?, None),
+                (strategy, _, _) => {
+                    return Err(format!(
+                        "strategy {:?} takes its decisions from `decisions`, and no `schedule`",
+                        strategy.to_string()
+                    ))
+                }
+            };
         let trace_hash = parse_trace_hash(&file.trace_hash)?;
         // A violation names its invariant, and only a violation does: either way round the
         // expectation could never match a verdict.
@@ -310,6 +378,7 @@ impl Fixture {
             strategy: file.strategy,
             resolved: Arc::new(file.resolved),
             decisions,
+            schedule,
             expected: file.expected,
             trace_hash,
             signature: file.signature,
@@ -419,6 +488,8 @@ pub enum Mismatch {
     Signature { expected: String, got: String },
     /// The replay did not take its decision log exactly.
     DecisionLog(ReplayDivergence),
+    /// The replay did not follow its schedule exactly (strategy `schedule`).
+    Schedule(ScheduleDivergence),
     /// The log holds a decision the fixture's strategy could not have taken.
     Strategy {
         strategy: StrategyChoice,
@@ -439,6 +510,7 @@ impl fmt::Display for Mismatch {
                 write!(f, "signature {got:?}, expected {expected:?}")
             }
             Mismatch::DecisionLog(divergence) => write!(f, "decision log: {divergence}"),
+            Mismatch::Schedule(divergence) => write!(f, "{divergence}"),
             Mismatch::Strategy {
                 strategy,
                 disagreement,
@@ -494,6 +566,9 @@ pub fn replay_fixture(fixture: &Fixture) -> ReplayOutcome {
     }
     if let Some(divergence) = &record.replay_divergence {
         mismatches.push(Mismatch::DecisionLog(divergence.clone()));
+    }
+    if let Some(divergence) = &record.schedule_divergence {
+        mismatches.push(Mismatch::Schedule(divergence.clone()));
     }
     if let Some(disagreement) = record.strategy_disagreement {
         mismatches.push(Mismatch::Strategy {
@@ -693,6 +768,85 @@ mod tests {
             (
                 good.replace("name = \"app-1\"", "name = \"app 1\""),
                 "consumer[0].name",
+            ),
+        ];
+        for (text, needle) in cases {
+            let error = Fixture::from_toml(&text).expect_err(needle);
+            assert!(!error.contains('\n'), "{error}");
+            assert!(error.contains(needle), "{needle}: {error}");
+        }
+    }
+
+    /// A `pct:3` hang kept under strategy `schedule`: its decisions keyed by fiber, then
+    /// followed, give a fixture with one entry per line that reads back to itself and replays
+    /// strictly. An entry the run never meets is a mismatch; a `schedule` fixture with
+    /// `decisions`, another one with `schedule`, and a bad entry line are refused in one line.
+    #[test]
+    fn a_schedule_keyed_by_fiber_is_kept_and_replayed() {
+        let scenario = crate::catalogue::Scenario::builtin("auth-crash").unwrap();
+        let mut keying = RunSpec::new(scenario, ShutdownProtocol::Master, 0);
+        keying.strategy = StrategyChoice::Pct(3);
+        keying.key_decisions = true;
+        let keyed = run_one(&keying);
+        let schedule = keyed.fiber_schedule.clone().unwrap();
+        assert!(schedule.len() > 2, "{} entries", schedule.len());
+        let following = RunSpec {
+            strategy: StrategyChoice::Schedule,
+            schedule: Some(Arc::new(schedule.clone())),
+            key_decisions: false,
+            ..keying
+        };
+        let record = run_one(&following);
+        assert_eq!(record.trace_hash, keyed.trace_hash);
+        let fixture = Fixture::from_record(&record, master_seed_0().provenance);
+        assert_eq!(fixture.schedule.as_ref(), Some(&schedule));
+        assert!(fixture.decisions.is_empty());
+        let text = fixture.to_toml().unwrap();
+        assert!(!text.contains("\ndecisions = "), "{text}");
+        for line in schedule.to_lines() {
+            assert!(text.contains(&format!("\n    \"{line}\",\n")), "{line}");
+        }
+        assert_eq!(Fixture::from_toml(&text).unwrap(), fixture);
+        let replay = replay_fixture(&fixture);
+        assert!(replay.matched(), "{:?}", replay.mismatches);
+
+        let mut unmet = fixture.clone();
+        unmet.schedule.as_mut().unwrap().entries.push(
+            "at 999.000000000s, runloop gives way at step 1"
+                .parse()
+                .unwrap(),
+        );
+        let replay = replay_fixture(&unmet);
+        assert!(
+            replay
+                .mismatches
+                .iter()
+                .any(|m| matches!(m, Mismatch::Schedule(ScheduleDivergence::NeverMet { .. }))),
+            "{:?}",
+            replay.mismatches
+        );
+
+        let first_entry = schedule.to_lines()[0].clone();
+        let log_fixture = master_seed_0().to_toml().unwrap();
+        let cases = [
+            (
+                text.replace("schedule = [\n", "decisions = \"0\"\nschedule = [\n"),
+                "and no `decisions`",
+            ),
+            (
+                text.replace("strategy = \"schedule\"", "strategy = \"log\""),
+                "takes its decisions from `decisions`",
+            ),
+            (
+                log_fixture.replace(
+                    "\n[expected]",
+                    &format!("schedule = [\"{first_entry}\"]\n\n[expected]"),
+                ),
+                "and no `schedule`",
+            ),
+            (
+                text.replace(&first_entry, "at 1s, runloop gives way"),
+                "schedule entry 1: bad",
             ),
         ];
         for (text, needle) in cases {

@@ -223,6 +223,9 @@ pub fn run_one(spec: &RunSpec) -> RunRecord {
     if let Some(log) = &spec.replay {
         config = config.replaying(log.clone());
     }
+    config.schedule = spec.schedule.as_deref().cloned();
+    config.key_decisions = spec.key_decisions;
+    config.pin_picks_at = spec.pin_picks_at;
     if spec.record_events {
         config = config.recording();
     }
@@ -372,6 +375,8 @@ fn judge(
         decisions: result.decisions,
         replay_divergence: result.replay_divergence,
         strategy_disagreement: result.strategy_disagreement,
+        fiber_schedule: result.fiber_schedule,
+        schedule_divergence: result.schedule_divergence,
         signature,
         events: result.events,
         observations: seen,

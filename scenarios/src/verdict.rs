@@ -13,7 +13,10 @@ use std::time::Duration;
 
 use consumer::ShutdownProtocol;
 use serde::{Deserialize, Serialize};
-use sim::{DecisionLog, ReplayDivergence, StrategyChoice, StrategyDisagreement};
+use sim::{
+    DecisionLog, FiberSchedule, ReplayDivergence, ScheduleDivergence, StrategyChoice,
+    StrategyDisagreement,
+};
 
 use std::sync::Arc;
 
@@ -150,6 +153,12 @@ pub struct RunSpec {
     pub resolved: Option<Arc<ScenarioFile>>,
     /// Replay these scheduling decisions (fixtures).
     pub replay: Option<DecisionLog>,
+    /// Follow this schedule keyed by fiber (fixtures under strategy `schedule`).
+    pub schedule: Option<Arc<FiberSchedule>>,
+    /// Also record the run's decisions keyed by fiber ([`RunRecord::fiber_schedule`]).
+    pub key_decisions: bool,
+    /// While keying, also record every pick at this instant ([`sim::RunConfig::pin_picks_at`]).
+    pub pin_picks_at: Option<Duration>,
     /// Keep every event, for a readable trace (slower).
     pub record_events: bool,
     /// Classify the interleaving coverage ([`crate::coverage`]): watches `runloop_done` too.
@@ -171,6 +180,9 @@ impl RunSpec {
             strategy: StrategyChoice::default(),
             resolved: None,
             replay: None,
+            schedule: None,
+            key_decisions: false,
+            pin_picks_at: None,
             record_events: false,
             coverage: false,
             deadline: None,
@@ -196,6 +208,11 @@ pub struct RunRecord {
     pub replay_divergence: Option<ReplayDivergence>,
     /// The first logged decision the strategy could not have taken, if any.
     pub strategy_disagreement: Option<StrategyDisagreement>,
+    /// The run's non-default decisions keyed by fiber, when it followed a schedule or was asked
+    /// to key them.
+    pub fiber_schedule: Option<FiberSchedule>,
+    /// How the run left the schedule it followed, if it did.
+    pub schedule_divergence: Option<ScheduleDivergence>,
     /// A short text that is the same for failures of the same shape (stuck command and what it
     /// waits on, or the invariant), without numbers: the search keeps one fixture per signature.
     pub signature: String,

@@ -143,7 +143,7 @@ fn virtual_now() -> Duration {
 }
 
 impl Runtime for SimCore {
-    fn spawn_task(&self, fiber: FiberId, _name: &str, task: LocalBoxFuture<()>) {
+    fn spawn_task(&self, fiber: FiberId, name: &str, task: LocalBoxFuture<()>) {
         let index = {
             let mut tasks = self.tasks.borrow_mut();
             let index = tasks.len();
@@ -165,7 +165,7 @@ impl Runtime for SimCore {
             .queued
             .push(true);
         self.ready.borrow_mut().push_back(index);
-        self.decisions.borrow_mut().fiber_started(fiber);
+        self.decisions.borrow_mut().fiber_started(fiber, name);
     }
 
     fn sleep(&self, duration: Duration) -> LocalBoxFuture<()> {
@@ -190,14 +190,18 @@ impl Runtime for SimCore {
 
     fn should_yield(&self, fiber: FiberId) -> bool {
         let mut decisions = self.decisions.borrow_mut();
+        let now = self.now.get();
+        if decisions.keys_decisions() {
+            decisions.scheduling_point(fiber, now);
+        }
         if !decisions.reads_ready_fibers_at_checkpoints() {
             // The question is asked exactly when another fiber is ready, as below.
-            return self.another_fiber_is_ready() && decisions.yield_at_checkpoint(fiber, &[]);
+            return self.another_fiber_is_ready() && decisions.yield_at_checkpoint(fiber, &[], now);
         }
         // A scratch buffer: this runs at every scheduling point of every fiber.
         let mut others = self.scratch.borrow_mut();
         self.ready_fibers(&mut others);
-        !others.is_empty() && decisions.yield_at_checkpoint(fiber, &others)
+        !others.is_empty() && decisions.yield_at_checkpoint(fiber, &others, now)
     }
 
     fn next_u64(&self) -> u64 {
@@ -214,7 +218,14 @@ impl Runtime for SimCore {
         let mut tasks = self.tasks.borrow_mut();
         // Fibers are spawned in id order, so the slots are sorted by fiber id.
         let index = tasks.binary_search_by_key(&fiber, |slot| slot.fiber).ok()?;
-        tasks[index].future.take()
+        let task = tasks[index].future.take();
+        if task.is_some() {
+            let mut decisions = self.decisions.borrow_mut();
+            if decisions.keys_decisions() {
+                decisions.fiber_ended(fiber);
+            }
+        }
+        task
     }
 
     fn observe(&self, event: &Event<'_>) {
@@ -316,6 +327,9 @@ impl Executor {
                 strategy,
                 scheduling_rng,
                 config.replay.clone(),
+                config.schedule.clone(),
+                config.key_decisions,
+                config.pin_picks_at,
             )),
             workload_rng: RefCell::new(workload_rng),
             observer: RefCell::new(Observer::new(config.record_events, config.watch.clone())),
@@ -365,19 +379,29 @@ impl Executor {
                 let mut candidates = self.core.scratch.borrow_mut();
                 candidates.clear();
                 candidates.extend(ready.iter().map(|&task| tasks[task].fiber));
-                let index = self.core.decisions.borrow_mut().pick_next(&candidates);
+                let index = self
+                    .core
+                    .decisions
+                    .borrow_mut()
+                    .pick_next(&candidates, self.core.now.get());
                 ready.remove(index)
             }
         }
     }
 
     fn poll_task(&mut self, task: usize) {
-        let (future, waker) = {
+        let (future, waker, fiber) = {
             let mut tasks = self.core.tasks.borrow_mut();
             let slot = &mut tasks[task];
-            (slot.future.take(), slot.waker.clone())
+            (slot.future.take(), slot.waker.clone(), slot.fiber)
         };
         let Some(mut future) = future else { return };
+        {
+            let mut decisions = self.core.decisions.borrow_mut();
+            if decisions.keys_decisions() {
+                decisions.polling(fiber);
+            }
+        }
         {
             // A task that is run is no longer queued; a wake during its poll queues it again.
             let mut state = self.core.wake_queue.state.lock().expect("wake queue lock");
@@ -386,7 +410,13 @@ impl Executor {
         self.steps += 1;
         let mut cx = Context::from_waker(&waker);
         match future.as_mut().poll(&mut cx) {
-            Poll::Ready(()) => drop(future),
+            Poll::Ready(()) => {
+                drop(future);
+                let mut decisions = self.core.decisions.borrow_mut();
+                if decisions.keys_decisions() {
+                    decisions.fiber_ended(fiber);
+                }
+            }
             Poll::Pending => self.core.tasks.borrow_mut()[task].future = Some(future),
         }
     }
@@ -444,8 +474,8 @@ impl Executor {
 
     fn finish(&mut self, outcome: Outcome) -> RunResult {
         let now = virtual_now();
-        let (decisions, replay_divergence, strategy_disagreement) =
-            self.core.decisions.borrow_mut().finish();
+        let finished = self.core.decisions.borrow_mut().finish();
+        let (fiber_schedule, schedule_divergence) = finished.keyed.unzip();
         let mut observer = self.core.observer.borrow_mut();
         observer.closed = true;
         let mut watched = std::mem::take(&mut observer.watched);
@@ -457,9 +487,11 @@ impl Executor {
             outcome,
             panics: std::mem::take(&mut observer.panics),
             trace_hash: observer.hash.value(),
-            decisions,
-            replay_divergence,
-            strategy_disagreement,
+            decisions: finished.log,
+            replay_divergence: finished.divergence,
+            strategy_disagreement: finished.disagreement,
+            fiber_schedule,
+            schedule_divergence: schedule_divergence.flatten(),
             liveness: observer.liveness.snapshot(now),
             elapsed: now,
             progress: observer.progress,

@@ -29,7 +29,8 @@ pub use runtime::{
     quiet_simulation_panics, run, Outcome, Progress, RunConfig, RunResult, WatchedOp,
 };
 pub use strategy::{
-    DecisionLog, ReplayDivergence, SchedulingStrategy, StrategyChoice, StrategyDisagreement,
+    DecisionLog, FiberSchedule, ReplayDivergence, ScheduleDivergence, ScheduleEntry,
+    SchedulingStrategy, StrategyChoice, StrategyDisagreement,
 };
 
 /// Whether this build simulates (`--cfg madsim`). Without it madsim is the real runtime and

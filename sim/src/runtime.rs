@@ -34,7 +34,10 @@ use consumer::rt::{LocalBoxFuture, Rt};
 
 use crate::executor::Executor;
 use crate::liveness::LivenessSnapshot;
-use crate::strategy::{DecisionLog, ReplayDivergence, StrategyChoice, StrategyDisagreement};
+use crate::strategy::{
+    DecisionLog, FiberSchedule, ReplayDivergence, ScheduleDivergence, StrategyChoice,
+    StrategyDisagreement,
+};
 use crate::trace::TraceRecord;
 
 /// How to run one workload.
@@ -50,6 +53,16 @@ pub struct RunConfig {
     pub strategy: StrategyChoice,
     /// Replay these decisions instead of asking the strategy (until the log runs out).
     pub replay: Option<DecisionLog>,
+    /// Follow this schedule keyed by fiber (strategy `schedule`): its entries decide, every
+    /// other decision is the default. Not together with `replay`.
+    pub schedule: Option<FiberSchedule>,
+    /// Record the run's non-default decisions keyed by fiber too
+    /// ([`RunResult::fiber_schedule`]): what turns a position-keyed log into a schedule.
+    pub key_decisions: bool,
+    /// While keying: record every pick at this instant, the default ones too, so that the
+    /// order of that instant is named fiber by fiber and no longer rests on the order the
+    /// fibers became ready in (what lets the shrinker drop the earlier entries that set it up).
+    pub pin_picks_at: Option<Duration>,
     /// Keep a structured record of every event (for reports shown to people; slower).
     pub record_events: bool,
     /// Labels of objects whose every operation the run keeps in [`RunResult::watched`], even
@@ -71,6 +84,9 @@ impl RunConfig {
             deadline: Duration::from_secs(3_600),
             strategy: StrategyChoice::default(),
             replay: None,
+            schedule: None,
+            key_decisions: false,
+            pin_picks_at: None,
             record_events: false,
             watch: Vec::new(),
             max_steps: 2_000_000,
@@ -215,6 +231,11 @@ pub struct RunResult {
     pub replay_divergence: Option<ReplayDivergence>,
     /// The first logged decision the run's strategy could not have taken, if any.
     pub strategy_disagreement: Option<StrategyDisagreement>,
+    /// The run's non-default decisions keyed by fiber, when it followed a schedule or was asked
+    /// to key them ([`RunConfig::key_decisions`]); following it gives the same run.
+    pub fiber_schedule: Option<FiberSchedule>,
+    /// How the run left the schedule it followed (or, recording, a decision no key can name).
+    pub schedule_divergence: Option<ScheduleDivergence>,
     /// What was still open and waiting when the run ended.
     pub liveness: LivenessSnapshot,
     /// Virtual time at the end.
@@ -374,6 +395,8 @@ fn executor_failure(config: &RunConfig, message: Option<String>) -> RunResult {
         decisions: DecisionLog::default(),
         replay_divergence: None,
         strategy_disagreement: None,
+        fiber_schedule: None,
+        schedule_divergence: None,
         liveness: LivenessSnapshot::default(),
         elapsed: Duration::ZERO,
         progress: Progress::default(),

@@ -315,6 +315,8 @@ fn runner_panic(spec: &RunSpec, message: &str) -> RunRecord {
         decisions: sim::DecisionLog::default(),
         replay_divergence: None,
         strategy_disagreement: None,
+        fiber_schedule: None,
+        schedule_divergence: None,
         signature: format!("panic:runner:{}", without_numbers(first_line)),
         events: None,
         observations: Default::default(),

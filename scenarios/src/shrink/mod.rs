@@ -36,6 +36,7 @@
 //! Deterministic: candidates are generated and tried in a fixed order, runs are pure functions
 //! of their inputs, and no clock is read here.
 
+pub mod keyed;
 pub mod scenario_passes;
 pub mod schedule_passes;
 
@@ -50,6 +51,7 @@ use crate::fixture::{replay_fixture, Fixture, Provenance};
 use crate::runner::run_one;
 use crate::scenario::ScenarioFile;
 use crate::verdict::{RunRecord, RunSpec, VerdictKind};
+pub use keyed::KeyedPhase;
 
 /// The run budget when none is given: enough for a chaos fixture's first rounds (a few seconds
 /// per hundred runs in a release build).
@@ -84,6 +86,7 @@ pub enum StepKind {
     LowerDecision,
     DeleteDecisions,
     SortDecisions,
+    DeleteEntries,
 }
 
 impl StepKind {
@@ -107,6 +110,7 @@ impl StepKind {
             StepKind::LowerDecision => "lowered a pick",
             StepKind::DeleteDecisions => "deleted default decisions before a forced one",
             StepKind::SortDecisions => "sorted a window of decisions",
+            StepKind::DeleteEntries => "deleted entries of the schedule keyed by fiber",
         }
     }
 }
@@ -196,6 +200,8 @@ pub struct ShrinkOutcome {
     pub budget_spent: bool,
     /// Whether the schedule was re-expressed under `log` first.
     pub reexpression: Reexpression,
+    /// Whether the decisions left were then keyed by fiber and shrunk as a schedule.
+    pub keyed: KeyedPhase,
 }
 
 /// Whether the shrinker re-expressed the fixture's schedule under the strategy `log` before
@@ -245,6 +251,7 @@ impl fmt::Display for ShrinkOutcome {
             }
         )?;
         writeln!(f, "schedule: {}", self.reexpression)?;
+        writeln!(f, "keyed by fiber: {}", self.keyed)?;
         if self.steps.is_empty() {
             writeln!(
                 f,
@@ -356,14 +363,17 @@ pub fn shrink(original: &Fixture, options: &ShrinkOptions) -> Result<ShrinkOutco
         return Err("it does not fail (verdict pass): there is no failure to keep".into());
     }
     let before = Sizes::of(&first.record);
-    let (working, reexpression) = reexpress(original);
+    let (working, reexpression) = reexpress(original, &first.record.decisions);
     let mut candidates = Candidates {
         original: &working,
         target: Target {
             signature: first.record.signature.clone(),
             kind: first.record.verdict.kind(),
         },
-        max_runs: options.max_runs,
+        // The log passes get half the budget, so that a schedule they cannot shrink (they spend
+        // whatever they are given on it) leaves the keyed phase the other half; the keyed
+        // phase gets all that is left.
+        max_runs: options.max_runs.div_ceil(2),
         runs: 0,
         one_decision_tried: false,
     };
@@ -386,6 +396,9 @@ pub fn shrink(original: &Fixture, options: &ShrinkOptions) -> Result<ShrinkOutco
             break;
         }
     }
+    // Then what the log passes left, keyed by fiber.
+    candidates.max_runs = options.max_runs;
+    let keyed = keyed::keyed_phase(&mut candidates, &mut best, &mut steps);
     let original_strategy = match &reexpression {
         Reexpression::UnderLog { original } => Some(original.to_string()),
         // A fixture shrunk again keeps the strategy its first original had.
@@ -417,18 +430,28 @@ pub fn shrink(original: &Fixture, options: &ShrinkOptions) -> Result<ShrinkOutco
         rounds,
         budget_spent: candidates.spent(),
         reexpression,
+        keyed,
     })
 }
 
 /// The fixture to shrink: `original` itself when its strategy admits default decisions, else
 /// `original` under `log` when that replays the same run exactly (one strict replay, not counted
-/// as a candidate run), else `original` itself again, with the reason.
-fn reexpress(original: &Fixture) -> (Fixture, Reexpression) {
-    if original.strategy.admits_default_decisions() {
+/// as a candidate run), else `original` itself again, with the reason. A fixture under
+/// `schedule` (shrunk before) is re-expressed under `log` with `replayed`, the decisions its
+/// replay took, so that the log passes see them by position.
+fn reexpress(original: &Fixture, replayed: &DecisionLog) -> (Fixture, Reexpression) {
+    let keyed = original.strategy == StrategyChoice::Schedule;
+    if original.strategy.admits_default_decisions() && !keyed {
         return (original.clone(), Reexpression::NotNeeded);
     }
     let explicit = Fixture {
         strategy: StrategyChoice::Log,
+        decisions: if keyed {
+            replayed.clone()
+        } else {
+            original.decisions.clone()
+        },
+        schedule: None,
         ..original.clone()
     };
     let replay = replay_fixture(&explicit);

@@ -1,9 +1,12 @@
 //! The decision log: the decisions a run took, in order, and their text form in fixtures; and
 //! the source a run takes its decisions from (the strategy, or a log being replayed).
 
+use std::time::Duration;
+
 use consumer::rt::FiberId;
 use rand_chacha::ChaCha8Rng;
 
+use super::fiber_schedule::{FiberSchedule, Keyed, ScheduleDivergence};
 use super::SchedulingStrategy;
 
 /// The decisions of one run, in the order they were taken. Each is a small number: 0 or 1 for
@@ -182,14 +185,35 @@ pub(crate) struct DecisionSource {
     recorded: Vec<u32>,
     divergence: Option<ReplayDivergence>,
     disagreement: Option<StrategyDisagreement>,
+    /// The decisions keyed by fiber ([`super::fiber_schedule`]): the schedule followed and the
+    /// keyed record, when the run follows one or is asked to record one; `None` otherwise, so
+    /// that a search pays nothing for it.
+    keyed: Option<Keyed>,
+}
+
+/// The end of a run's decisions: the log taken, how a replay left its log, the first logged
+/// decision its strategy could not have taken, and (when keyed) the keyed record and how the
+/// run left the schedule it followed.
+pub(crate) struct FinishedDecisions {
+    pub(crate) log: DecisionLog,
+    pub(crate) divergence: Option<ReplayDivergence>,
+    pub(crate) disagreement: Option<StrategyDisagreement>,
+    pub(crate) keyed: Option<(FiberSchedule, Option<ScheduleDivergence>)>,
 }
 
 impl DecisionSource {
+    /// Decisions from `strategy`, or from `replay` (by position) or `schedule` (keyed by fiber)
+    /// when given; `key_decisions` also records them keyed by fiber.
     pub(crate) fn new(
         strategy: Box<dyn SchedulingStrategy>,
         rng: ChaCha8Rng,
         replay: Option<DecisionLog>,
+        schedule: Option<FiberSchedule>,
+        key_decisions: bool,
+        pin_picks_at: Option<Duration>,
     ) -> Self {
+        let keyed =
+            (key_decisions || schedule.is_some()).then(|| Keyed::new(schedule, pin_picks_at));
         DecisionSource {
             strategy,
             rng,
@@ -197,11 +221,42 @@ impl DecisionSource {
             recorded: Vec::new(),
             divergence: None,
             disagreement: None,
+            keyed,
         }
     }
 
-    pub(crate) fn fiber_started(&mut self, fiber: FiberId) {
+    pub(crate) fn fiber_started(&mut self, fiber: FiberId, name: &str) {
         self.strategy.fiber_started(fiber, &mut self.rng);
+        if let Some(keyed) = &mut self.keyed {
+            keyed.fiber_started(fiber, name);
+        }
+    }
+
+    /// Whether decisions are keyed by fiber: only then do [`DecisionSource::scheduling_point`]
+    /// and [`DecisionSource::polling`] need calling.
+    pub(crate) fn keys_decisions(&self) -> bool {
+        self.keyed.is_some()
+    }
+
+    /// `fiber` is at a scheduling point at `now` (asked or not: the keys count them all).
+    pub(crate) fn scheduling_point(&mut self, fiber: FiberId, now: Duration) {
+        if let Some(keyed) = &mut self.keyed {
+            keyed.scheduling_point(fiber, now);
+        }
+    }
+
+    /// `fiber` ended or was killed (keyed decisions rank the live fibers of a name).
+    pub(crate) fn fiber_ended(&mut self, fiber: FiberId) {
+        if let Some(keyed) = &mut self.keyed {
+            keyed.fiber_ended(fiber);
+        }
+    }
+
+    /// The executor is about to poll `fiber`: a pick after it is keyed by it.
+    pub(crate) fn polling(&mut self, fiber: FiberId) {
+        if let Some(keyed) = &mut self.keyed {
+            keyed.polling(fiber);
+        }
     }
 
     /// A logged decision among `options` choices, if replaying and the log still fits; once it
@@ -246,8 +301,17 @@ impl DecisionSource {
         self.strategy.reads_ready_fibers_at_checkpoints()
     }
 
-    pub(crate) fn yield_at_checkpoint(&mut self, running: FiberId, ready: &[FiberId]) -> bool {
-        let replayed = self.replayed(2);
+    pub(crate) fn yield_at_checkpoint(
+        &mut self,
+        running: FiberId,
+        ready: &[FiberId],
+        now: Duration,
+    ) -> bool {
+        let scheduled = self
+            .keyed
+            .as_mut()
+            .and_then(|keyed| keyed.gives_way(running, now));
+        let replayed = self.replayed(2).or(scheduled.map(u32::from));
         let answered = self
             .strategy
             .yield_at_checkpoint(running, ready, &mut self.rng);
@@ -260,11 +324,17 @@ impl DecisionSource {
             None => answered as u32,
         };
         self.recorded.push(decision);
+        if let Some(keyed) = &mut self.keyed {
+            keyed.yield_taken(running, now, decision == 1);
+        }
         decision == 1
     }
 
-    pub(crate) fn pick_next(&mut self, ready: &[FiberId]) -> usize {
-        let replayed = self.replayed(ready.len() as u32);
+    pub(crate) fn pick_next(&mut self, ready: &[FiberId], now: Duration) -> usize {
+        let scheduled = self.keyed.as_mut().and_then(|keyed| keyed.pick(ready, now));
+        let replayed = self
+            .replayed(ready.len() as u32)
+            .or(scheduled.map(|index| index as u32));
         let answered = self.strategy.pick_next(ready, &mut self.rng);
         assert!(
             answered < ready.len(),
@@ -279,31 +349,29 @@ impl DecisionSource {
             None => answered,
         };
         self.recorded.push(decision as u32);
+        if let Some(keyed) = &mut self.keyed {
+            keyed.pick_taken(ready, decision, now);
+        }
         decision
     }
 
     /// The log of this run, how a replay left its log (if it did), and the first logged
     /// decision the strategy could not have taken (if any).
-    pub(crate) fn finish(
-        &mut self,
-    ) -> (
-        DecisionLog,
-        Option<ReplayDivergence>,
-        Option<StrategyDisagreement>,
-    ) {
+    pub(crate) fn finish(&mut self) -> FinishedDecisions {
         let left_over = self.replay.as_ref().and_then(|(log, position)| {
             (*position < log.decisions.len()).then_some(ReplayDivergence::LeftOver {
                 used: *position,
                 len: log.decisions.len(),
             })
         });
-        (
-            DecisionLog {
+        FinishedDecisions {
+            log: DecisionLog {
                 decisions: std::mem::take(&mut self.recorded),
             },
-            self.divergence.take().or(left_over),
-            self.disagreement.take(),
-        )
+            divergence: self.divergence.take().or(left_over),
+            disagreement: self.disagreement.take(),
+            keyed: self.keyed.as_mut().map(Keyed::finish),
+        }
     }
 }
 

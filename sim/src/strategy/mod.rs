@@ -30,6 +30,12 @@
 //!   fits replays strictly: the strategy of an explicit schedule, which `hangsim shrink` writes
 //!   when it has edited a schedule its original strategy could not have taken (a PCT run's).
 //!   One fixed schedule for every seed: searches refuse it ([`StrategyChoice::searchable`]).
+//! - `schedule`: decisions come from the fixture's schedule keyed by fiber
+//!   ([`FiberSchedule`]: "at 2.418 s, when the runloop stops after its third scheduling point,
+//!   fiber X runs next"); every other decision is the default, as under `log`. What
+//!   `hangsim shrink` writes when a schedule keeps non-default decisions: each entry keeps its
+//!   meaning when another is deleted, so such schedules shrink far further than position-keyed
+//!   logs, and read as a list of named preemptions. Searches refuse it too.
 //!
 //! Deliberately left out: strategies that learn across runs (coverage feedback, or shuttle's
 //! PCT, which sizes its change points from the previous run's length). Every run here is a pure
@@ -47,6 +53,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::RngCore;
 
 pub mod decision_log;
+pub mod fiber_schedule;
 pub mod forced_yields;
 pub mod from_log;
 pub mod pct;
@@ -54,6 +61,9 @@ pub mod random_pick;
 
 pub(crate) use decision_log::DecisionSource;
 pub use decision_log::{DecisionLog, ReplayDivergence, StrategyDisagreement, MAX_DECISIONS};
+pub use fiber_schedule::{
+    Action, FiberRef, FiberSchedule, ScheduleDivergence, ScheduleEntry, MAX_SCHEDULE_ENTRIES,
+};
 pub use forced_yields::ForcedYields;
 pub use from_log::FromLog;
 pub use pct::{Pct, MAX_PCT_DEPTH, PCT_LENGTH_ESTIMATE_LOG2};
@@ -132,6 +142,9 @@ pub enum StrategyChoice {
     /// `log`: the decisions are the run's decision log (a fixture's); past its end, or with no
     /// log, the defaults ([`FromLog`]).
     Log,
+    /// `schedule`: the decisions are the run's schedule keyed by fiber ([`FiberSchedule`]);
+    /// where it says nothing, or with none, the defaults (answered by [`FromLog`]).
+    Schedule,
 }
 
 impl StrategyChoice {
@@ -144,7 +157,7 @@ impl StrategyChoice {
             StrategyChoice::Yields(probability) => Box::new(ForcedYields::new(*probability)),
             StrategyChoice::Random => Box::new(RandomPick::new(swarm_yield_probability(rng))),
             StrategyChoice::Pct(depth) => Box::new(Pct::new(*depth, rng)),
-            StrategyChoice::Log => Box::new(FromLog),
+            StrategyChoice::Log | StrategyChoice::Schedule => Box::new(FromLog),
         }
     }
 
@@ -156,16 +169,20 @@ impl StrategyChoice {
     pub fn admits_default_decisions(&self) -> bool {
         match self {
             // The swarm's probabilities are all below 1 (`SWARM_YIELD_PROBABILITIES`).
-            StrategyChoice::SwarmYields | StrategyChoice::Random | StrategyChoice::Log => true,
+            StrategyChoice::SwarmYields
+            | StrategyChoice::Random
+            | StrategyChoice::Log
+            | StrategyChoice::Schedule => true,
             StrategyChoice::Yields(probability) => *probability < 1.0,
             StrategyChoice::Pct(_) => false,
         }
     }
 
-    /// Whether a search over seeds under this strategy searches anything: `log` gives every seed
-    /// the same schedule (its log's, or the defaults), so `search` and `bench` refuse it.
+    /// Whether a search over seeds under this strategy searches anything: `log` and `schedule`
+    /// give every seed the same schedule (the fixture's, or the defaults), so `search` and
+    /// `bench` refuse them.
     pub fn searchable(&self) -> bool {
-        !matches!(self, StrategyChoice::Log)
+        !matches!(self, StrategyChoice::Log | StrategyChoice::Schedule)
     }
 }
 
@@ -177,6 +194,7 @@ impl fmt::Display for StrategyChoice {
             StrategyChoice::Random => f.write_str("random"),
             StrategyChoice::Pct(depth) => write!(f, "pct:{depth}"),
             StrategyChoice::Log => f.write_str("log"),
+            StrategyChoice::Schedule => f.write_str("schedule"),
         }
     }
 }
@@ -203,6 +221,7 @@ impl FromStr for StrategyChoice {
             None if text == "yields" => Ok(StrategyChoice::SwarmYields),
             None if text == "random" => Ok(StrategyChoice::Random),
             None if text == "log" => Ok(StrategyChoice::Log),
+            None if text == "schedule" => Ok(StrategyChoice::Schedule),
             None if text == "pct" => Err(format!(
                 "strategy \"pct\" needs a depth: `pct:D` with D from 1 to {MAX_PCT_DEPTH}"
             )),
@@ -219,7 +238,7 @@ impl FromStr for StrategyChoice {
                 )),
             },
             _ => Err(format!(
-                "unknown strategy {text:?}: expected `yields`, `yields:P`, `random`, `pct:D` or `log`"
+                "unknown strategy {text:?}: expected `yields`, `yields:P`, `random`, `pct:D`, `log` or `schedule`"
             )),
         }
     }
@@ -254,6 +273,7 @@ mod tests {
             ("pct:3", StrategyChoice::Pct(3)),
             ("pct:10", StrategyChoice::Pct(10)),
             ("log", StrategyChoice::Log),
+            ("schedule", StrategyChoice::Schedule),
         ];
         for (name, choice) in named {
             assert_eq!(
@@ -300,15 +320,26 @@ mod tests {
             .contains("from 1 to 10"));
     }
 
-    /// Only PCT and `yields:1` refuse default decisions, and only `log` is not searchable.
+    /// Only PCT and `yields:1` refuse default decisions, and only `log` and `schedule` are not
+    /// searchable.
     #[test]
     fn which_strategies_admit_defaults_and_searches() {
-        let admit = ["yields", "yields:0", "yields:0.6", "random", "log"];
+        let admit = [
+            "yields",
+            "yields:0",
+            "yields:0.6",
+            "random",
+            "log",
+            "schedule",
+        ];
         let refuse = ["yields:1", "pct:1", "pct:3"];
         for name in admit {
             let choice: StrategyChoice = name.parse().unwrap();
             assert!(choice.admits_default_decisions(), "{name}");
-            assert!(choice.searchable() == (name != "log"), "{name}");
+            assert!(
+                choice.searchable() != ["log", "schedule"].contains(&name),
+                "{name}"
+            );
         }
         for name in refuse {
             let choice: StrategyChoice = name.parse().unwrap();
