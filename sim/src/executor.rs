@@ -103,6 +103,10 @@ struct SimCore {
     now: Cell<Duration>,
     /// Reused by `should_yield` and the executor's picks, which run at every scheduling point.
     scratch: RefCell<Vec<FiberId>>,
+    /// Whether decisions are keyed by fiber (a schedule followed or recorded): only then are
+    /// the scheduling points, polls and ends of fibers counted, so that a search, which never
+    /// keys, pays one test of this flag for them.
+    keys_decisions: bool,
 }
 
 impl SimCore {
@@ -191,7 +195,7 @@ impl Runtime for SimCore {
     fn should_yield(&self, fiber: FiberId) -> bool {
         let mut decisions = self.decisions.borrow_mut();
         let now = self.now.get();
-        if decisions.keys_decisions() {
+        if self.keys_decisions {
             decisions.scheduling_point(fiber, now);
         }
         if !decisions.reads_ready_fibers_at_checkpoints() {
@@ -219,11 +223,8 @@ impl Runtime for SimCore {
         // Fibers are spawned in id order, so the slots are sorted by fiber id.
         let index = tasks.binary_search_by_key(&fiber, |slot| slot.fiber).ok()?;
         let task = tasks[index].future.take();
-        if task.is_some() {
-            let mut decisions = self.decisions.borrow_mut();
-            if decisions.keys_decisions() {
-                decisions.fiber_ended(fiber);
-            }
+        if task.is_some() && self.keys_decisions {
+            self.decisions.borrow_mut().fiber_ended(fiber);
         }
         task
     }
@@ -337,6 +338,7 @@ impl Executor {
             pending_background_sleeps: Rc::new(Cell::new(0)),
             now: Cell::new(virtual_now()),
             scratch: RefCell::new(Vec::new()),
+            keys_decisions: config.key_decisions || config.schedule.is_some(),
         });
         let rt = Rt::new(core.clone());
         let root = workload(rt.clone());
@@ -396,11 +398,8 @@ impl Executor {
             (slot.future.take(), slot.waker.clone(), slot.fiber)
         };
         let Some(mut future) = future else { return };
-        {
-            let mut decisions = self.core.decisions.borrow_mut();
-            if decisions.keys_decisions() {
-                decisions.polling(fiber);
-            }
+        if self.core.keys_decisions {
+            self.core.decisions.borrow_mut().polling(fiber);
         }
         {
             // A task that is run is no longer queued; a wake during its poll queues it again.
@@ -412,9 +411,8 @@ impl Executor {
         match future.as_mut().poll(&mut cx) {
             Poll::Ready(()) => {
                 drop(future);
-                let mut decisions = self.core.decisions.borrow_mut();
-                if decisions.keys_decisions() {
-                    decisions.fiber_ended(fiber);
+                if self.core.keys_decisions {
+                    self.core.decisions.borrow_mut().fiber_ended(fiber);
                 }
             }
             Poll::Pending => self.core.tasks.borrow_mut()[task].future = Some(future),

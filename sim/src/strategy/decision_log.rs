@@ -232,12 +232,6 @@ impl DecisionSource {
         }
     }
 
-    /// Whether decisions are keyed by fiber: only then do [`DecisionSource::scheduling_point`]
-    /// and [`DecisionSource::polling`] need calling.
-    pub(crate) fn keys_decisions(&self) -> bool {
-        self.keyed.is_some()
-    }
-
     /// `fiber` is at a scheduling point at `now` (asked or not: the keys count them all).
     pub(crate) fn scheduling_point(&mut self, fiber: FiberId, now: Duration) {
         if let Some(keyed) = &mut self.keyed {
