@@ -184,6 +184,24 @@ fn check_page_in_chromium(fixture_path: &Path) {
     );
     let why = format!("why: </b>{}", report.why());
     assert!(dom.contains(&why), "{name}: the page lacks {why:?}");
+    // A schedule keyed by fiber is listed, one entry per item.
+    if let Some(schedule) = &fixture.schedule {
+        assert!(
+            dom.contains(r#"<details id="schedule-box">"#),
+            "{name}: the schedule is hidden"
+        );
+        for line in schedule.to_lines() {
+            assert!(
+                dom.contains(&format!("<li>{line}</li>")),
+                "{name}: the page lacks the entry {line:?}"
+            );
+        }
+    } else {
+        assert!(
+            dom.contains(r#"<details id="schedule-box" hidden="">"#),
+            "{name}"
+        );
+    }
     assert!(
         !dom.contains(r#"class="lane member""#),
         "{name}: quiet fibers are unfolded at first"
@@ -240,4 +258,13 @@ fn explained_hangs_render_in_chromium() {
             check_page_in_chromium(&fixture);
         }
     }
+    // The drain race shrunk to a schedule keyed by fiber: the page lists its entries.
+    let shrunk = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "tests/fixtures/shrunk/commit-after-crash.check-offer-drain.pct-3.hang-removesubscription-n-promise-remove-ec022b42.shrunk.toml",
+    );
+    assert!(
+        read_fixture(&shrunk).unwrap().schedule.is_some(),
+        "the shrunk drain race is no longer a schedule"
+    );
+    check_page_in_chromium(&shrunk);
 }

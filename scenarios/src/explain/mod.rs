@@ -21,6 +21,7 @@ use consumer::internal::labels::{COMMAND_QUEUE, PROMISE_PREFIX, RUNLOOP_DONE};
 use consumer::rt::queue::ops as queue_ops;
 use serde::Serialize;
 use sim::trace::{format_virtual_time, TraceRecord};
+use sim::StrategyChoice;
 
 use crate::report::{Completer, RunloopState, WaitStep, Why};
 use crate::verdict::RunRecord;
@@ -193,6 +194,9 @@ pub struct Timeline {
     pub whys: Vec<String>,
     /// The report in words, as `hangsim replay` prints it.
     pub report: String,
+    /// A fixture under strategy `schedule`: its entries, one line each (what decided the run's
+    /// order, in the words of `sim::ScheduleEntry`); empty otherwise.
+    pub schedule: Vec<String>,
     pub end_ns: u64,
     pub event_count: u64,
     pub lanes: Vec<Lane>,
@@ -604,6 +608,10 @@ impl Builder {
             signature: record.signature.clone(),
             whys,
             report: report.to_string(),
+            schedule: match (&record.spec.strategy, &record.fiber_schedule) {
+                (StrategyChoice::Schedule, Some(schedule)) => schedule.to_lines(),
+                _ => Vec::new(),
+            },
             end_ns,
             event_count,
             lanes: self.lanes.into_values().collect(),
