@@ -284,3 +284,31 @@ fn entries_that_cannot_be_met_are_divergences() {
         other => panic!("expected a fiber not ready, got {other:?}"),
     }
 }
+
+/// Pinning an instant records every pick made there, the oldest ready fiber's too, so that the
+/// instant's order is named fiber by fiber: the record holds more entries than the run's
+/// non-default decisions, and following it gives the same run with every entry met.
+#[test]
+fn pinning_an_instant_names_its_every_pick() {
+    let mut pinned_more = 0;
+    for seed in 0..12 {
+        let plain = keyed(seed, "yields:0.3", busy);
+        let mut config = RunConfig::new(seed).with_strategy("yields:0.3".parse().unwrap());
+        config.key_decisions = true;
+        config.pin_picks_at = Some(Duration::ZERO);
+        let pinned = run(&config, busy);
+        assert_eq!(pinned.trace_hash, plain.trace_hash, "seed {seed}");
+        let schedule = pinned.fiber_schedule.unwrap();
+        let plain_entries = plain.fiber_schedule.unwrap().len();
+        assert!(schedule.len() >= plain_entries, "seed {seed}");
+        pinned_more += usize::from(schedule.len() > plain_entries);
+        let followed = following(seed, schedule.clone(), busy);
+        assert_eq!(followed.trace_hash, plain.trace_hash, "seed {seed}");
+        assert_eq!(followed.schedule_divergence, None, "seed {seed}");
+        assert_eq!(followed.fiber_schedule, Some(schedule), "seed {seed}");
+    }
+    assert!(
+        pinned_more > 0,
+        "pinning instant 0 added no entry in 12 seeds"
+    );
+}
