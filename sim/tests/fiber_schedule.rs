@@ -10,43 +10,11 @@ use sim::{
     run, FiberSchedule, RunConfig, RunResult, ScheduleDivergence, ScheduleEntry, StrategyChoice,
 };
 
-type BoxedWorkload = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
+mod workloads;
 
-/// Producers and consumers on a queue, with random yields and sleeps: many decisions.
-async fn busy_workload(rt: Rt) {
-    let queue: Queue<u64> = Queue::new(&rt, "work_queue");
-    let mut workers = Vec::new();
-    for worker in 0..3 {
-        let (rt2, queue2) = (rt.clone(), queue.clone());
-        workers.push(
-            rt.fork::<u64, (), _>(format!("consumer{worker}"), async move {
-                let mut sum = 0;
-                while let Ok(item) = queue2.take().await {
-                    sum += item;
-                    if rt2.random_below(2) == 0 {
-                        rt2.yield_now().await?;
-                    }
-                }
-                Ok(sum)
-            }),
-        );
-    }
-    for item in 0..30 {
-        queue.offer(item).await.expect("the queue is open");
-        if rt.random_below(4) == 0 {
-            rt.sleep(Duration::from_micros(rt.random_below(300)))
-                .await
-                .expect("the root is not interrupted");
-        }
-    }
-    rt.sleep(Duration::from_millis(1))
-        .await
-        .expect("the root is not interrupted");
-    queue.shutdown().await.expect("the root is not interrupted");
-    for worker in workers {
-        let _ = worker.join().await;
-    }
-}
+use workloads::busy_workload;
+
+type BoxedWorkload = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
 
 /// The check-offer-drain race in miniature (as in strategies.rs): a runloop serves a few
 /// commands, completes `runloop_done`, drains the queue and fails what it drained; a caller
