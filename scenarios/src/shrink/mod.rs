@@ -5,7 +5,10 @@
 //! consumers, topics, consumptions, events, faults, partitions and records, settings back to
 //! their defaults, shorter delays) and then the schedule passes ([`schedule_passes`]: the
 //! decision log toward default decisions, as Hypothesis shrinks its choice sequence); rounds
-//! repeat until one makes no progress or the run budget is spent.
+//! repeat until one makes no progress or half the run budget is spent. What non-default
+//! decisions they leave is then keyed by fiber and shrunk as a schedule with the rest of the
+//! budget ([`keyed`]: entries deleted, the scenario passes again), and written under the
+//! strategy `schedule`.
 //!
 //! A candidate is accepted only when its run fails with the fixture's signature and verdict
 //! kind, and every decision it took from a log is one its strategy could have taken (else the
