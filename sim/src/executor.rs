@@ -104,8 +104,8 @@ struct SimCore {
     /// Reused by `should_yield` and the executor's picks, which run at every scheduling point.
     scratch: RefCell<Vec<FiberId>>,
     /// Whether decisions are keyed by fiber (a schedule followed or recorded): only then are
-    /// the scheduling points, polls and ends of fibers counted, so that a search, which never
-    /// keys, pays one test of this flag for them.
+    /// polls and ends of fibers passed to the decisions, so that a search, which never keys,
+    /// pays one test of this flag per poll instead of borrowing them.
     keys_decisions: bool,
 }
 
@@ -195,9 +195,8 @@ impl Runtime for SimCore {
     fn should_yield(&self, fiber: FiberId) -> bool {
         let mut decisions = self.decisions.borrow_mut();
         let now = self.now.get();
-        if self.keys_decisions {
-            decisions.scheduling_point(fiber, now);
-        }
+        // The decisions are borrowed here anyway: they test whether they are keyed themselves.
+        decisions.scheduling_point(fiber, now);
         if !decisions.reads_ready_fibers_at_checkpoints() {
             // The question is asked exactly when another fiber is ready, as below.
             return self.another_fiber_is_ready() && decisions.yield_at_checkpoint(fiber, &[], now);

@@ -5,76 +5,16 @@
 
 use std::time::Duration;
 
-use consumer::rt::{Promise, Queue, Rt};
+use consumer::rt::Rt;
 use sim::{
     run, FiberSchedule, RunConfig, RunResult, ScheduleDivergence, ScheduleEntry, StrategyChoice,
 };
 
 mod workloads;
 
-use workloads::busy_workload;
+use workloads::{busy_workload, check_offer_drain_micro_model};
 
 type BoxedWorkload = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
-
-/// The check-offer-drain race in miniature (as in strategies.rs): a runloop serves a few
-/// commands, completes `runloop_done`, drains the queue and fails what it drained; a caller
-/// checks `runloop_done` and, if not done, offers its command and waits. Between them, busy
-/// fibers that have nothing to do with the race and make the schedule long.
-async fn micro_model(rt: Rt) {
-    let commands: Queue<Promise<(), ()>> = Queue::new(&rt, "command_queue");
-    let runloop_done: Promise<(), ()> = Promise::new(&rt, "promise:runloop_done");
-    for earlier in 0..3 {
-        let reply = Promise::new(&rt, format!("promise:reply#{earlier}"));
-        commands.offer(reply).await.expect("the queue is open");
-    }
-    let mut bystanders = Vec::new();
-    for bystander in 0..4 {
-        let rt2 = rt.clone();
-        bystanders.push(
-            rt.fork::<(), (), _>(format!("bystander{bystander}"), async move {
-                for _ in 0..6 {
-                    rt2.yield_now().await?;
-                }
-                Ok(())
-            }),
-        );
-    }
-    let runloop = {
-        let (commands, runloop_done) = (commands.clone(), runloop_done.clone());
-        rt.fork::<(), (), _>("runloop", async move {
-            for _ in 0..3 {
-                let command = commands.take().await.expect("the queue is open");
-                command.succeed(()).await?;
-            }
-            runloop_done.succeed(()).await?;
-            let drained = commands.take_all().await.expect("the queue is open");
-            for command in drained {
-                command.fail(()).await?;
-            }
-            Ok(())
-        })
-    };
-    let caller = {
-        let rt2 = rt.clone();
-        rt.fork::<(), (), _>("caller", async move {
-            if runloop_done.is_done().await? {
-                return Ok(());
-            }
-            let reply = Promise::new(&rt2, "promise:reply#caller");
-            commands
-                .offer(reply.clone())
-                .await
-                .expect("the queue is open");
-            let _ = reply.wait().await;
-            Ok(())
-        })
-    };
-    for bystander in bystanders {
-        let _ = bystander.join().await;
-    }
-    let _ = caller.join().await;
-    let _ = runloop.join().await;
-}
 
 /// Generations of fibers of one name, two alive at a time: ten in all.
 async fn generations(rt: Rt) {
@@ -111,8 +51,10 @@ fn busy(rt: Rt) -> BoxedWorkload {
     Box::pin(busy_workload(rt))
 }
 
+/// The check-offer-drain race in miniature: 3 commands served before the crash, and 4
+/// bystander fibers that make the schedule long.
 fn race(rt: Rt) -> BoxedWorkload {
-    Box::pin(micro_model(rt))
+    Box::pin(check_offer_drain_micro_model(rt, 3, 4))
 }
 
 fn non_default(result: &RunResult) -> usize {

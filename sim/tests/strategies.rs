@@ -2,7 +2,7 @@
 //! from the decision log, PCT's priority rule seen from a workload, and how fast each strategy
 //! finds the check-offer-drain window of a micro-model of the shutdown race.
 //!
-//! Start with `check_offer_drain_micro_model`, the model; `seeds_to_first_hang` measures it.
+//! Start with `workloads::check_offer_drain_micro_model`, the model; `seeds_to_first_hang` measures it.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -12,7 +12,7 @@ use sim::{run, RunConfig, RunResult, StrategyChoice};
 
 mod workloads;
 
-use workloads::busy_workload;
+use workloads::{busy_workload, check_offer_drain_micro_model};
 
 /// The strategies compared in these tests, by name.
 const STRATEGIES: [&str; 3] = ["yields", "random", "pct:3"];
@@ -22,68 +22,14 @@ fn strategy(name: &str) -> StrategyChoice {
         .unwrap_or_else(|error| panic!("{name}: {error}"))
 }
 
-/// The micro-model of the check-offer-drain race (the `CheckThenOffer` shape of the shutdown
-/// protocols), reduced to two fibers and one command queue:
-/// - `runloop` serves `served_before_crash` commands (takes each and answers it), then crashes:
-///   it completes `promise:runloop_done`, drains the queue with `take_all`, and answers every
-///   drained command with a failure;
-/// - `caller` checks `promise:runloop_done` (`is_done`), and if the runloop is not done offers
-///   its command and waits for the answer.
-///
-/// The commands the runloop serves were offered before either fiber started, by callers the
-/// model leaves out. The bug: the caller's check sees "not done", the crash and drain happen,
-/// and only then is the command offered; nobody will ever answer it, and the run ends blocked
-/// forever (a hang).
-fn check_offer_drain_micro_model(
-    served_before_crash: usize,
-) -> impl FnOnce(Rt) -> BoxedWorkload + Send + 'static {
-    move |rt| Box::pin(micro_model(rt, served_before_crash))
+/// The micro-model of the check-offer-drain race ([`check_offer_drain_micro_model`]) with
+/// `served_before_crash` commands served before the crash and no bystander.
+fn micro_model(served_before_crash: usize) -> impl FnOnce(Rt) -> BoxedWorkload + Send + 'static {
+    move |rt| Box::pin(check_offer_drain_micro_model(rt, served_before_crash, 0))
 }
 
 /// A workload as a boxed future, so that different workloads fit one replay helper.
 type BoxedWorkload = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
-
-async fn micro_model(rt: Rt, served_before_crash: usize) {
-    let commands: Queue<Promise<(), ()>> = Queue::new(&rt, "command_queue");
-    let runloop_done: Promise<(), ()> = Promise::new(&rt, "promise:runloop_done");
-    for earlier in 0..served_before_crash {
-        let reply = Promise::new(&rt, format!("promise:reply#{earlier}"));
-        commands.offer(reply).await.expect("the queue is open");
-    }
-    let runloop = {
-        let (commands, runloop_done) = (commands.clone(), runloop_done.clone());
-        rt.fork::<(), (), _>("runloop", async move {
-            for _ in 0..served_before_crash {
-                let command = commands.take().await.expect("the queue is open");
-                command.succeed(()).await?;
-            }
-            runloop_done.succeed(()).await?;
-            let drained = commands.take_all().await.expect("the queue is open");
-            for command in drained {
-                command.fail(()).await?;
-            }
-            Ok(())
-        })
-    };
-    let caller = {
-        let rt2 = rt.clone();
-        rt.fork::<(), (), _>("caller", async move {
-            if runloop_done.is_done().await? {
-                return Ok(());
-            }
-            let reply = Promise::new(&rt2, "promise:reply#caller");
-            commands
-                .offer(reply.clone())
-                .await
-                .expect("the queue is open");
-            // Success or failure, an answer ends the call; only no answer at all is the bug.
-            let _ = reply.wait().await;
-            Ok(())
-        })
-    };
-    let _ = caller.join().await;
-    let _ = runloop.join().await;
-}
 
 /// The same seed gives the same trace hash and decision log under `random` and `pct:3`.
 #[test]
@@ -183,22 +129,17 @@ fn replay_from_decision_log_reproduces_random_and_pct_runs() {
             .find(|&seed| {
                 run(
                     &RunConfig::new(seed).with_strategy(strategy(name)),
-                    check_offer_drain_micro_model(8),
+                    micro_model(8),
                 )
                 .is_hang()
             })
             .unwrap_or_else(|| panic!("{name}: no hang in 2,000 seeds of the micro-model"));
         let original = run(
             &RunConfig::new(hanging_seed).with_strategy(strategy(name)),
-            check_offer_drain_micro_model(8),
+            micro_model(8),
         );
         assert!(original.is_hang());
-        assert_replays(
-            name,
-            hanging_seed,
-            &original,
-            check_offer_drain_micro_model(8),
-        );
+        assert_replays(name, hanging_seed, &original, micro_model(8));
     }
 }
 
@@ -308,7 +249,7 @@ fn seeds_to_first_hang(
         .find(|&seed| {
             run(
                 &RunConfig::new(seed).with_strategy(strategy(name)),
-                check_offer_drain_micro_model(served_before_crash),
+                micro_model(served_before_crash),
             )
             .is_hang()
         })

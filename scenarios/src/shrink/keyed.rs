@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use sim::{FiberSchedule, StrategyChoice};
 
-use super::{scenario_passes, schedule_passes, Best, Candidates, StepKind};
+use super::{schedule_passes, Best, Candidates, StepKind};
 use crate::runner::run_one;
 use crate::scenario::ScenarioFile;
 use crate::verdict::{RunRecord, RunSpec};
@@ -227,31 +227,14 @@ fn taken_by(record: &RunRecord) -> usize {
     record.fiber_schedule.as_ref().map_or(0, FiberSchedule::len)
 }
 
-/// The scenario candidates under the current keyed schedule, as [`super::scenario_round`] does
-/// under a log.
+/// The scenario candidates under the current keyed schedule, as [`super::scenario_round`] runs
+/// them under a log.
 fn scenario_round(
     candidates: &mut Candidates,
     best: &mut Best,
     steps: &mut BTreeMap<StepKind, usize>,
 ) -> bool {
-    let mut progress = false;
-    let mut index = 0;
-    'regenerate: loop {
-        let list = scenario_passes::candidates(&best.scenario);
-        while index < list.len() {
-            if candidates.spent() {
-                return progress;
-            }
-            let candidate = &list[index];
-            let scenario = Arc::new(candidate.file.clone());
-            if let Some(record) = candidates.try_scheduled(&scenario, taken(best)) {
-                *steps.entry(candidate.kind).or_insert(0) += 1;
-                *best = Best { scenario, record };
-                progress = true;
-                continue 'regenerate;
-            }
-            index += 1;
-        }
-        return progress;
-    }
+    super::scenario_round_with(candidates, best, steps, |candidates, scenario, best| {
+        candidates.try_scheduled(scenario, taken(best))
+    })
 }

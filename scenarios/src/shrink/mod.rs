@@ -472,13 +472,36 @@ fn reexpress(original: &Fixture, replayed: &DecisionLog) -> (Fixture, Reexpressi
     (original.clone(), reexpression)
 }
 
-/// One pass over the scenario candidates; after an accepted one the candidates are generated
-/// again from it and the pass goes on from the same place (the entry that slid into the removed
-/// one's place, or the same value lowered further).
+/// One pass over the scenario candidates, each run under the current log (see
+/// [`scenario_round_with`]).
 fn scenario_round(
     candidates: &mut Candidates,
     best: &mut Best,
     steps: &mut BTreeMap<StepKind, usize>,
+) -> bool {
+    scenario_round_with(candidates, best, steps, |candidates, scenario, best| {
+        // The current log as a prefix: the schedule that failed, as far as it still fits;
+        // then default decisions where the strategy admits them, so that a smaller scenario
+        // never brings new forced yields of its own.
+        let current = best.record.decisions.decisions();
+        let log = if candidates.defaults_admitted() {
+            schedule_passes::with_default_tail(current)
+        } else {
+            current.to_vec()
+        };
+        candidates.try_run(scenario, log)
+    })
+}
+
+/// One pass over the scenario candidates, each run by `run` (under a log, or under a schedule
+/// keyed by fiber); after an accepted one the candidates are generated again from it and the
+/// pass goes on from the same place (the entry that slid into the removed one's place, or the
+/// same value lowered further).
+fn scenario_round_with(
+    candidates: &mut Candidates,
+    best: &mut Best,
+    steps: &mut BTreeMap<StepKind, usize>,
+    mut run: impl FnMut(&mut Candidates, &Arc<ScenarioFile>, &Best) -> Option<RunRecord>,
 ) -> bool {
     let mut progress = false;
     let mut index = 0;
@@ -490,16 +513,7 @@ fn scenario_round(
             }
             let candidate = &list[index];
             let scenario = Arc::new(candidate.file.clone());
-            // The current log as a prefix: the schedule that failed, as far as it still fits;
-            // then default decisions where the strategy admits them, so that a smaller
-            // scenario never brings new forced yields of its own.
-            let current = best.record.decisions.decisions();
-            let log = if candidates.defaults_admitted() {
-                schedule_passes::with_default_tail(current)
-            } else {
-                current.to_vec()
-            };
-            if let Some(record) = candidates.try_run(&scenario, log) {
+            if let Some(record) = run(candidates, &scenario, best) {
                 *steps.entry(candidate.kind).or_insert(0) += 1;
                 *best = Best { scenario, record };
                 progress = true;

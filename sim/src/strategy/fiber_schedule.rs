@@ -332,9 +332,18 @@ impl fmt::Display for ScheduleDivergence {
 /// What the run knows of one fiber, to key its decisions.
 struct FiberState {
     name: Rc<str>,
-    /// How decisions name it: its rank as of its latest poll (a fiber that stops running is
+    /// Its rank as of its latest poll: decisions name it so (a fiber that stops running is
     /// named as it was while it ran, even if it ended).
-    fiber: FiberRef,
+    rank: u32,
+}
+
+impl FiberState {
+    fn named(&self) -> FiberRef {
+        FiberRef {
+            name: self.name.to_string(),
+            rank: self.rank,
+        }
+    }
 }
 
 /// The counts of one name and rank in one instant, whichever fiber holds it: when the fiber
@@ -411,16 +420,7 @@ impl Keyed {
         let alive = self.live.entry(name.clone()).or_default();
         alive.push(fiber.0);
         let rank = alive.len() as u32;
-        self.fibers.insert(
-            fiber.0,
-            FiberState {
-                fiber: FiberRef {
-                    name: name.to_string(),
-                    rank,
-                },
-                name,
-            },
-        );
+        self.fibers.insert(fiber.0, FiberState { name, rank });
     }
 
     /// `fiber` ended (or was killed): the younger fibers of its name move up a rank.
@@ -433,25 +433,29 @@ impl Keyed {
         }
     }
 
+    /// `fiber`'s rank now among the live fibers of its name (as of its latest poll once it
+    /// ended).
+    fn rank_now(&self, fiber: FiberId, state: &FiberState) -> u32 {
+        self.live
+            .get(&state.name)
+            .and_then(|alive| alive.iter().position(|&id| id == fiber.0))
+            .map_or(state.rank, |place| place as u32 + 1)
+    }
+
     /// How a decision names `fiber` now: by its name and its rank among the live fibers of
     /// that name.
     fn named_now(&self, fiber: FiberId) -> Option<FiberRef> {
         let state = self.fibers.get(&fiber.0)?;
-        let rank = self
-            .live
-            .get(&state.name)
-            .and_then(|alive| alive.iter().position(|&id| id == fiber.0))
-            .map_or(state.fiber.rank, |place| place as u32 + 1);
         Some(FiberRef {
             name: state.name.to_string(),
-            rank,
+            rank: self.rank_now(fiber, state),
         })
     }
 
     /// How `fiber` is named (as of its latest poll) and its slot's counts, brought to instant
     /// `now`.
     fn slot_at(&mut self, fiber: FiberId, now: Duration) -> Option<(FiberRef, &mut SlotCounts)> {
-        let named = self.fibers.get(&fiber.0)?.fiber.clone();
+        let named = self.fibers.get(&fiber.0)?.named();
         let counts = self.slots.entry(named.clone()).or_default();
         if counts.instant != now {
             *counts = SlotCounts {
@@ -475,10 +479,12 @@ impl Keyed {
     /// is now.
     pub(crate) fn polling(&mut self, fiber: FiberId) {
         self.last_polled = Some(fiber);
-        if let Some(named) = self.named_now(fiber) {
-            if let Some(state) = self.fibers.get_mut(&fiber.0) {
-                state.fiber = named;
-            }
+        let Some(state) = self.fibers.get(&fiber.0) else {
+            return;
+        };
+        let rank = self.rank_now(fiber, state);
+        if let Some(state) = self.fibers.get_mut(&fiber.0) {
+            state.rank = rank;
         }
     }
 
